@@ -1,0 +1,66 @@
+//! The one error type of the `feeds` crate: every variant says what was wrong and where.
+
+use crate::bencode::DecodeError;
+use crate::identity::{IdentityError, IdentityKey};
+// use crate::log::ForkProof;
+
+/// Everything that can make bytes or a feed invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Bencode(#[from] DecodeError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error("{what} is {size} bytes, more than the limit of {max}")]
+    TooLarge { what: &'static str, size: usize, max: usize },
+    #[error("{record}: missing field {field:?}")]
+    MissingField { record: &'static str, field: &'static str },
+    #[error("{record}: field {field:?} {reason}")]
+    BadField { record: &'static str, field: &'static str, reason: &'static str },
+    #[error("{record}: unknown critical field {field:?} (only fields starting with \"x-\" may be ignored)")]
+    UnknownCriticalField { record: &'static str, field: String },
+    #[error("expected a record of type {expected:?}, found {found:?}")]
+    WrongRecordType { expected: &'static str, found: String },
+    #[error("unknown entry kind {0:?}")]
+    UnknownKind(String),
+    #[error("feed name {name:?} {reason}")]
+    BadFeedName { name: String, reason: &'static str },
+    #[error("file path {path:?} {reason}")]
+    BadPath { path: String, reason: &'static str },
+    #[error("torrent: {0}")]
+    BadMetainfo(&'static str),
+    #[error("magnet link: {0}")]
+    BadMagnet(&'static str),
+
+    #[error("entry {seq}: signature does not verify")]
+    BadSignature { seq: u64 },
+    #[error("entry {seq}: signed for identity {found}, expected {expected}")]
+    WrongAuthor { seq: u64, expected: IdentityKey, found: IdentityKey },
+    #[error("entry {seq}: belongs to feed {found:?}, expected {expected:?}")]
+    WrongFeed { seq: u64, expected: String, found: String },
+    #[error("entry {seq}: prev hash does not match the previous entry")]
+    BrokenChain { seq: u64 },
+    #[error("seq gap: expected entry {expected}, found {found}")]
+    SeqGap { expected: u64, found: u64 },
+    #[error("rollback: the log ends at entry {found}, below the trusted head at {trusted}")]
+    Rollback { trusted: u64, found: u64 },
+    // FORK
+    // FORK2
+    #[error("entry {seq}: differs from the trusted head at the same seq")]
+    ConflictsWithHead { seq: u64 },
+    #[error("entry {seq}: retracts entry {target}, which is not an earlier post of this feed")]
+    BadRetraction { seq: u64, target: u64 },
+    #[error("entry {seq}: delegation {reason}")]
+    Delegation { seq: u64, reason: &'static str },
+    #[error("entry at position {index} of the log: {source}")]
+    InvalidEntry { index: usize, source: Box<Error> },
+
+    #[error("head: signature does not verify")]
+    BadHeadSignature,
+    #[error("head: {0}")]
+    HeadMismatch(&'static str),
+    #[error("feed log: {0}")]
+    BadLayout(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,1 @@
+//! Turning files into torrents, the local keystore, and the publish flow.

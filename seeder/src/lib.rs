@@ -1,0 +1,1 @@
+//! The swarmfeed node: seeding, following, replication, the store and the DHT.

@@ -1,0 +1,5 @@
+//! The `swarmfeed` command line.
+
+fn main() {
+    println!("swarmfeed");
+}
