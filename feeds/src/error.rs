@@ -2,7 +2,7 @@
 
 use crate::bencode::DecodeError;
 use crate::identity::{IdentityError, IdentityKey};
-// use crate::log::ForkProof;
+use crate::log::ForkProof;
 
 /// Everything that can make bytes or a feed invalid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -12,15 +12,31 @@ pub enum Error {
     #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error("{what} is {size} bytes, more than the limit of {max}")]
-    TooLarge { what: &'static str, size: usize, max: usize },
+    TooLarge {
+        what: &'static str,
+        size: usize,
+        max: usize,
+    },
     #[error("{record}: missing field {field:?}")]
-    MissingField { record: &'static str, field: &'static str },
+    MissingField {
+        record: &'static str,
+        field: &'static str,
+    },
     #[error("{record}: field {field:?} {reason}")]
-    BadField { record: &'static str, field: &'static str, reason: &'static str },
-    #[error("{record}: unknown critical field {field:?} (only fields starting with \"x-\" may be ignored)")]
+    BadField {
+        record: &'static str,
+        field: &'static str,
+        reason: &'static str,
+    },
+    #[error(
+        "{record}: unknown critical field {field:?} (only fields starting with \"x-\" may be ignored)"
+    )]
     UnknownCriticalField { record: &'static str, field: String },
     #[error("expected a record of type {expected:?}, found {found:?}")]
-    WrongRecordType { expected: &'static str, found: String },
+    WrongRecordType {
+        expected: &'static str,
+        found: String,
+    },
     #[error("unknown entry kind {0:?}")]
     UnknownKind(String),
     #[error("feed name {name:?} {reason}")]
@@ -31,21 +47,35 @@ pub enum Error {
     BadMetainfo(&'static str),
     #[error("magnet link: {0}")]
     BadMagnet(&'static str),
+    /// A field of a .torrent file, named by its path (`info.files[3].length`), is invalid.
+    #[error("torrent: {field} {reason}")]
+    BadTorrentField { field: String, reason: &'static str },
+    /// A parameter of a magnet link (`xt`, `xl`, `tr`...) is invalid.
+    #[error("magnet link: parameter {param:?} {reason}")]
+    BadMagnetParam { param: String, reason: &'static str },
 
     #[error("entry {seq}: signature does not verify")]
     BadSignature { seq: u64 },
     #[error("entry {seq}: signed for identity {found}, expected {expected}")]
-    WrongAuthor { seq: u64, expected: IdentityKey, found: IdentityKey },
+    WrongAuthor {
+        seq: u64,
+        expected: IdentityKey,
+        found: IdentityKey,
+    },
     #[error("entry {seq}: belongs to feed {found:?}, expected {expected:?}")]
-    WrongFeed { seq: u64, expected: String, found: String },
+    WrongFeed {
+        seq: u64,
+        expected: String,
+        found: String,
+    },
     #[error("entry {seq}: prev hash does not match the previous entry")]
     BrokenChain { seq: u64 },
     #[error("seq gap: expected entry {expected}, found {found}")]
     SeqGap { expected: u64, found: u64 },
     #[error("rollback: the log ends at entry {found}, below the trusted head at {trusted}")]
     Rollback { trusted: u64, found: u64 },
-    // FORK
-    // FORK2
+    #[error("fork: two different signed entries with seq {}", .0.seq())]
+    Fork(Box<ForkProof>),
     #[error("entry {seq}: differs from the trusted head at the same seq")]
     ConflictsWithHead { seq: u64 },
     #[error("entry {seq}: retracts entry {target}, which is not an earlier post of this feed")]

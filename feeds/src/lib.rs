@@ -6,13 +6,21 @@
 //! parameters. The byte formats are specified in `docs/feed-format.md`.
 
 pub mod bencode;
+pub mod delegation;
+pub mod entry;
 pub mod error;
 pub mod feed_name;
+pub mod head;
 pub mod identity;
+pub mod log;
 pub mod metainfo;
 pub mod record;
+pub mod signatures;
 
+pub use entry::{ContentRef, Entry, EntryHash, FileRef, Kind, SignedEntry};
 pub use error::{Error, Result};
 pub use feed_name::FeedName;
+pub use head::{FeedHead, IdentityRecord, MutableItem, SignedHead, SignedIdentityRecord};
 pub use identity::{IdentityKey, Keypair};
+pub use log::{Checkpoint, ForkProof, VerifiedLog, decode_and_verify_log, verify_log};
 pub use metainfo::InfoHash;

@@ -1,0 +1,423 @@
+//! Entries: the signed records a feed is made of.
+//!
+//! An entry is a signed record (see [`crate::record`]) of type `entry`. Its body names the
+//! author identity, the feed, a sequence number starting at 1, the BLAKE3 hash of the
+//! previous entry's exact bytes, a time, a kind, and for posts a reference to content hashed
+//! into a torrent; free metadata rides along. Delegated signers carry their certificate chain.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ed25519_dalek::Signature;
+
+use crate::bencode::{self, Value};
+use crate::delegation::{self, CertHash, SignedCert};
+use crate::error::{Error, Result};
+use crate::feed_name::FeedName;
+use crate::identity::{IdentityKey, Keypair};
+use crate::metainfo::InfoHash;
+use crate::record::{self, Fields};
+
+/// Largest encoded entry (room for a content reference listing ~100,000 files).
+pub const MAX_ENTRY_BYTES: usize = 16 << 20;
+/// Most metadata fields in one entry; keys are 1 to 64 bytes.
+pub const MAX_META_FIELDS: usize = 256;
+
+/// BLAKE3 of an entry's exact signed bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntryHash(pub [u8; 32]);
+
+impl EntryHash {
+    pub fn of(bytes: &[u8]) -> EntryHash {
+        EntryHash(*blake3::hash(bytes).as_bytes())
+    }
+}
+
+impl fmt::Display for EntryHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for EntryHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EntryHash({self})")
+    }
+}
+
+/// What an entry does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Publishes content and/or metadata.
+    Post,
+    /// Retracts an earlier post of the same feed.
+    Delete { retracts: u64 },
+    /// Revokes a delegation certificate from this entry on (identity key only).
+    Revoke { cert: CertHash },
+}
+
+impl Kind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Post => "post",
+            Kind::Delete { .. } => "delete",
+            Kind::Revoke { .. } => "revoke",
+        }
+    }
+}
+
+/// One file of a content reference: its path inside the torrent, length and BLAKE3.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRef {
+    pub path: Vec<String>,
+    pub length: u64,
+    pub blake3: [u8; 32],
+}
+
+/// The content of a post: a v1 torrent and its files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContentRef {
+    pub infohash: InfoHash,
+    pub name: String,
+    pub size: u64,
+    pub files: Vec<FileRef>,
+}
+
+/// The unsigned body of an entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub author: IdentityKey,
+    pub feed: FeedName,
+    pub seq: u64,
+    /// Hash of entry `seq - 1`; `None` exactly for seq 1.
+    pub prev: Option<EntryHash>,
+    /// Unix seconds, as the signer claims.
+    pub time: u64,
+    pub kind: Kind,
+    pub content: Option<ContentRef>,
+    pub meta: BTreeMap<String, String>,
+    /// Certificates from `author` to the signing key; empty when the author signs.
+    pub delegation: Vec<SignedCert>,
+}
+
+/// An entry with its exact signed bytes. Decoding checks structure, not the signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedEntry {
+    bytes: Vec<u8>,
+    body: std::ops::Range<usize>,
+    signature: Signature,
+    entry: Entry,
+    hash: EntryHash,
+}
+
+impl Entry {
+    /// The canonical body bytes that get signed.
+    pub fn encode_body(&self) -> Vec<u8> {
+        let mut fields: Vec<(&str, Value)> = vec![
+            ("author", Value::bytes(self.author.as_bytes().to_vec())),
+            ("feed", Value::bytes(self.feed.as_str())),
+            ("kind", Value::bytes(self.kind.name())),
+            ("seq", Value::uint(self.seq)),
+            ("time", Value::uint(self.time)),
+            ("type", Value::bytes("entry")),
+        ];
+        if let Some(prev) = self.prev {
+            fields.push(("prev", Value::bytes(prev.0.to_vec())));
+        }
+        match &self.kind {
+            Kind::Post => {}
+            Kind::Delete { retracts } => fields.push(("retracts", Value::uint(*retracts))),
+            Kind::Revoke { cert } => fields.push(("revokes", Value::bytes(cert.0.to_vec()))),
+        }
+        if let Some(content) = &self.content {
+            fields.push(("content", encode_content(content)));
+        }
+        if !self.meta.is_empty() {
+            let meta = self
+                .meta
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::bytes(v.as_str())));
+            fields.push(("meta", Value::dict(meta)));
+        }
+        if !self.delegation.is_empty() {
+            let chain = self.delegation.iter().map(|c| {
+                // Certificates are embedded as their exact envelope bytes.
+                bencode::decode(c.bytes()).unwrap_or(Value::List(Vec::new()))
+            });
+            fields.push(("cert", Value::List(chain.collect())));
+        }
+        bencode::encode(&Value::dict(fields))
+    }
+
+    /// Signs with `signer`: the author's keypair, or the delegated key at the end of
+    /// `delegation`. Fails if the result would not decode (bad names, limits, wrong key).
+    pub fn sign(&self, signer: &Keypair) -> Result<SignedEntry> {
+        let body = self.encode_body();
+        let signed = SignedEntry::decode(record::seal(&body, &signer.sign(&body)))?;
+        if signed.signer() != signer.public() {
+            return Err(Error::BadField {
+                record: "entry",
+                field: "cert",
+                reason: "does not end at the signing key",
+            });
+        }
+        Ok(signed)
+    }
+}
+
+impl SignedEntry {
+    /// Decodes an entry strictly: canonical bytes, size limit, known fields, consistent kind.
+    pub fn decode(bytes: Vec<u8>) -> Result<SignedEntry> {
+        let (body, signature) = record::open(&bytes, "entry", MAX_ENTRY_BYTES)?;
+        let start = body.as_ptr() as usize - bytes.as_ptr() as usize;
+        let body_range = start..start + body.len();
+        let entry = decode_body(body)?;
+        let hash = EntryHash::of(&bytes);
+        Ok(SignedEntry {
+            bytes,
+            body: body_range,
+            signature,
+            entry,
+            hash,
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.entry.seq
+    }
+
+    pub fn hash(&self) -> EntryHash {
+        self.hash
+    }
+
+    /// The exact bytes the signer signed.
+    pub fn signed_message(&self) -> &[u8] {
+        &self.bytes[self.body.clone()]
+    }
+
+    pub fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    /// The key that must have signed: the author, or the last certificate's grantee.
+    pub fn signer(&self) -> IdentityKey {
+        self.entry
+            .delegation
+            .last()
+            .map_or(self.entry.author, |c| c.cert().grantee)
+    }
+
+    /// Checks this entry alone: its signature, its certificates' signatures, and that the
+    /// chain grants the signer this feed at the entry's time. Revocations and the feed's
+    /// chain of hashes are the log verifier's job ([`crate::log::verify_log`]).
+    pub fn verify(&self) -> Result<()> {
+        let seq = self.entry.seq;
+        if !self.signer().verify(self.signed_message(), &self.signature) {
+            return Err(Error::BadSignature { seq });
+        }
+        self.check_delegation()?;
+        if !self
+            .entry
+            .delegation
+            .iter()
+            .all(SignedCert::verify_signature)
+        {
+            return Err(Error::Delegation {
+                seq,
+                reason: "certificate signature does not verify",
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks the delegation chain's structure (not its signatures).
+    pub(crate) fn check_delegation(&self) -> Result<()> {
+        let entry = &self.entry;
+        if entry.delegation.is_empty() {
+            return Ok(());
+        }
+        if matches!(entry.kind, Kind::Revoke { .. }) {
+            return Err(Error::Delegation {
+                seq: entry.seq,
+                reason: "cannot sign a revoke entry: only the identity key can",
+            });
+        }
+        delegation::check_chain(&entry.author, &entry.delegation, &entry.feed, entry.time)
+            .map(drop)
+            .map_err(|reason| Error::Delegation {
+                seq: entry.seq,
+                reason,
+            })
+    }
+}
+
+fn encode_content(content: &ContentRef) -> Value {
+    let files = content.files.iter().map(|f| {
+        Value::dict([
+            ("blake3", Value::bytes(f.blake3.to_vec())),
+            ("length", Value::uint(f.length)),
+            (
+                "path",
+                Value::List(f.path.iter().map(|c| Value::bytes(c.as_str())).collect()),
+            ),
+        ])
+    });
+    Value::dict([
+        ("files", Value::List(files.collect())),
+        ("infohash", Value::bytes(content.infohash.0.to_vec())),
+        ("name", Value::bytes(content.name.as_str())),
+        ("size", Value::uint(content.size)),
+    ])
+}
+
+fn decode_body(body: &[u8]) -> Result<Entry> {
+    let mut fields = Fields::decode("entry", body)?;
+    fields.expect_type("entry")?;
+    let author = IdentityKey::from_slice(&fields.bytes("author")?)?;
+    let feed = FeedName::from_bytes(&fields.bytes("feed")?)?;
+    let seq = fields.uint("seq")?;
+    if seq == 0 || i64::try_from(seq).is_err() {
+        return Err(fields.bad("seq", "must be at least 1"));
+    }
+    let prev = match fields.take("prev") {
+        Some(Value::Bytes(b)) => Some(EntryHash(
+            b.try_into()
+                .map_err(|_| fields.bad("prev", "is not 32 bytes"))?,
+        )),
+        Some(_) => return Err(fields.bad("prev", "is not a byte string")),
+        None => None,
+    };
+    if prev.is_some() != (seq > 1) {
+        return Err(fields.bad("prev", "must be present exactly when seq > 1"));
+    }
+    let time = fields.uint("time")?;
+    let kind = match fields.string("kind")?.as_str() {
+        "post" => Kind::Post,
+        "delete" => {
+            let retracts = fields.uint("retracts")?;
+            if retracts == 0 || retracts >= seq {
+                return Err(fields.bad("retracts", "must name an earlier seq"));
+            }
+            Kind::Delete { retracts }
+        }
+        "revoke" => Kind::Revoke {
+            cert: CertHash(fields.fixed("revokes")?),
+        },
+        other => return Err(Error::UnknownKind(other.to_owned())),
+    };
+    let content = match fields.take("content") {
+        Some(value) => Some(decode_content(value)?),
+        None => None,
+    };
+    if content.is_some() && kind != Kind::Post {
+        return Err(fields.bad("content", "is only allowed in a post"));
+    }
+    let meta = match fields.take("meta") {
+        Some(value) => decode_meta(value)?,
+        None => BTreeMap::new(),
+    };
+    let delegation = match fields.take("cert") {
+        Some(Value::List(items)) if !items.is_empty() => items
+            .iter()
+            .map(|item| SignedCert::decode(&bencode::encode(item)))
+            .collect::<Result<Vec<_>>>()?,
+        Some(_) => return Err(fields.bad("cert", "is not a non-empty list of certificates")),
+        None => Vec::new(),
+    };
+    fields.finish()?;
+    Ok(Entry {
+        author,
+        feed,
+        seq,
+        prev,
+        time,
+        kind,
+        content,
+        meta,
+        delegation,
+    })
+}
+
+fn decode_content(value: Value) -> Result<ContentRef> {
+    let mut fields = Fields::new("content", value)?;
+    let infohash = InfoHash(fields.fixed("infohash")?);
+    let name = fields.string("name")?;
+    let size = fields.uint("size")?;
+    let mut files = Vec::new();
+    for item in fields.list("files")? {
+        let mut file = Fields::new("file", item)?;
+        let path = record::strings("file", "path", file.list("path")?)?;
+        let length = file.uint("length")?;
+        let blake3 = file.fixed("blake3")?;
+        file.finish()?;
+        files.push(FileRef {
+            path,
+            length,
+            blake3,
+        });
+    }
+    fields.finish()?;
+    if files.is_empty() {
+        return Err(Error::BadField {
+            record: "content",
+            field: "files",
+            reason: "is empty",
+        });
+    }
+    let total = files
+        .iter()
+        .try_fold(0u64, |sum, f| sum.checked_add(f.length));
+    if total != Some(size) {
+        return Err(Error::BadField {
+            record: "content",
+            field: "size",
+            reason: "is not the sum of the file lengths",
+        });
+    }
+    Ok(ContentRef {
+        infohash,
+        name,
+        size,
+        files,
+    })
+}
+
+fn decode_meta(value: Value) -> Result<BTreeMap<String, String>> {
+    let bad = |reason| Error::BadField {
+        record: "entry",
+        field: "meta",
+        reason,
+    };
+    let Value::Dict(map) = value else {
+        return Err(bad("is not a dictionary"));
+    };
+    if map.len() > MAX_META_FIELDS {
+        return Err(bad("has more than 256 fields"));
+    }
+    map.into_iter()
+        .map(|(key, value)| {
+            let key = String::from_utf8(key).map_err(|_| bad("has a key that is not UTF-8"))?;
+            if key.is_empty() || key.len() > 64 {
+                return Err(bad("has a key that is empty or longer than 64 bytes"));
+            }
+            match value {
+                Value::Bytes(v) => String::from_utf8(v)
+                    .map(|v| (key, v))
+                    .map_err(|_| bad("has a value that is not UTF-8")),
+                _ => Err(bad("has a value that is not a string")),
+            }
+        })
+        .collect()
+}

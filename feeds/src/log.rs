@@ -1,0 +1,355 @@
+//! Feed log verification: is this sequence of entries a valid feed of this identity?
+//!
+//! Checks, entry by entry in order, and the first failure is the verdict: structure (on
+//! decode), author, feed, signature, delegation (scope, time, depth, certificate signatures,
+//! revocation), sequence (starts at 1 or right after a trusted checkpoint, no gaps, no
+//! repeats), the hash chain, retractions, agreement with a trusted head; then that the log
+//! does not end below the trusted head (rollback). Two different validly signed entries with
+//! the same seq are a fork, returned as a [`ForkProof`] anyone can check on its own.
+
+use std::collections::{BTreeSet, HashMap};
+
+use rayon::prelude::*;
+
+use crate::bencode;
+use crate::delegation::CertHash;
+use crate::entry::{EntryHash, Kind, SignedEntry};
+use crate::error::{Error, Result};
+use crate::feed_name::FeedName;
+use crate::identity::IdentityKey;
+use crate::signatures::{self, SignatureCheck};
+
+/// A previously trusted point of a feed: the last entry a verifier accepted or a head it
+/// holds. With the entry itself, a conflict yields a full fork proof.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub seq: u64,
+    pub hash: EntryHash,
+    pub entry: Option<SignedEntry>,
+}
+
+impl Checkpoint {
+    pub fn of_entry(entry: &SignedEntry) -> Checkpoint {
+        Checkpoint {
+            seq: entry.seq(),
+            hash: entry.hash(),
+            entry: Some(entry.clone()),
+        }
+    }
+}
+
+/// A feed (or the part of it after a checkpoint) that passed verification.
+#[derive(Clone, Debug, Default)]
+pub struct VerifiedLog {
+    pub entries: Vec<SignedEntry>,
+    /// Seqs retracted by `delete` entries of this log.
+    pub retracted: BTreeSet<u64>,
+    /// Certificates revoked by `revoke` entries of this log.
+    pub revoked: BTreeSet<CertHash>,
+}
+
+impl VerifiedLog {
+    /// The last entry's seq and hash.
+    pub fn head(&self) -> Option<(u64, EntryHash)> {
+        self.entries.last().map(|e| (e.seq(), e.hash()))
+    }
+}
+
+/// Two different, validly signed entries of one feed with the same seq: proof the feed forked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForkProof {
+    first: SignedEntry,
+    second: SignedEntry,
+}
+
+impl ForkProof {
+    /// Checks that `a` and `b` really are a fork; orders them by their bytes.
+    pub fn new(a: SignedEntry, b: SignedEntry) -> Result<ForkProof> {
+        let (ea, eb) = (a.entry(), b.entry());
+        if ea.author != eb.author
+            || ea.feed != eb.feed
+            || ea.seq != eb.seq
+            || a.bytes() == b.bytes()
+        {
+            return Err(Error::BadLayout(
+                "not a fork: entries must share author, feed and seq and differ".into(),
+            ));
+        }
+        a.verify()?;
+        b.verify()?;
+        let (first, second) = if a.bytes() < b.bytes() {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        Ok(ForkProof { first, second })
+    }
+
+    pub fn seq(&self) -> u64 {
+        self.first.seq()
+    }
+
+    pub fn author(&self) -> IdentityKey {
+        self.first.entry().author
+    }
+
+    pub fn feed(&self) -> &FeedName {
+        &self.first.entry().feed
+    }
+
+    pub fn entries(&self) -> (&SignedEntry, &SignedEntry) {
+        (&self.first, &self.second)
+    }
+
+    /// `d1:a<entry>1:b<entry>e`, entries in byte order.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = b"d1:a".to_vec();
+        out.extend_from_slice(self.first.bytes());
+        out.extend_from_slice(b"1:b");
+        out.extend_from_slice(self.second.bytes());
+        out.push(b'e');
+        out
+    }
+
+    /// Decodes and checks a fork proof; it stands on its own, no other data needed.
+    pub fn decode(bytes: &[u8]) -> Result<ForkProof> {
+        let parts = bencode::split_dict(bytes)?;
+        let [(b"a", a), (b"b", b)] = parts.as_slice() else {
+            return Err(Error::BadLayout(
+                "a fork proof is a dictionary of exactly a and b".into(),
+            ));
+        };
+        if a >= b {
+            return Err(Error::BadLayout("fork proof entries out of order".into()));
+        }
+        ForkProof::new(
+            SignedEntry::decode(a.to_vec())?,
+            SignedEntry::decode(b.to_vec())?,
+        )
+    }
+}
+
+/// Decodes raw entries in parallel, then verifies them as one log (see [`verify_log`]).
+pub fn decode_and_verify_log(
+    author: &IdentityKey,
+    feed: &FeedName,
+    raw: Vec<Vec<u8>>,
+    trusted: Option<&Checkpoint>,
+) -> Result<VerifiedLog> {
+    let entries = raw
+        .into_par_iter()
+        .enumerate()
+        .map(|(index, bytes)| {
+            SignedEntry::decode(bytes).map_err(|e| Error::InvalidEntry {
+                index,
+                source: Box::new(e),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    verify_log(author, feed, entries, trusted)
+}
+
+/// Verifies decoded entries as the log of `feed` by `author`, in order, optionally against a
+/// trusted checkpoint: the log either starts at seq 1 or right after the checkpoint.
+pub fn verify_log(
+    author: &IdentityKey,
+    feed: &FeedName,
+    entries: Vec<SignedEntry>,
+    trusted: Option<&Checkpoint>,
+) -> Result<VerifiedLog> {
+    let signatures = check_all_signatures(&entries);
+    let mut log = VerifiedLog::default();
+    for (index, signed) in entries.iter().enumerate() {
+        let entry = signed.entry();
+        let seq = entry.seq;
+        if entry.author != *author {
+            return Err(Error::WrongAuthor {
+                seq,
+                expected: *author,
+                found: entry.author,
+            });
+        }
+        if entry.feed != *feed {
+            return Err(Error::WrongFeed {
+                seq,
+                expected: feed.to_string(),
+                found: entry.feed.to_string(),
+            });
+        }
+        if !signatures.entry_ok[index] {
+            return Err(Error::BadSignature { seq });
+        }
+        signed.check_delegation()?;
+        for cert in &entry.delegation {
+            let hash = cert.hash();
+            if signatures.bad_certs.contains(&hash) {
+                return Err(Error::Delegation {
+                    seq,
+                    reason: "certificate signature does not verify",
+                });
+            }
+            if log.revoked.contains(&hash) {
+                return Err(Error::Delegation {
+                    seq,
+                    reason: "certificate was revoked earlier in the feed",
+                });
+            }
+        }
+        match log.entries.last() {
+            Some(previous) => {
+                if seq == previous.seq() {
+                    return Err(fork_or_repeat(previous, signed));
+                }
+                if seq != previous.seq() + 1 {
+                    return Err(Error::SeqGap {
+                        expected: previous.seq() + 1,
+                        found: seq,
+                    });
+                }
+                if entry.prev != Some(previous.hash()) {
+                    return Err(Error::BrokenChain { seq });
+                }
+            }
+            None => check_start(signed, trusted)?,
+        }
+        if let Some(trusted) = trusted.filter(|t| t.seq == seq && t.hash != signed.hash()) {
+            return Err(match &trusted.entry {
+                Some(known) => ForkProof::new(known.clone(), signed.clone())
+                    .map_or(Error::ConflictsWithHead { seq }, |p| {
+                        Error::Fork(Box::new(p))
+                    }),
+                None => Error::ConflictsWithHead { seq },
+            });
+        }
+        match &entry.kind {
+            Kind::Post => {}
+            Kind::Delete { retracts } => {
+                let first = log.entries.first().map_or(seq, SignedEntry::seq);
+                let target = retracts
+                    .checked_sub(first)
+                    .and_then(|i| log.entries.get(i as usize));
+                if target.is_some_and(|t| !matches!(t.entry().kind, Kind::Post)) {
+                    return Err(Error::BadRetraction {
+                        seq,
+                        target: *retracts,
+                    });
+                }
+                log.retracted.insert(*retracts);
+            }
+            Kind::Revoke { cert } => {
+                log.revoked.insert(*cert);
+            }
+        }
+        log.entries.push(signed.clone());
+    }
+    if let Some(trusted) = trusted {
+        let found = log.entries.last().map_or(0, SignedEntry::seq);
+        if found < trusted.seq {
+            return Err(Error::Rollback {
+                trusted: trusted.seq,
+                found,
+            });
+        }
+    }
+    Ok(log)
+}
+
+fn check_start(first: &SignedEntry, trusted: Option<&Checkpoint>) -> Result<()> {
+    let seq = first.seq();
+    if seq == 1 {
+        return Ok(());
+    }
+    match trusted {
+        Some(t) if t.seq + 1 == seq => {
+            if first.entry().prev == Some(t.hash) {
+                Ok(())
+            } else {
+                Err(Error::BrokenChain { seq })
+            }
+        }
+        Some(t) if seq <= t.seq => Err(Error::Rollback {
+            trusted: t.seq,
+            found: seq,
+        }),
+        Some(t) => Err(Error::SeqGap {
+            expected: t.seq + 1,
+            found: seq,
+        }),
+        None => Err(Error::SeqGap {
+            expected: 1,
+            found: seq,
+        }),
+    }
+}
+
+fn fork_or_repeat(previous: &SignedEntry, current: &SignedEntry) -> Error {
+    if previous.bytes() == current.bytes() {
+        return Error::SeqGap {
+            expected: previous.seq() + 1,
+            found: current.seq(),
+        };
+    }
+    match ForkProof::new(previous.clone(), current.clone()) {
+        Ok(proof) => Error::Fork(Box::new(proof)),
+        Err(e) => e,
+    }
+}
+
+struct SignatureVerdicts {
+    entry_ok: Vec<bool>,
+    bad_certs: BTreeSet<CertHash>,
+}
+
+/// Checks every entry signature and every distinct certificate signature, in parallel
+/// batches; a failing batch is re-checked one by one to find the culprits.
+fn check_all_signatures(entries: &[SignedEntry]) -> SignatureVerdicts {
+    let mut certs = HashMap::new();
+    for entry in entries {
+        for cert in &entry.entry().delegation {
+            certs.entry(cert.hash()).or_insert(cert);
+        }
+    }
+    let cert_list: Vec<_> = certs.into_iter().collect();
+    let checks: Vec<SignatureCheck<'_>> = entries
+        .iter()
+        .map(|e| SignatureCheck {
+            key: e.signer(),
+            message: e.signed_message(),
+            signature: e.signature(),
+        })
+        .chain(cert_list.iter().map(|(_, c)| SignatureCheck {
+            key: c.cert().grantor,
+            message: c.signed_message(),
+            signature: c.signature(),
+        }))
+        .collect();
+    let ok = signatures::verify_all(&checks);
+    let bad_certs = cert_list
+        .iter()
+        .zip(&ok[entries.len()..])
+        .filter(|(_, ok)| !**ok)
+        .map(|((hash, _), _)| *hash)
+        .collect();
+    SignatureVerdicts {
+        entry_ok: ok[..entries.len()].to_vec(),
+        bad_certs,
+    }
+}
+
+/// Encodes entries as a bencoded list (`l<entry>…e`), the body of a log segment.
+pub fn encode_entries<'a>(entries: impl IntoIterator<Item = &'a SignedEntry>) -> Vec<u8> {
+    let mut out = vec![b'l'];
+    for entry in entries {
+        out.extend_from_slice(entry.bytes());
+    }
+    out.push(b'e');
+    out
+}
+
+/// Splits a bencoded list of entries into each entry's exact bytes.
+pub fn split_entries(bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(bencode::split_list(bytes)?
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect())
+}
