@@ -70,8 +70,11 @@ pub fn split_list(input: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
     Ok(items)
 }
 
+/// Keys of a dictionary with the exact bytes of their values, in order.
+pub type DictItems<'a> = Vec<(&'a [u8], &'a [u8])>;
+
 /// Splits a canonical dictionary into its keys and the exact bytes of each value.
-pub fn split_dict(input: &[u8]) -> Result<Vec<(&[u8], &[u8])>, DecodeError> {
+pub fn split_dict(input: &[u8]) -> Result<DictItems<'_>, DecodeError> {
     let mut parser = Parser { input, pos: 0 };
     parser.expect(b'd')?;
     let mut items: Vec<(&[u8], &[u8])> = Vec::new();
@@ -155,7 +158,10 @@ impl<'a> Parser<'a> {
     fn expect(&mut self, byte: u8) -> Result<(), DecodeError> {
         let found = self.peek()?;
         if found != byte {
-            return Err(DecodeError::UnexpectedByte { at: self.pos, byte: found });
+            return Err(DecodeError::UnexpectedByte {
+                at: self.pos,
+                byte: found,
+            });
         }
         self.pos += 1;
         Ok(())
@@ -386,8 +392,14 @@ mod tests {
         assert_eq!(err(b"i-03e"), DecodeError::LeadingZero(2));
         assert_eq!(err(b"ie"), DecodeError::NoDigits(1));
         assert_eq!(err(b"i-e"), DecodeError::NoDigits(2));
-        assert_eq!(err(b"i9223372036854775808e"), DecodeError::NumberOutOfRange(0));
-        assert_eq!(err(b"i99999999999999999999e"), DecodeError::NumberOutOfRange(1));
+        assert_eq!(
+            err(b"i9223372036854775808e"),
+            DecodeError::NumberOutOfRange(0)
+        );
+        assert_eq!(
+            err(b"i99999999999999999999e"),
+            DecodeError::NumberOutOfRange(1)
+        );
         assert_eq!(err(b"03:abc"), DecodeError::LeadingZero(0));
         assert_eq!(err(b"5:abc"), DecodeError::LengthPastEnd { at: 0, len: 5 });
         assert_eq!(err(b"d1:b0:1:a0:e"), DecodeError::UnsortedKeys(6));
@@ -396,8 +408,14 @@ mod tests {
         assert_eq!(err(b"l"), DecodeError::UnexpectedEnd(1));
         assert_eq!(err(b""), DecodeError::UnexpectedEnd(0));
         assert_eq!(err(b"x"), DecodeError::UnexpectedByte { at: 0, byte: b'x' });
-        assert_eq!(err(b"di1e0:e"), DecodeError::UnexpectedByte { at: 1, byte: b'i' });
-        assert_eq!(err(b"i+1e"), DecodeError::UnexpectedByte { at: 1, byte: b'+' });
+        assert_eq!(
+            err(b"di1e0:e"),
+            DecodeError::UnexpectedByte { at: 1, byte: b'i' }
+        );
+        assert_eq!(
+            err(b"i+1e"),
+            DecodeError::UnexpectedByte { at: 1, byte: b'+' }
+        );
     }
 
     #[test]
@@ -422,7 +440,10 @@ mod tests {
             split_dict(dict).unwrap(),
             vec![(&b"a"[..], &b"i1e"[..]), (b"b", b"l1:xe")]
         );
-        assert_eq!(split_dict(b"d1:bi1e1:ai1ee"), Err(DecodeError::UnsortedKeys(7)));
+        assert_eq!(
+            split_dict(b"d1:bi1e1:ai1ee"),
+            Err(DecodeError::UnsortedKeys(7))
+        );
         assert_eq!(split_list(b"li1e"), Err(DecodeError::UnexpectedEnd(4)));
         assert_eq!(split_list(b"lei1e"), Err(DecodeError::TrailingBytes(3)));
     }

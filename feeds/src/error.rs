@@ -1,7 +1,7 @@
 //! The one error type of the `feeds` crate: every variant says what was wrong and where.
 
 use crate::bencode::DecodeError;
-use crate::identity::{IdentityError, IdentityKey};
+use crate::identity::IdentityError;
 use crate::log::ForkProof;
 
 /// Everything that can make bytes or a feed invalid.
@@ -59,8 +59,8 @@ pub enum Error {
     #[error("entry {seq}: signed for identity {found}, expected {expected}")]
     WrongAuthor {
         seq: u64,
-        expected: IdentityKey,
-        found: IdentityKey,
+        expected: String,
+        found: String,
     },
     #[error("entry {seq}: belongs to feed {found:?}, expected {expected:?}")]
     WrongFeed {
@@ -91,6 +91,43 @@ pub enum Error {
     HeadMismatch(&'static str),
     #[error("feed log: {0}")]
     BadLayout(String),
+}
+
+impl Error {
+    /// A stable, machine-readable name for the kind of failure (`bad_signature`,
+    /// `feed_fork`, `non_canonical`, ...), for test vectors and HTTP error bodies.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Bencode(..) => "non_canonical",
+            Error::Identity(..) => "bad_identity",
+            Error::TooLarge { .. } => "too_large",
+            Error::MissingField { .. } => "missing_field",
+            Error::BadField { .. } => "bad_field",
+            Error::UnknownCriticalField { .. } => "unknown_critical_field",
+            Error::WrongRecordType { .. } => "wrong_record_type",
+            Error::UnknownKind(..) => "unknown_kind",
+            Error::BadFeedName { .. } => "bad_feed_name",
+            Error::BadPath { .. } => "bad_path",
+            Error::BadMetainfo(..) => "bad_torrent",
+            Error::BadMagnet(..) => "bad_magnet",
+            Error::BadTorrentField { .. } => "bad_torrent",
+            Error::BadMagnetParam { .. } => "bad_magnet",
+            Error::BadSignature { .. } => "bad_signature",
+            Error::WrongAuthor { .. } => "wrong_author",
+            Error::WrongFeed { .. } => "wrong_feed",
+            Error::BrokenChain { .. } => "broken_chain",
+            Error::SeqGap { .. } => "seq_gap",
+            Error::Rollback { .. } => "rollback",
+            Error::Fork(..) => "feed_fork",
+            Error::ConflictsWithHead { .. } => "conflicts_with_head",
+            Error::BadRetraction { .. } => "bad_retraction",
+            Error::Delegation { .. } => "bad_delegation",
+            Error::InvalidEntry { source, .. } => source.code(),
+            Error::BadHeadSignature => "bad_head_signature",
+            Error::HeadMismatch(..) => "head_mismatch",
+            Error::BadLayout(..) => "bad_layout",
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -14,7 +14,10 @@ pub struct FeedName(String);
 
 impl FeedName {
     pub fn new(name: &str) -> Result<FeedName> {
-        let bad = |reason| Error::BadFeedName { name: name.to_owned(), reason };
+        let bad = |reason| Error::BadFeedName {
+            name: name.to_owned(),
+            reason,
+        };
         if name.is_empty() {
             return Err(bad("is empty"));
         }
@@ -78,8 +81,21 @@ mod tests {
         for good in ["main", "a", "Photos-2026", "v1.2_x", &"x".repeat(64)] {
             assert!(FeedName::new(good).is_ok(), "{good}");
         }
-        for bad in ["", "a/b", "..", ".hidden", "-x", "tab\there", "new\nline", "ü", &"x".repeat(65)] {
-            assert!(matches!(FeedName::new(bad), Err(Error::BadFeedName { .. })), "{bad:?}");
+        for bad in [
+            "",
+            "a/b",
+            "..",
+            ".hidden",
+            "-x",
+            "tab\there",
+            "new\nline",
+            "ü",
+            &"x".repeat(65),
+        ] {
+            assert!(
+                matches!(FeedName::new(bad), Err(Error::BadFeedName { .. })),
+                "{bad:?}"
+            );
         }
     }
 }

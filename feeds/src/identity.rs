@@ -16,7 +16,9 @@ const ALPHABET: &[u8; 32] = b"ybndrfg8ejkmcpqxot1uwisza345h769";
 pub enum IdentityError {
     #[error("identity id must be {ID_LEN} characters of z-base-32, got {0}")]
     BadLength(usize),
-    #[error("identity id has {found:?} at position {at}, which is not z-base-32 (ybndrfg8ejkmcpqxot1uwisza345h769)")]
+    #[error(
+        "identity id has {found:?} at position {at}, which is not z-base-32 (ybndrfg8ejkmcpqxot1uwisza345h769)"
+    )]
     BadCharacter { at: usize, found: char },
     #[error("identity id has non-zero padding bits in its last character")]
     NonCanonical,
@@ -195,7 +197,10 @@ mod tests {
     #[test]
     fn malformed_ids_are_refused_clearly() {
         let id = Keypair::from_seed(&[7; 32]).public().to_string();
-        assert_eq!("abc".parse::<IdentityKey>(), Err(IdentityError::BadLength(3)));
+        assert_eq!(
+            "abc".parse::<IdentityKey>(),
+            Err(IdentityError::BadLength(3))
+        );
         let upper = id.to_uppercase();
         assert!(matches!(
             upper.parse::<IdentityKey>(),
@@ -206,7 +211,10 @@ mod tests {
         let symbol = ALPHABET.iter().position(|&a| a as char == last).unwrap();
         // The last symbol carries one key bit and four zero padding bits; set one of those.
         bad_padding.push(ALPHABET[symbol | 1] as char);
-        assert_eq!(bad_padding.parse::<IdentityKey>(), Err(IdentityError::NonCanonical));
+        assert_eq!(
+            bad_padding.parse::<IdentityKey>(),
+            Err(IdentityError::NonCanonical)
+        );
         let with_l = format!("l{}", &id[1..]);
         assert!(matches!(
             with_l.parse::<IdentityKey>(),
@@ -215,7 +223,10 @@ mod tests {
         // The identity point (small order) is a weak key.
         let mut identity_point = [0u8; 32];
         identity_point[0] = 1;
-        assert_eq!(IdentityKey::from_bytes(&identity_point), Err(IdentityError::WeakKey));
+        assert_eq!(
+            IdentityKey::from_bytes(&identity_point),
+            Err(IdentityError::WeakKey)
+        );
     }
 
     #[test]

@@ -140,7 +140,7 @@ pub fn decode_and_verify_log(
         .into_par_iter()
         .enumerate()
         .map(|(index, bytes)| {
-            SignedEntry::decode(bytes).map_err(|e| Error::InvalidEntry {
+            SignedEntry::decode_by(bytes, Some(author)).map_err(|e| Error::InvalidEntry {
                 index,
                 source: Box::new(e),
             })
@@ -159,14 +159,15 @@ pub fn verify_log(
 ) -> Result<VerifiedLog> {
     let signatures = check_all_signatures(&entries);
     let mut log = VerifiedLog::default();
-    for (index, signed) in entries.iter().enumerate() {
+    // Entries move into the verified log: no copy of a large feed.
+    for (index, signed) in entries.into_iter().enumerate() {
         let entry = signed.entry();
         let seq = entry.seq;
         if entry.author != *author {
             return Err(Error::WrongAuthor {
                 seq,
-                expected: *author,
-                found: entry.author,
+                expected: author.to_string(),
+                found: entry.author.to_string(),
             });
         }
         if entry.feed != *feed {
@@ -198,7 +199,7 @@ pub fn verify_log(
         match log.entries.last() {
             Some(previous) => {
                 if seq == previous.seq() {
-                    return Err(fork_or_repeat(previous, signed));
+                    return Err(fork_or_repeat(previous, &signed));
                 }
                 if seq != previous.seq() + 1 {
                     return Err(Error::SeqGap {
@@ -210,7 +211,7 @@ pub fn verify_log(
                     return Err(Error::BrokenChain { seq });
                 }
             }
-            None => check_start(signed, trusted)?,
+            None => check_start(&signed, trusted)?,
         }
         if let Some(trusted) = trusted.filter(|t| t.seq == seq && t.hash != signed.hash()) {
             return Err(match &trusted.entry {
@@ -240,7 +241,7 @@ pub fn verify_log(
                 log.revoked.insert(*cert);
             }
         }
-        log.entries.push(signed.clone());
+        log.entries.push(signed);
     }
     if let Some(trusted) = trusted {
         let found = log.entries.last().map_or(0, SignedEntry::seq);

@@ -22,7 +22,11 @@ pub fn open<'a>(
     max: usize,
 ) -> Result<(&'a [u8], Signature)> {
     if bytes.len() > max {
-        return Err(Error::TooLarge { what: record, size: bytes.len(), max });
+        return Err(Error::TooLarge {
+            what: record,
+            size: bytes.len(),
+            max,
+        });
     }
     let mut body = None;
     let mut sig = None;
@@ -38,16 +42,27 @@ pub fn open<'a>(
             }
         }
     }
-    let body = body.ok_or(Error::MissingField { record, field: "body" })?;
-    let sig = sig.ok_or(Error::MissingField { record, field: "sig" })?;
+    let body = body.ok_or(Error::MissingField {
+        record,
+        field: "body",
+    })?;
+    let sig = sig.ok_or(Error::MissingField {
+        record,
+        field: "sig",
+    })?;
     let body = string_payload(body).ok_or(Error::BadField {
         record,
         field: "body",
         reason: "is not a byte string",
     })?;
-    let sig: &[u8; 64] = string_payload(sig)
-        .and_then(|s| s.try_into().ok())
-        .ok_or(Error::BadField { record, field: "sig", reason: "is not 64 bytes" })?;
+    let sig: &[u8; 64] =
+        string_payload(sig)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(Error::BadField {
+                record,
+                field: "sig",
+                reason: "is not 64 bytes",
+            })?;
     Ok((body, Signature::from_bytes(sig)))
 }
 
@@ -85,7 +100,11 @@ impl Fields {
     pub fn new(record: &'static str, value: Value) -> Result<Fields> {
         match value {
             Value::Dict(map) => Ok(Fields { record, map }),
-            _ => Err(Error::BadField { record, field: "", reason: "is not a dictionary" }),
+            _ => Err(Error::BadField {
+                record,
+                field: "",
+                reason: "is not a dictionary",
+            }),
         }
     }
 
@@ -103,12 +122,18 @@ impl Fields {
     }
 
     pub fn required(&mut self, field: &'static str) -> Result<Value> {
-        self.take(field)
-            .ok_or(Error::MissingField { record: self.record, field })
+        self.take(field).ok_or(Error::MissingField {
+            record: self.record,
+            field,
+        })
     }
 
     pub fn bad(&self, field: &'static str, reason: &'static str) -> Error {
-        Error::BadField { record: self.record, field, reason }
+        Error::BadField {
+            record: self.record,
+            field,
+            reason,
+        }
     }
 
     pub fn bytes(&mut self, field: &'static str) -> Result<Vec<u8>> {
@@ -120,7 +145,9 @@ impl Fields {
 
     pub fn fixed<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N]> {
         let bytes = self.bytes(field)?;
-        bytes.try_into().map_err(|_| self.bad(field, "has the wrong length"))
+        bytes
+            .try_into()
+            .map_err(|_| self.bad(field, "has the wrong length"))
     }
 
     pub fn string(&mut self, field: &'static str) -> Result<String> {
@@ -158,7 +185,11 @@ impl Fields {
 }
 
 /// Reads a list of UTF-8 strings.
-pub fn strings(record: &'static str, field: &'static str, items: Vec<Value>) -> Result<Vec<String>> {
+pub fn strings(
+    record: &'static str,
+    field: &'static str,
+    items: Vec<Value>,
+) -> Result<Vec<String>> {
     items
         .into_iter()
         .map(|item| match item {
@@ -166,7 +197,11 @@ pub fn strings(record: &'static str, field: &'static str, items: Vec<Value>) -> 
             _ => None,
         })
         .collect::<Option<Vec<_>>>()
-        .ok_or(Error::BadField { record, field, reason: "is not a list of UTF-8 strings" })
+        .ok_or(Error::BadField {
+            record,
+            field,
+            reason: "is not a list of UTF-8 strings",
+        })
 }
 
 #[cfg(test)]
@@ -187,7 +222,10 @@ mod tests {
             open(&extra, "entry", 1000),
             Err(Error::UnknownCriticalField { .. })
         ));
-        assert!(matches!(open(&sealed, "entry", 10), Err(Error::TooLarge { .. })));
+        assert!(matches!(
+            open(&sealed, "entry", 10),
+            Err(Error::TooLarge { .. })
+        ));
     }
 
     #[test]
@@ -197,7 +235,10 @@ mod tests {
         let fields = Fields::decode("entry", b"d3:newi1ee").unwrap();
         assert_eq!(
             fields.finish(),
-            Err(Error::UnknownCriticalField { record: "entry", field: "new".into() })
+            Err(Error::UnknownCriticalField {
+                record: "entry",
+                field: "new".into()
+            })
         );
     }
 }

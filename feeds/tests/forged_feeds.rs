@@ -51,8 +51,8 @@ fn an_entry_by_another_key_is_rejected() {
         err,
         Error::WrongAuthor {
             seq: 4,
-            expected: alice.public(),
-            found: mallory.public()
+            expected: alice.public().to_string(),
+            found: mallory.public().to_string()
         }
     );
 }

@@ -1,6 +1,6 @@
 //! Builders for feeds in tests: a keypair per seed byte, entries chained by hand.
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 
