@@ -1,1 +1,3 @@
 //! The swarmfeed node: seeding, following, replication, the store and the DHT.
+
+pub mod dht;

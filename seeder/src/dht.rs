@@ -1,0 +1,196 @@
+//! The node's DHT: a [`mainline`] node (BEP 5 peers, BEP 44 items) on a UDP port of its own.
+//!
+//! `mainline` runs its own thread; [`DhtNode`] wraps its async handle, which works under any
+//! executor. The crate is patched (`third_party/mainline.patch`, see `docs/engine-gaps.md`) so
+//! that libtorrent-based clients, which send 2-byte KRPC transaction ids, get answers.
+//!
+//! Nothing here ever falls back to mainline's public bootstrap routers: an empty bootstrap list
+//! starts a network of its own.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
+
+use futures_lite::StreamExt;
+use mainline::async_dht::AsyncDht;
+use mainline::{Dht, Id};
+
+/// What a DHT node binds to and whom it asks first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DhtConfig {
+    /// Address of the UDP socket (`127.0.0.1` in tests, `0.0.0.0` to serve the world).
+    pub bind_address: Ipv4Addr,
+    /// UDP port; 0 picks any free port (see [`DhtNode::local_addr`]).
+    pub port: u16,
+    /// Nodes to bootstrap from, as `host:port`. Empty: this node starts a network of its own.
+    pub bootstrap: Vec<String>,
+    /// Answer other nodes' queries from the start (a node others bootstrap from needs this);
+    /// otherwise mainline decides once it knows whether it is reachable.
+    pub server_mode: bool,
+}
+
+impl Default for DhtConfig {
+    /// A server on all interfaces, any port, with no bootstrap nodes.
+    fn default() -> Self {
+        Self {
+            bind_address: Ipv4Addr::UNSPECIFIED,
+            port: 0,
+            bootstrap: Vec::new(),
+            server_mode: true,
+        }
+    }
+}
+
+/// Why the DHT could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum DhtError {
+    #[error("bootstrap node {0:?} does not resolve to an IPv4 address")]
+    Bootstrap(String),
+    #[error("cannot start the DHT node on {address}: {source}")]
+    Bind {
+        address: SocketAddrV4,
+        source: std::io::Error,
+    },
+    #[error("announce_peer failed: {0}")]
+    Announce(#[from] mainline::errors::PutQueryError),
+}
+
+/// A running DHT node. Dropping it (or [`DhtNode::shutdown`]) stops the node's thread.
+#[derive(Debug, Clone)]
+pub struct DhtNode {
+    dht: AsyncDht,
+    local_addr: SocketAddrV4,
+}
+
+impl DhtNode {
+    /// Starts a node and returns once its UDP socket is bound (blocks for that moment).
+    pub fn start(config: &DhtConfig) -> Result<Self, DhtError> {
+        let bootstrap = resolve_bootstrap(&config.bootstrap)?;
+
+        let mut builder = Dht::builder();
+        builder.bind_address(config.bind_address).port(config.port);
+        if bootstrap.is_empty() {
+            builder.no_bootstrap();
+        } else {
+            builder.bootstrap(&bootstrap);
+        }
+        if config.server_mode {
+            builder.server_mode();
+        }
+
+        let dht = builder.build().map_err(|source| DhtError::Bind {
+            address: SocketAddrV4::new(config.bind_address, config.port),
+            source,
+        })?;
+        // The blocking `info` is deprecated in favour of the async one; this is the one
+        // place that needs an answer before any executor is involved.
+        #[allow(deprecated)]
+        let mut local_addr = dht.info().local_addr();
+        if local_addr.ip().is_unspecified() {
+            local_addr.set_ip(config.bind_address);
+        }
+
+        Ok(Self {
+            dht: dht.as_async(),
+            local_addr,
+        })
+    }
+
+    /// The UDP address this node is bound to: what other nodes and clients bootstrap from.
+    pub fn local_addr(&self) -> SocketAddrV4 {
+        self.local_addr
+    }
+
+    /// `host:port` of this node, in the form [`DhtConfig::bootstrap`] takes.
+    pub fn bootstrap_address(&self) -> String {
+        self.local_addr.to_string()
+    }
+
+    /// The underlying `mainline` handle, for BEP 44 and the rest.
+    pub fn dht(&self) -> &AsyncDht {
+        &self.dht
+    }
+
+    /// Announces that a peer at this node's IP and `port` has `info_hash`
+    /// (stored on the closest nodes of the DHT).
+    pub async fn announce_peer(&self, info_hash: [u8; 20], port: u16) -> Result<(), DhtError> {
+        self.dht
+            .announce_peer(Id::from(info_hash), Some(port))
+            .await?;
+        Ok(())
+    }
+
+    /// Peers announced for `info_hash`, gathered until the lookup ends (deduplicated).
+    pub async fn get_peers(&self, info_hash: [u8; 20]) -> Vec<SocketAddrV4> {
+        let mut peers = Vec::new();
+        let mut stream = self.dht.get_peers(Id::from(info_hash));
+        while let Some(batch) = stream.next().await {
+            for peer in batch {
+                if !peers.contains(&peer) {
+                    peers.push(peer);
+                }
+            }
+        }
+        peers
+    }
+
+    /// Stops the node (its thread ends once every clone of this handle is gone).
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+fn resolve_bootstrap(bootstrap: &[String]) -> Result<Vec<SocketAddrV4>, DhtError> {
+    bootstrap
+        .iter()
+        .map(|node| {
+            node.to_socket_addrs()
+                .ok()
+                .and_then(|mut addresses| {
+                    addresses.find_map(|address| match address {
+                        SocketAddr::V4(address) => Some(address),
+                        SocketAddr::V6(_) => None,
+                    })
+                })
+                .ok_or_else(|| DhtError::Bootstrap(node.clone()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loopback(bootstrap: Vec<String>) -> DhtConfig {
+        DhtConfig {
+            bind_address: Ipv4Addr::LOCALHOST,
+            port: 0,
+            bootstrap,
+            server_mode: true,
+        }
+    }
+
+    #[test]
+    fn starts_on_any_port_without_bootstrap() {
+        let node = DhtNode::start(&loopback(Vec::new())).unwrap();
+        assert_eq!(*node.local_addr().ip(), Ipv4Addr::LOCALHOST);
+        assert_ne!(node.local_addr().port(), 0);
+    }
+
+    #[test]
+    fn unresolvable_bootstrap_is_an_error() {
+        let error = DhtNode::start(&loopback(vec!["not an address".into()])).unwrap_err();
+        assert!(matches!(error, DhtError::Bootstrap(_)));
+    }
+
+    #[test]
+    fn announced_peer_is_found_on_a_private_network() {
+        let first = DhtNode::start(&loopback(Vec::new())).unwrap();
+        let others: Vec<DhtNode> = (0..3)
+            .map(|_| DhtNode::start(&loopback(vec![first.bootstrap_address()])).unwrap())
+            .collect();
+
+        let info_hash = [7; 20];
+        futures_lite::future::block_on(others[0].announce_peer(info_hash, 4242)).unwrap();
+        let peers = futures_lite::future::block_on(others[2].get_peers(info_hash));
+        assert_eq!(peers, vec![SocketAddrV4::new(Ipv4Addr::LOCALHOST, 4242)]);
+    }
+}
