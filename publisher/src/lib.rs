@@ -1,1 +1,14 @@
 //! Turning files into torrents, the local keystore, and the publish flow.
+//!
+//! - [`torrent`]: a file or directory → deterministic BEP 3 v1 metainfo, SHA-1 pieces and a
+//!   BLAKE3 per file in one parallel read pass with bounded memory.
+//! - [`keystore`]: identity keys in the data directory (`keys/NAME.key`, mode 0600), a
+//!   default identity, and passphrase-protected backups in the age format.
+
+pub mod error;
+pub mod keystore;
+pub mod torrent;
+
+pub use error::{Error, Result};
+pub use keystore::Keystore;
+pub use torrent::{BuiltTorrent, TorrentOptions, create_torrent};

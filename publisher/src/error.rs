@@ -1,0 +1,102 @@
+//! The publisher's one error type.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can go wrong while turning files into torrents or managing keys.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An I/O call failed on a named path.
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The path given to the torrent builder does not exist.
+    #[error("{} does not exist", .0.display())]
+    NotFound(PathBuf),
+    /// A symlink in the tree points outside the root being shared.
+    #[error("symlink {} points outside {} (to {}); refusing to read outside the shared path", link.display(), root.display(), target.display())]
+    SymlinkEscapesRoot {
+        link: PathBuf,
+        root: PathBuf,
+        target: PathBuf,
+    },
+    /// A symlink in the tree points nowhere.
+    #[error("symlink {} is dangling; remove it or share a path without it", .0.display())]
+    DanglingSymlink(PathBuf),
+    /// A FIFO, socket or device in the tree.
+    #[error("{} is not a regular file or directory", .0.display())]
+    NotRegularFile(PathBuf),
+    /// A file name that a torrent cannot carry (not UTF-8, reserved, …).
+    #[error("{} cannot be named in a torrent: {reason}", path.display())]
+    UnsharableName { path: PathBuf, reason: String },
+    /// Nothing to hash: no files, or only empty ones.
+    #[error("{} holds no data (no files, or only empty ones); a torrent cannot be empty", .0.display())]
+    NoContent(PathBuf),
+    /// A file changed between listing and hashing, or while being read.
+    #[error("{} changed while being hashed ({what}); try again once it is stable", path.display())]
+    FileChanged { path: PathBuf, what: &'static str },
+    /// A piece length that is not a power of two in the accepted range.
+    #[error("piece size {0} is not a power of two between 16 KiB and 64 MiB")]
+    BadPieceLength(u64),
+    /// The piece length cuts the content into more pieces than a torrent may hold.
+    #[error(
+        "{total} bytes in pieces of {piece_length} make too many pieces; choose a larger --piece-size"
+    )]
+    TooManyPieces { total: u64, piece_length: u64 },
+    /// The feeds core rejected the metainfo.
+    #[error(transparent)]
+    Feeds(#[from] feeds::Error),
+    /// An identity name outside `[A-Za-z0-9._-]{1,64}` starting with a letter or digit.
+    #[error("identity name {name:?} {reason}")]
+    BadIdentityName { name: String, reason: &'static str },
+    /// `identity new` or `import` with a name already in the keystore.
+    #[error("an identity named {0:?} already exists")]
+    IdentityExists(String),
+    /// No key file of that name.
+    #[error("no identity named {0:?} in the keystore (see `swarmfeed identity list`)")]
+    UnknownIdentity(String),
+    /// No name given and no default set.
+    #[error("no default identity; create one with `swarmfeed identity new`")]
+    NoDefaultIdentity,
+    /// A key file or decrypted backup that does not parse.
+    #[error("{} is not a valid key file: {reason}", path.display())]
+    BadKeyFile { path: PathBuf, reason: &'static str },
+    /// A key file readable by others than its owner.
+    #[error("{} is readable by other users (mode {mode:o}); run `chmod 600` on it", path.display())]
+    KeyFileExposed { path: PathBuf, mode: u32 },
+    /// A backup that cannot be decrypted with the passphrase.
+    #[error("cannot decrypt the backup: {0}")]
+    BackupDecrypt(String),
+    /// Encrypting a backup failed.
+    #[error("cannot encrypt the backup: {0}")]
+    BackupEncrypt(String),
+    /// The OS random number generator failed.
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(String),
+    /// A file of the data directory is not what swarmfeed wrote there.
+    #[error("{} is damaged: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    /// `retract` of an entry the feed does not have.
+    #[error("feed {feed:?} has no entry {seq} (its last is {last})")]
+    NoSuchEntry { feed: String, seq: u64, last: u64 },
+    /// A `--meta` key that cannot be used.
+    #[error("metadata key {key:?} {reason}")]
+    BadMeta { key: String, reason: &'static str },
+}
+
+/// `Result` with the publisher's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

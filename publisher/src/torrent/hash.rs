@@ -1,0 +1,371 @@
+//! One read pass over the files: SHA-1 pieces across file boundaries, and a BLAKE3 per file.
+//!
+//! The calling thread reads the files in torrent order, in large sequential reads, into
+//! buffers drawn from a small pool: memory stays bounded (at most [`MAX_BUFFERED`] plus one
+//! buffer) whatever the size of the files. Each filled buffer is a *chunk*: a run of the
+//! torrent's byte stream that starts on a piece boundary and holds whole pieces, so rayon
+//! workers hash chunks in parallel with no state shared between them. When BLAKE3 is asked
+//! for, a dedicated thread sees the same chunks in stream order and feeds each file's hasher.
+//! A buffer goes back to the pool when both are done with it.
+//!
+//! Files are checked while they are read: the size at open must be the size listed, reads
+//! must not come up short, and size and modification time after the last byte must equal
+//! those at open. Anything else is [`Error::FileChanged`]. Files are opened with
+//! `O_NOFOLLOW`, so a file swapped for a symlink after listing is refused, not followed.
+//!
+//! Call this from a thread that is not a rayon worker (the reader blocks on the pool).
+
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::{self, Read};
+use std::ops::Range;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sha1::{Digest, Sha1};
+
+use super::walk::SourceFile;
+use crate::error::{Error, Result};
+
+/// Bytes of read buffers the pipeline may hold at once (a single huge piece may exceed it).
+pub const MAX_BUFFERED: usize = 96 << 20;
+/// Preferred size of one chunk (one buffer, read in one go): whole pieces, at least this.
+const CHUNK_TARGET: usize = 4 << 20;
+/// At most this many buffers, however small the chunks.
+const MAX_BUFFERS: usize = 8;
+
+/// What one pass computed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashes {
+    /// SHA-1 of each piece, in order.
+    pub pieces: Vec<[u8; 20]>,
+    /// BLAKE3 of each file, in the files' order, when asked for.
+    pub blake3: Option<Vec<blake3::Hash>>,
+}
+
+/// Hashes `files` as one stream cut into pieces of `piece_length` bytes (and, if `with_blake3`,
+/// each file on its own). `progress` receives the count of bytes just hashed, repeatedly.
+pub fn hash_files(
+    files: &[SourceFile],
+    piece_length: u64,
+    with_blake3: bool,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Hashes> {
+    Pipeline {
+        files,
+        piece_length,
+        with_blake3,
+        progress,
+        after_open: None,
+    }
+    .run()
+}
+
+/// A run of the byte stream, starting on a piece boundary, in a pooled buffer.
+struct Chunk {
+    buf: Vec<u8>,
+    filled: usize,
+    /// Offset of `buf[0]` in the torrent's byte stream.
+    stream_offset: u64,
+    /// Which file each part of the buffer belongs to, for BLAKE3.
+    segments: Vec<Segment>,
+    pool: SyncSender<Vec<u8>>,
+}
+
+struct Segment {
+    file: usize,
+    range: Range<usize>,
+    ends_file: bool,
+}
+
+impl Chunk {
+    fn data(&self) -> &[u8] {
+        &self.buf[..self.filled]
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // The pool's capacity equals the number of buffers, so this never blocks; after an
+        // error the receiver may be gone, and the buffer is then simply freed.
+        let _ = self.pool.send(std::mem::take(&mut self.buf));
+    }
+}
+
+pub(crate) struct Pipeline<'a> {
+    pub files: &'a [SourceFile],
+    pub piece_length: u64,
+    pub with_blake3: bool,
+    pub progress: &'a (dyn Fn(u64) + Sync),
+    /// Called right after each file is opened: lets tests change a file mid-read.
+    pub after_open: Option<&'a (dyn Fn(&Path) + Sync)>,
+}
+
+impl Pipeline<'_> {
+    pub(crate) fn run(&self) -> Result<Hashes> {
+        let piece = usize::try_from(self.piece_length)
+            .map_err(|_| Error::BadPieceLength(self.piece_length))?;
+        if piece == 0 {
+            return Err(Error::BadPieceLength(0));
+        }
+        let total: u64 = self.files.iter().map(|f| f.length).sum();
+        let piece_count = usize::try_from(total.div_ceil(self.piece_length))
+            .map_err(|_| Error::BadPieceLength(self.piece_length))?;
+        let chunk_len = piece * CHUNK_TARGET.div_ceil(piece).max(1);
+        let buffers = (MAX_BUFFERED / chunk_len).clamp(2, MAX_BUFFERS);
+
+        let pieces = Mutex::new(vec![[0u8; 20]; piece_count]);
+        let (pool_tx, pool_rx) = mpsc::sync_channel::<Vec<u8>>(buffers);
+        let mut reader = Reader::new(self, chunk_len, buffers, pool_tx, pool_rx);
+
+        let blake3 = std::thread::scope(|threads| -> Result<Option<Vec<blake3::Hash>>> {
+            let (blake_tx, blake_rx) = mpsc::channel::<Arc<Chunk>>();
+            let blake_thread = self
+                .with_blake3
+                .then(|| threads.spawn(move || blake3_per_file(blake_rx, self.files)));
+            let read_result = rayon::in_place_scope(|scope| -> Result<()> {
+                while let Some(chunk) = reader.next_chunk()? {
+                    let chunk = Arc::new(chunk);
+                    if self.with_blake3 {
+                        // The receiver only goes away if its thread panicked; join reports it.
+                        let _ = blake_tx.send(Arc::clone(&chunk));
+                    }
+                    let pieces = &pieces;
+                    scope.spawn(move |_| {
+                        let hashes: Vec<[u8; 20]> = chunk
+                            .data()
+                            .chunks(piece)
+                            .map(|p| Sha1::digest(p).into())
+                            .collect();
+                        let first = (chunk.stream_offset / piece as u64) as usize;
+                        let mut all = pieces.lock().unwrap_or_else(PoisonError::into_inner);
+                        all[first..first + hashes.len()].copy_from_slice(&hashes);
+                        drop(all);
+                        (self.progress)(chunk.filled as u64);
+                    });
+                }
+                Ok(())
+            });
+            drop(blake_tx);
+            let per_file = match blake_thread {
+                Some(handle) => match handle.join() {
+                    Ok(hashes) => Some(hashes),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                None => None,
+            };
+            read_result.map(|()| per_file)
+        })?;
+        let pieces = pieces.into_inner().unwrap_or_else(PoisonError::into_inner);
+        Ok(Hashes { pieces, blake3 })
+    }
+}
+
+/// Feeds each file's bytes, in order, to its own BLAKE3 hasher.
+fn blake3_per_file(chunks: Receiver<Arc<Chunk>>, files: &[SourceFile]) -> Vec<blake3::Hash> {
+    let empty = blake3::hash(b"");
+    let mut done = vec![empty; files.len()];
+    let mut current: Option<(usize, blake3::Hasher)> = None;
+    for chunk in chunks {
+        for segment in &chunk.segments {
+            let hasher = match &mut current {
+                Some((file, hasher)) if *file == segment.file => hasher,
+                slot => &mut slot.insert((segment.file, blake3::Hasher::new())).1,
+            };
+            hasher.update(&chunk.buf[segment.range.clone()]);
+            if segment.ends_file
+                && let Some((file, hasher)) = current.take()
+            {
+                done[file] = hasher.finalize();
+            }
+        }
+    }
+    done
+}
+
+/// The file being read, and what it looked like when opened.
+struct OpenFile {
+    index: usize,
+    file: File,
+    remaining: u64,
+    opened_as: (u64, i64, i64),
+}
+
+/// Reads the files in order into pooled buffers.
+struct Reader<'p, 'a> {
+    job: &'p Pipeline<'a>,
+    chunk_len: usize,
+    unallocated: usize,
+    pool_tx: SyncSender<Vec<u8>>,
+    pool_rx: Receiver<Vec<u8>>,
+    next_file: usize,
+    open: Option<OpenFile>,
+    stream_offset: u64,
+}
+
+impl<'p, 'a> Reader<'p, 'a> {
+    fn new(
+        job: &'p Pipeline<'a>,
+        chunk_len: usize,
+        buffers: usize,
+        pool_tx: SyncSender<Vec<u8>>,
+        pool_rx: Receiver<Vec<u8>>,
+    ) -> Self {
+        Reader {
+            job,
+            chunk_len,
+            unallocated: buffers,
+            pool_tx,
+            pool_rx,
+            next_file: 0,
+            open: None,
+            stream_offset: 0,
+        }
+    }
+
+    /// A buffer from the pool, allocating lazily so small jobs stay small.
+    fn buffer(&mut self) -> Vec<u8> {
+        if let Ok(buf) = self.pool_rx.try_recv() {
+            return buf;
+        }
+        if self.unallocated > 0 {
+            self.unallocated -= 1;
+            return vec![0; self.chunk_len];
+        }
+        // Every buffer is out, and each returns when hashed: this wait always ends.
+        self.pool_rx
+            .recv()
+            .unwrap_or_else(|_| vec![0; self.chunk_len])
+    }
+
+    /// The next chunk of the stream, `None` at its end.
+    fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        let (files, chunk_len) = (self.job.files, self.chunk_len);
+        let mut buf = self.buffer();
+        let mut filled = 0;
+        let mut segments: Vec<Segment> = Vec::new();
+        while filled < chunk_len {
+            let Some(open) = self.open_next()? else { break };
+            let path = &files[open.index].fs_path;
+            let want = usize::try_from(open.remaining)
+                .map_or(chunk_len - filled, |r| r.min(chunk_len - filled));
+            let n = read_some(&mut open.file, &mut buf[filled..filled + want])
+                .map_err(|e| Error::io("read", path, e))?;
+            if n == 0 {
+                return Err(Error::FileChanged {
+                    path: path.clone(),
+                    what: "it shrank while being read",
+                });
+            }
+            open.remaining -= n as u64;
+            let (file, ends_file) = (open.index, open.remaining == 0);
+            match segments.last_mut() {
+                Some(last) if last.file == file => last.range.end += n,
+                _ => segments.push(Segment {
+                    file,
+                    range: filled..filled + n,
+                    ends_file: false,
+                }),
+            }
+            if let Some(last) = segments.last_mut() {
+                last.ends_file = ends_file;
+            }
+            filled += n;
+            if ends_file {
+                self.close_current()?;
+            }
+        }
+        if filled == 0 {
+            return Ok(None);
+        }
+        let chunk = Chunk {
+            buf,
+            filled,
+            stream_offset: self.stream_offset,
+            segments,
+            pool: self.pool_tx.clone(),
+        };
+        self.stream_offset += filled as u64;
+        Ok(Some(chunk))
+    }
+
+    /// The file currently being read, opening the next non-empty one if needed.
+    fn open_next(&mut self) -> Result<Option<&mut OpenFile>> {
+        while self.open.is_none() {
+            let Some(source) = self.job.files.get(self.next_file) else {
+                return Ok(None);
+            };
+            let index = self.next_file;
+            self.next_file += 1;
+            let file = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&source.fs_path)
+                .map_err(|e| Error::io("open", &source.fs_path, e))?;
+            let meta = file
+                .metadata()
+                .map_err(|e| Error::io("read", &source.fs_path, e))?;
+            if !meta.is_file() {
+                return Err(Error::NotRegularFile(source.fs_path.clone()));
+            }
+            if meta.len() != source.length {
+                return Err(self.changed(index, "its size changed after it was listed"));
+            }
+            if let Some(hook) = self.job.after_open {
+                hook(&source.fs_path);
+            }
+            let open = OpenFile {
+                index,
+                file,
+                remaining: source.length,
+                opened_as: shape(&meta),
+            };
+            if source.length == 0 {
+                self.open = Some(open);
+                self.close_current()?;
+            } else {
+                self.open = Some(open);
+            }
+        }
+        Ok(self.open.as_mut())
+    }
+
+    /// Closes the current file, checking it did not change while it was read.
+    fn close_current(&mut self) -> Result<()> {
+        let Some(open) = self.open.take() else {
+            return Ok(());
+        };
+        let path = &self.job.files[open.index].fs_path;
+        let meta = open
+            .file
+            .metadata()
+            .map_err(|e| Error::io("read", path, e))?;
+        if shape(&meta) != open.opened_as {
+            return Err(self.changed(open.index, "it was modified while being read"));
+        }
+        Ok(())
+    }
+
+    fn changed(&self, index: usize, what: &'static str) -> Error {
+        Error::FileChanged {
+            path: self.job.files[index].fs_path.clone(),
+            what,
+        }
+    }
+}
+
+/// Size and modification time: what tells that a file changed.
+fn shape(meta: &Metadata) -> (u64, i64, i64) {
+    (meta.len(), meta.mtime(), meta.mtime_nsec())
+}
+
+/// One `read`, retried on `Interrupted`.
+fn read_some(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match file.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! `swarmfeed identity new|list|show|export|import`.
+//!
+//! Passphrases for backups come from `SWARMFEED_PASSPHRASE`, or else from a prompt on the
+//! terminal; without either, export and import fail rather than hang.
+
+use std::fs::{self, OpenOptions};
+use std::io::{IsTerminal, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use publisher::Keystore;
+use publisher::keystore::SecretString;
+use publisher::keystore::StoredIdentity;
+
+use super::InputError;
+
+/// The environment variable holding a backup passphrase.
+const PASSPHRASE_ENV: &str = "SWARMFEED_PASSPHRASE";
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Create a new identity from the OS random number generator.
+    New {
+        /// Its name in this keystore.
+        #[arg(long, default_value = "main")]
+        name: String,
+        /// Make it the default identity (the first one created always is).
+        #[arg(long)]
+        default: bool,
+    },
+    /// List identities; `*` marks the default.
+    List,
+    /// Show an identity's public id (the default identity when no name is given).
+    Show {
+        name: Option<String>,
+        /// Also print the secret seed (hex). Anyone who sees it can sign as you.
+        #[arg(long)]
+        show_secret: bool,
+    },
+    /// Make an identity the default.
+    Default { name: String },
+    /// Write a passphrase-protected backup (an age file; `age -d` opens it too).
+    Export {
+        name: String,
+        /// The backup file to create, or `-` for stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Restore an identity from a backup made by `identity export`.
+    Import {
+        /// The backup file, or `-` for stdin.
+        file: PathBuf,
+        /// Store it under this name [default: the name in the backup].
+        #[arg(long)]
+        name: Option<String>,
+        /// Make it the default identity.
+        #[arg(long)]
+        default: bool,
+    },
+}
+
+pub fn run(command: IdentityCommand, data: &Path) -> anyhow::Result<()> {
+    let store = Keystore::new(data);
+    match command {
+        IdentityCommand::New { name, default } => {
+            let identity = store.generate(&name, default)?;
+            print_identity(&identity);
+        }
+        IdentityCommand::List => {
+            for identity in store.list()? {
+                let mark = if identity.is_default { '*' } else { ' ' };
+                println!("{mark} {:<16} {}", identity.name, identity.public);
+            }
+        }
+        IdentityCommand::Show { name, show_secret } => {
+            let (name, keypair) = store.resolve(name.as_deref())?;
+            print_identity(&store.get(&name)?);
+            if show_secret {
+                println!("secret seed: {}", hex::encode(keypair.seed()));
+            }
+        }
+        IdentityCommand::Default { name } => {
+            store.set_default(&name)?;
+            print_identity(&store.get(&name)?);
+        }
+        IdentityCommand::Export { name, output } => {
+            store.keypair(&name)?; // fail on a bad name before asking for a passphrase
+            let backup = store.export(&name, passphrase(true)?)?;
+            write_backup(&output, backup.as_bytes())?;
+            if output != Path::new("-") {
+                eprintln!("wrote a backup of {name} to {}", output.display());
+            }
+        }
+        IdentityCommand::Import {
+            file,
+            name,
+            default,
+        } => {
+            let backup = read_backup(&file)?;
+            let identity = store.import(&backup, passphrase(false)?, name.as_deref(), default)?;
+            print_identity(&identity);
+        }
+    }
+    Ok(())
+}
+
+fn print_identity(identity: &StoredIdentity) {
+    println!("name: {}", identity.name);
+    println!("id: {}", identity.public);
+    println!(
+        "default: {}",
+        if identity.is_default { "yes" } else { "no" }
+    );
+    println!("key file: {}", identity.path.display());
+}
+
+/// The backup passphrase: from the environment, or typed on the terminal (twice when new).
+fn passphrase(new: bool) -> anyhow::Result<SecretString> {
+    if let Ok(value) = std::env::var(PASSPHRASE_ENV) {
+        if value.is_empty() {
+            return Err(InputError(format!("{PASSPHRASE_ENV} is set but empty")).into());
+        }
+        return Ok(SecretString::from(value));
+    }
+    if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
+        return Err(InputError(format!(
+            "no passphrase: set {PASSPHRASE_ENV} or run on a terminal"
+        ))
+        .into());
+    }
+    let first = rpassword::prompt_password("Passphrase: ").context("cannot read the passphrase")?;
+    if first.is_empty() {
+        return Err(InputError("the passphrase is empty".into()).into());
+    }
+    if new {
+        let again = rpassword::prompt_password("Passphrase again: ")
+            .context("cannot read the passphrase")?;
+        if again != first {
+            return Err(InputError("the passphrases differ".into()).into());
+        }
+    }
+    Ok(SecretString::from(first))
+}
+
+/// Writes a backup to a new file (mode 0600, never replacing one) or to stdout for `-`.
+fn write_backup(output: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if output == Path::new("-") {
+        return std::io::stdout()
+            .write_all(bytes)
+            .context("cannot write to stdout");
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(output)
+        .with_context(|| format!("cannot create {}", output.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", output.display()))
+}
+
+fn read_backup(file: &Path) -> anyhow::Result<Vec<u8>> {
+    if file == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read stdin")?;
+        return Ok(bytes);
+    }
+    fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+}

@@ -1,0 +1,88 @@
+//! Commands of the `swarmfeed` binary. Global options come before the subcommand:
+//! `swarmfeed --data DIR identity new`.
+//!
+//! Errors print one line, `error: …`, on stderr. Exit codes:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | failure not caused by the input (I/O error, disk full, …) |
+//! | 2 | usage error: unknown command or option, bad option value (printed by clap) |
+//! | 3 | bad input: missing path, symlink leaving the shared path, unsharable name, empty content, bad piece size, unknown or invalid identity, wrong passphrase, invalid .torrent |
+//! | 4 | a file changed while it was being hashed: retry once it is stable |
+
+mod identity;
+mod progress;
+mod size;
+mod torrent;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Publish and archive signed feeds on BitTorrent.
+#[derive(Debug, Parser)]
+#[command(name = "swarmfeed", version, about)]
+pub struct Cli {
+    /// The data directory: keystore, feeds, .torrent files, node state.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "SWARMFEED_DATA",
+        default_value = "swarmfeed-data"
+    )]
+    pub data: PathBuf,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create and inspect .torrent files.
+    #[command(subcommand)]
+    Torrent(torrent::TorrentCommand),
+    /// Manage identities (keypairs) in the data directory's keystore.
+    #[command(subcommand)]
+    Identity(identity::IdentityCommand),
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Torrent(command) => torrent::run(command),
+        Command::Identity(command) => identity::run(command, &cli.data),
+    }
+}
+
+/// The exit code for an error (see the table in this module's documentation).
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    use publisher::Error as E;
+    for cause in error.chain() {
+        if let Some(error) = cause.downcast_ref::<publisher::Error>() {
+            return match error {
+                E::FileChanged { .. } => 4,
+                E::Io { .. } | E::Random(_) | E::BackupEncrypt(_) => 1,
+                _ => 3,
+            };
+        }
+        if cause.downcast_ref::<feeds::Error>().is_some() || cause.is::<InputError>() {
+            return 3;
+        }
+    }
+    1
+}
+
+/// A problem with what the user typed, found by the binary itself (exit code 3).
+#[derive(Debug)]
+pub struct InputError(pub String);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}

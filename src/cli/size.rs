@@ -1,0 +1,83 @@
+//! Byte sizes on the command line: `262144`, `256KiB`, `256K`, `4MiB`, `1GiB`.
+
+/// Parses a size in bytes; suffixes are binary (K = KiB = 1024) and case-insensitive.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, suffix) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (try 262144, 256KiB or 4MiB)"))?;
+    let shift = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "ki" | "kib" => 10,
+        "m" | "mi" | "mib" => 20,
+        "g" | "gi" | "gib" => 30,
+        _ => {
+            return Err(format!(
+                "{text:?} has an unknown unit (use KiB, MiB or GiB)"
+            ));
+        }
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// A size for people: `256 KiB`, `1.5 GiB`, `12 bytes`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value.fract() == 0.0 {
+        format!("{value} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_accept_plain_bytes_and_binary_suffixes() {
+        assert_eq!(parse_size("262144"), Ok(262_144));
+        assert_eq!(parse_size("256KiB"), Ok(262_144));
+        assert_eq!(parse_size("256k"), Ok(262_144));
+        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_size("4 M"), Ok(4 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+    }
+
+    #[test]
+    fn sizes_reject_junk_and_unknown_units() {
+        for bad in [
+            "",
+            "KiB",
+            "12 parsecs",
+            "-4",
+            "1.5MiB",
+            "99999999999999999999",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn sizes_print_in_the_largest_whole_unit() {
+        assert_eq!(format_size(12), "12 bytes");
+        assert_eq!(format_size(262_144), "256 KiB");
+        assert_eq!(format_size(20 << 20), "20 MiB");
+        assert_eq!(format_size(1536 << 20), "1.5 GiB");
+    }
+}
