@@ -13,7 +13,6 @@
 //! override the feed size and the number of runs.
 
 use std::collections::BTreeMap;
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -64,13 +63,16 @@ fn main() {
     for _ in 0..runs.max(1) {
         floor.push(time_floor(&messages, &signatures, &keys));
         decode_only.push(time_decode(&raw));
-        full.push(time(raw.clone(), |raw| {
-            decode_and_verify_log(&author.public(), &feed, raw, None)
-                .is_ok_and(|l| l.entries.len() == n)
-        }));
-        predecoded.push(time(entries.clone(), |entries| {
-            verify_log(&author.public(), &feed, entries, None).is_ok_and(|l| l.entries.len() == n)
-        }));
+        full.push(time(
+            raw.clone(),
+            |raw| decode_and_verify_log(&author.public(), &feed, raw, None),
+            |log| log.is_ok_and(|l| l.entries.len() == n),
+        ));
+        predecoded.push(time(
+            entries.clone(),
+            |entries| verify_log(&author.public(), &feed, entries, None),
+            |log| log.is_ok_and(|l| l.entries.len() == n),
+        ));
     }
     let [floor, decode_only, full, predecoded] = [floor, decode_only, full, predecoded].map(median);
 
@@ -136,35 +138,40 @@ fn build_feed(author: &Keypair, feed: &FeedName, n: u64) -> Vec<SignedEntry> {
     entries
 }
 
-/// Times `verify` on `input`, which is prepared (and the result dropped) outside the clock.
-fn time<T>(input: T, verify: impl FnOnce(T) -> bool) -> Duration {
+/// Times `run` on `input`; the input is prepared, and the output checked and dropped,
+/// outside the clock.
+fn time<T, R>(input: T, run: impl FnOnce(T) -> R, check: impl FnOnce(R) -> bool) -> Duration {
     let started = Instant::now();
-    let ok = verify(input);
+    let output = run(input);
     let elapsed = started.elapsed();
-    assert!(ok, "the bench feed verifies");
+    assert!(check(output), "the bench feed verifies");
     elapsed
 }
 
 fn time_floor(messages: &[&[u8]], signatures: &[Signature], keys: &[VerifyingKey]) -> Duration {
-    time((), |()| {
+    let batches = || {
         messages
             .par_chunks(BATCH_SIZE)
             .zip(signatures.par_chunks(BATCH_SIZE))
             .zip(keys.par_chunks(BATCH_SIZE))
-            .all(|((m, s), k)| ed25519_dalek::verify_batch(m, s, k).is_ok())
-    })
+    };
+    time(
+        (),
+        |()| batches().all(|((m, s), k)| ed25519_dalek::verify_batch(m, s, k).is_ok()),
+        |ok| ok,
+    )
 }
 
 fn time_decode(raw: &[Vec<u8>]) -> Duration {
-    let input = raw.to_vec();
-    let started = Instant::now();
-    let decoded = input
-        .into_par_iter()
-        .map(SignedEntry::decode)
-        .collect::<Result<Vec<_>, _>>();
-    let elapsed = started.elapsed();
-    assert!(black_box(decoded).is_ok_and(|d| d.len() == raw.len()));
-    elapsed
+    time(
+        raw.to_vec(),
+        |raw| {
+            raw.into_par_iter()
+                .map(SignedEntry::decode)
+                .collect::<Result<Vec<_>, _>>()
+        },
+        |decoded| decoded.is_ok_and(|d| d.len() == raw.len()),
+    )
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
