@@ -5,10 +5,15 @@
 //! - [`keystore`]: identity keys in the data directory (`keys/NAME.key`, mode 0600), a
 //!   default identity, and passphrase-protected backups in the age format.
 
+pub mod data_dir;
 pub mod error;
+pub mod feed_writer;
 pub mod keystore;
+pub mod publish;
 pub mod torrent;
 
 pub use error::{Error, Result};
+pub use data_dir::DataDir;
 pub use keystore::Keystore;
+pub use publish::{PublishRequest, Published, publish, retract};
 pub use torrent::{BuiltTorrent, TorrentOptions, create_torrent};

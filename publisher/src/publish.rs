@@ -1,0 +1,229 @@
+//! The publish flow: hash a path into a torrent, record where its files lie, sign an entry
+//! that names it, append it to the feed, sign the new head.
+//!
+//! Content is never copied into the data directory: `content/INFOHASH.json` records the
+//! path it is seeded from and each file's length and BLAKE3, so a node can tell when files
+//! moved or changed instead of serving wrong bytes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use feeds::{ContentRef, Entry, FeedName, FileRef, IdentityKey, InfoHash, Keypair, Kind, SignedEntry, SignedHead};
+use serde::{Deserialize, Serialize};
+
+use crate::data_dir::{DataDir, write_atomic};
+use crate::error::{Error, Result};
+use crate::feed_writer::FeedWriter;
+use crate::torrent::{BuiltTorrent, SourceTree, TorrentOptions, build_torrent, check_piece_length};
+
+/// Metadata keys set by their own options, not by `--meta`.
+const RESERVED_META: [&str; 2] = ["title", "description"];
+
+/// What to publish.
+#[derive(Clone, Debug, Default)]
+pub struct PublishRequest {
+    pub path: PathBuf,
+    pub feed: Option<FeedName>,
+    /// Keystore name of the identity; `None` is the default identity.
+    pub identity: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub meta: Vec<(String, String)>,
+    /// Piece size, web seeds and trackers of the torrent.
+    pub torrent: TorrentOptions,
+}
+
+/// A committed publication.
+#[derive(Clone, Debug)]
+pub struct Published {
+    pub identity: IdentityKey,
+    pub entry: SignedEntry,
+    pub head: SignedHead,
+    /// Set for posts with content.
+    pub content: Option<PublishedContent>,
+}
+
+/// The torrent of a publication.
+#[derive(Clone, Debug)]
+pub struct PublishedContent {
+    pub infohash: InfoHash,
+    pub magnet: String,
+    pub torrent_path: PathBuf,
+}
+
+/// Where a published torrent's files lie: `content/INFOHASH.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContentRecord {
+    pub infohash: String,
+    pub name: String,
+    /// The shared path: the file itself, or the directory holding the files.
+    pub root: PathBuf,
+    pub single_file: bool,
+    pub piece_length: u64,
+    pub files: Vec<ContentFile>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ContentFile {
+    pub path: Vec<String>,
+    pub fs_path: PathBuf,
+    pub length: u64,
+    pub blake3: String,
+}
+
+/// The feed used when none is named.
+pub fn default_feed() -> FeedName {
+    // "main" is a valid name; the fallback is never taken.
+    FeedName::new("main").unwrap_or_else(|_| unreachable!("\"main\" is a valid feed name"))
+}
+
+/// Publishes `request.path` as a new post: one read pass hashes the torrent and every file's
+/// BLAKE3, then the entry is signed and committed. `now` is the entry's time (Unix seconds).
+pub fn publish(data: &DataDir, request: &PublishRequest, now: u64, progress: &(dyn Fn(u64) + Sync)) -> Result<Published> {
+    prepare(data, request)?.publish(data, now, progress)
+}
+
+/// A publication whose inputs are checked and whose files are listed, ready to hash.
+pub struct PreparedPublish {
+    tree: SourceTree,
+    options: TorrentOptions,
+    keypair: Keypair,
+    feed: FeedName,
+    meta: BTreeMap<String, String>,
+}
+
+/// Checks a request (identity, metadata, path) and lists its files, without hashing.
+pub fn prepare(data: &DataDir, request: &PublishRequest) -> Result<PreparedPublish> {
+    let feed = request.feed.clone().unwrap_or_else(default_feed);
+    let meta = entry_meta(request)?;
+    let (_, keypair) = data.keystore().resolve(request.identity.as_deref())?;
+    if let Some(piece_length) = request.torrent.piece_length {
+        check_piece_length(piece_length)?;
+    }
+    let tree = SourceTree::scan(&request.path)?;
+    let options = TorrentOptions { blake3: true, ..request.torrent.clone() };
+    Ok(PreparedPublish { tree, options, keypair, feed, meta })
+}
+
+impl PreparedPublish {
+    /// Bytes the hashing pass will read.
+    pub fn total_length(&self) -> u64 {
+        self.tree.total_length()
+    }
+
+    /// Symlinks inside the path that are not followed.
+    pub fn skipped_symlinks(&self) -> &[PathBuf] {
+        self.tree.skipped_symlinks()
+    }
+
+    /// Hashes, stores the torrent and where its files lie, then signs and commits the entry.
+    pub fn publish(self, data: &DataDir, now: u64, progress: &(dyn Fn(u64) + Sync)) -> Result<Published> {
+        let built = build_torrent(&self.tree, &self.options, progress)?;
+        let (content, record) = content_of(&built)?;
+        let infohash = content.infohash;
+        let torrent_path = data.torrent_path(&infohash);
+        write_atomic(&torrent_path, &built.metainfo.encode())?;
+        let record_path = data.content_path(&infohash);
+        let record_json = serde_json::to_vec_pretty(&record).map_err(|e| Error::Corrupt { path: record_path.clone(), reason: e.to_string() })?;
+        write_atomic(&record_path, &record_json)?;
+
+        let author = self.keypair.public();
+        let mut writer = FeedWriter::open(data, &self.keypair, &self.feed)?;
+        let entry = next_entry(&writer, &author, &self.feed, now, Kind::Post, Some(content), self.meta)?;
+        let appended = writer.append(&entry)?;
+        Ok(Published {
+            identity: author,
+            entry: appended.entry,
+            head: appended.head,
+            content: Some(PublishedContent { infohash, magnet: built.metainfo.magnet().to_string(), torrent_path }),
+        })
+    }
+}
+
+/// Publishes a `delete` entry retracting post `seq` of `feed`.
+pub fn retract(data: &DataDir, identity: Option<&str>, feed: &FeedName, seq: u64, now: u64) -> Result<Published> {
+    let (_, keypair) = data.keystore().resolve(identity)?;
+    let mut writer = FeedWriter::open(data, &keypair, feed)?;
+    let last = writer.state().seq;
+    if seq == 0 || seq > last {
+        return Err(Error::NoSuchEntry { feed: feed.to_string(), seq, last });
+    }
+    let entry = next_entry(&writer, &keypair.public(), feed, now, Kind::Delete { retracts: seq }, None, BTreeMap::new())?;
+    let appended = writer.append(&entry)?;
+    Ok(Published { identity: keypair.public(), entry: appended.entry, head: appended.head, content: None })
+}
+
+fn next_entry(
+    writer: &FeedWriter,
+    author: &IdentityKey,
+    feed: &FeedName,
+    now: u64,
+    kind: Kind,
+    content: Option<ContentRef>,
+    meta: BTreeMap<String, String>,
+) -> Result<Entry> {
+    let last = writer.last()?;
+    Ok(Entry {
+        author: *author,
+        feed: feed.clone(),
+        seq: last.map_or(1, |(seq, _)| seq + 1),
+        prev: last.map(|(_, hash)| hash),
+        // Never before the previous entry, even if the clock stepped back.
+        time: now.max(writer.state().time),
+        kind,
+        content,
+        meta,
+        delegation: Vec::new(),
+    })
+}
+
+fn entry_meta(request: &PublishRequest) -> Result<BTreeMap<String, String>> {
+    let mut meta = BTreeMap::new();
+    for (key, value) in &request.meta {
+        if RESERVED_META.contains(&key.as_str()) {
+            return Err(Error::BadMeta { key: key.clone(), reason: "has its own option (--title, --description)" });
+        }
+        if key.is_empty() || key.len() > 64 || key.chars().any(char::is_control) {
+            return Err(Error::BadMeta { key: key.clone(), reason: "must be 1 to 64 bytes without control characters" });
+        }
+        if meta.insert(key.clone(), value.clone()).is_some() {
+            return Err(Error::BadMeta { key: key.clone(), reason: "is given twice" });
+        }
+    }
+    if let Some(title) = &request.title {
+        meta.insert("title".into(), title.clone());
+    }
+    if let Some(description) = &request.description {
+        meta.insert("description".into(), description.clone());
+    }
+    Ok(meta)
+}
+
+fn content_of(built: &BuiltTorrent) -> Result<(ContentRef, ContentRecord)> {
+    let info = &built.metainfo.info;
+    let infohash = info.infohash();
+    let mut refs = Vec::with_capacity(built.files.len());
+    let mut files = Vec::with_capacity(built.files.len());
+    let single_file = matches!(info.files, feeds::FileLayout::Single { .. });
+    for file in &built.files {
+        let blake3 = file.blake3.ok_or(Error::Corrupt { path: file.fs_path.clone(), reason: "no BLAKE3 computed".into() })?;
+        // In a single-file torrent the file's path is the torrent's name.
+        let path = if single_file { vec![info.name.clone()] } else { file.path.clone() };
+        refs.push(FileRef { path: path.clone(), length: file.length, blake3 });
+        files.push(ContentFile { path, fs_path: absolute(&file.fs_path), length: file.length, blake3: hex::encode(blake3) });
+    }
+    let content = ContentRef { infohash, name: info.name.clone(), size: info.total_length(), files: refs };
+    let record = ContentRecord {
+        infohash: infohash.to_string(),
+        name: info.name.clone(),
+        root: absolute(&built.root),
+        single_file,
+        piece_length: info.piece_length,
+        files,
+    };
+    Ok((content, record))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
