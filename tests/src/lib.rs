@@ -1,1 +1,3 @@
 //! End-to-end tests live in `tests/tests/`; this library holds their shared harness.
+
+pub mod binary;
