@@ -276,6 +276,9 @@ pub struct IdentityRecord {
     pub feeds: Vec<FeedName>,
     /// A display name, if the identity gives one.
     pub name: Option<String>,
+    /// HTTP base URLs of nodes that serve this identity's feeds (its own node first):
+    /// where followers fetch logs and register for pushed heads.
+    pub nodes: Vec<String>,
 }
 
 /// An identity record signed as a BEP 44 item without salt.
@@ -295,6 +298,14 @@ impl IdentityRecord {
         let mut fields = vec![("feeds", Value::List(feeds))];
         if let Some(name) = &self.name {
             fields.push(("name", Value::bytes(name.as_str())));
+        }
+        if !self.nodes.is_empty() {
+            let nodes = self
+                .nodes
+                .iter()
+                .map(|n| Value::bytes(n.as_str()))
+                .collect();
+            fields.push(("nodes", Value::List(nodes)));
         }
         bencode::encode(&Value::dict(fields))
     }
@@ -321,10 +332,14 @@ impl SignedIdentityRecord {
         } else {
             None
         };
+        let nodes = match fields.has("nodes") {
+            true => record::strings("identity", "nodes", fields.list("nodes")?)?,
+            false => Vec::new(),
+        };
         fields.finish()?;
         Ok(SignedIdentityRecord {
             item,
-            record: IdentityRecord { feeds, name },
+            record: IdentityRecord { feeds, name, nodes },
         })
     }
 
@@ -437,6 +452,7 @@ mod tests {
                 FeedName::new("photos").unwrap(),
             ],
             name: Some("Ada".into()),
+            nodes: vec!["http://127.0.0.1:8080".into()],
         };
         let signed = record.sign(&pair, 5).unwrap();
         let back = SignedIdentityRecord::decode(&signed.encode()).unwrap();
@@ -445,6 +461,7 @@ mod tests {
         let too_many = IdentityRecord {
             feeds: vec![FeedName::new(&"f".repeat(64)).unwrap(); 20],
             name: None,
+            nodes: Vec::new(),
         };
         assert!(matches!(
             too_many.sign(&pair, 1),

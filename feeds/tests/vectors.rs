@@ -323,6 +323,7 @@ fn generate() -> Vec<String> {
     let record = IdentityRecord {
         feeds: vec![feed("main"), feed("photos")],
         name: Some("Alice".into()),
+        nodes: Vec::new(),
     }
     .sign(&alice, 1)
     .unwrap();

@@ -115,6 +115,7 @@ fn main() -> Result<(), Failure> {
     let identity = IdentityRecord {
         feeds: vec![main_feed.clone(), FeedName::new("photos")?],
         name: Some("Alice".into()),
+        nodes: Vec::new(),
     }
     .sign(&author, 3)?;
     let heads = vec![head.encode(), identity.encode()];

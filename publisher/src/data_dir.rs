@@ -48,7 +48,9 @@ impl DataDir {
     }
 
     pub fn torrent_path(&self, infohash: &InfoHash) -> PathBuf {
-        self.root.join("torrents").join(format!("{infohash}.torrent"))
+        self.root
+            .join("torrents")
+            .join(format!("{infohash}.torrent"))
     }
 
     pub fn content_path(&self, infohash: &InfoHash) -> PathBuf {
@@ -88,7 +90,11 @@ impl DataDir {
 
 /// Wraps an I/O error with what was being done to which path.
 pub fn io(action: &'static str, path: &Path, source: std::io::Error) -> Error {
-    Error::Io { action, path: path.to_owned(), source }
+    Error::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Creates a directory and its parents.
@@ -101,7 +107,10 @@ pub fn create_dir(path: &Path) -> Result<()> {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     create_dir(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let result = (|| {
         let mut file = File::create(&temp).map_err(|e| io("create", &temp, e))?;

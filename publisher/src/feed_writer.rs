@@ -72,7 +72,10 @@ impl FeedWriter {
         let state = read_state(&dir)?.unwrap_or_default();
         let log_path = dir.join("log");
         let log = data_dir::open_append(&log_path)?;
-        let len = log.metadata().map_err(|e| io("inspect", &log_path, e))?.len();
+        let len = log
+            .metadata()
+            .map_err(|e| io("inspect", &log_path, e))?
+            .len();
         if len < state.log_len {
             return Err(Error::Corrupt {
                 path: log_path,
@@ -80,10 +83,19 @@ impl FeedWriter {
             });
         }
         if len > state.log_len {
-            log.set_len(state.log_len).map_err(|e| io("cut uncommitted bytes off", &log_path, e))?;
+            log.set_len(state.log_len)
+                .map_err(|e| io("cut uncommitted bytes off", &log_path, e))?;
             log.sync_all().map_err(|e| io("sync", &log_path, e))?;
         }
-        let mut writer = FeedWriter { data: data.clone(), dir, feed: feed.clone(), keypair: keypair.clone(), state, log, _lock: lock };
+        let mut writer = FeedWriter {
+            data: data.clone(),
+            dir,
+            feed: feed.clone(),
+            keypair: keypair.clone(),
+            state,
+            log,
+            _lock: lock,
+        };
         writer.repair_head()?;
         Ok(writer)
     }
@@ -103,8 +115,13 @@ impl FeedWriter {
     /// Signs `entry` (whose seq and prev must follow the feed) and commits it.
     pub fn append(&mut self, entry: &Entry) -> Result<Appended> {
         let expected = self.last()?;
-        if entry.seq != expected.map_or(1, |(seq, _)| seq + 1) || entry.prev != expected.map(|(_, h)| h) {
-            return Err(Error::Corrupt { path: self.dir.clone(), reason: "entry does not follow the feed's last entry".into() });
+        if entry.seq != expected.map_or(1, |(seq, _)| seq + 1)
+            || entry.prev != expected.map(|(_, h)| h)
+        {
+            return Err(Error::Corrupt {
+                path: self.dir.clone(),
+                reason: "entry does not follow the feed's last entry".into(),
+            });
         }
         let signed = entry.sign(&self.keypair)?;
         let result = self.commit(signed);
@@ -117,7 +134,9 @@ impl FeedWriter {
 
     fn commit(&mut self, signed: SignedEntry) -> Result<Appended> {
         let log_path = self.dir.join("log");
-        self.log.write_all(signed.bytes()).map_err(|e| io("append to", &log_path, e))?;
+        self.log
+            .write_all(signed.bytes())
+            .map_err(|e| io("append to", &log_path, e))?;
         self.log.sync_data().map_err(|e| io("sync", &log_path, e))?;
 
         let mut state = self.state.clone();
@@ -125,7 +144,7 @@ impl FeedWriter {
         state.hash = Some(signed.hash().to_string());
         state.time = signed.entry().time;
         state.log_len += signed.bytes().len() as u64;
-        if signed.seq() % SEGMENT_ENTRIES == 0 {
+        if signed.seq().is_multiple_of(SEGMENT_ENTRIES) {
             let entries = self.read_entries(state.tail_offset, state.log_len)?;
             let index = signed.seq() / SEGMENT_ENTRIES - 1;
             let segment = layout::seal_segment(&self.feed, index, &entries)?;
@@ -135,17 +154,29 @@ impl FeedWriter {
             state.tail_offset = state.log_len;
         }
         let tail_entries = self.read_entries(state.tail_offset, state.log_len)?;
-        let segments = state.segments.iter().map(|h| parse_infohash(h, &self.dir)).collect::<Result<Vec<_>>>()?;
+        let segments = state
+            .segments
+            .iter()
+            .map(|h| parse_infohash(h, &self.dir))
+            .collect::<Result<Vec<_>>>()?;
         let tail = layout::make_tail(&self.feed, &segments, &tail_entries);
         let tail_hash = tail.info.infohash();
-        write_log_torrent(&self.dir.join("tails").join(tail_hash.to_string()), &tail.info, &tail.bytes)?;
+        write_log_torrent(
+            &self.dir.join("tails").join(tail_hash.to_string()),
+            &tail.info,
+            &tail.bytes,
+        )?;
         state.tail = Some(tail_hash.to_string());
 
         write_atomic(&self.dir.join("state.json"), &to_json(&state)?)?;
-        self.state = state;
+        let previous = std::mem::replace(&mut self.state, state);
+        self.prune_tails(previous.tail.as_deref());
         let head = self.write_head()?;
         self.ensure_listed()?;
-        Ok(Appended { entry: signed, head })
+        Ok(Appended {
+            entry: signed,
+            head,
+        })
     }
 
     /// Every committed entry, in order.
@@ -157,10 +188,36 @@ impl FeedWriter {
         read_log_range(&mut self.log, &self.dir.join("log"), from, to)
     }
 
+    /// Removes tails older than the previous one: a follower still fetching the previous tail
+    /// can finish, and the directory does not grow with every append.
+    fn prune_tails(&self, previous: Option<&str>) {
+        let Ok(dirs) = fs::read_dir(self.dir.join("tails")) else {
+            return;
+        };
+        for dir in dirs.flatten() {
+            let name = dir.file_name();
+            let name = name.to_string_lossy();
+            if Some(name.as_ref()) != self.state.tail.as_deref() && Some(name.as_ref()) != previous
+            {
+                let _ = fs::remove_dir_all(dir.path());
+            }
+        }
+    }
+
     fn write_head(&self) -> Result<SignedHead> {
-        let (seq, entry_hash) = self.last()?.ok_or_else(|| Error::Corrupt { path: self.dir.clone(), reason: "no entry to head".into() })?;
+        let (seq, entry_hash) = self.last()?.ok_or_else(|| Error::Corrupt {
+            path: self.dir.clone(),
+            reason: "no entry to head".into(),
+        })?;
         let log = parse_infohash(self.state.tail.as_deref().unwrap_or_default(), &self.dir)?;
-        let head = FeedHead { feed: self.feed.clone(), seq, entry_hash, log, time: self.state.time }.sign(&self.keypair)?;
+        let head = FeedHead {
+            feed: self.feed.clone(),
+            seq,
+            entry_hash,
+            log,
+            time: self.state.time,
+        }
+        .sign(&self.keypair)?;
         write_atomic(&self.dir.join("head"), &head.encode())?;
         Ok(head)
     }
@@ -170,7 +227,9 @@ impl FeedWriter {
         if self.state.seq == 0 {
             return Ok(());
         }
-        let current = fs::read(self.dir.join("head")).ok().and_then(|b| SignedHead::decode(&b).ok());
+        let current = fs::read(self.dir.join("head"))
+            .ok()
+            .and_then(|b| SignedHead::decode(&b).ok());
         if current.is_none_or(|h| h.head().seq != self.state.seq) {
             self.write_head()?;
         }
@@ -179,23 +238,56 @@ impl FeedWriter {
 
     /// Keeps the identity record listing every feed this identity holds here.
     fn ensure_listed(&self) -> Result<()> {
-        let path = self.data.identity_dir(&self.keypair.public()).join("identity");
-        let current = fs::read(&path).ok().and_then(|b| SignedIdentityRecord::decode(&b).ok());
-        let feeds = self.data.feeds_of(&self.keypair.public())?;
-        if current.as_ref().is_some_and(|r| r.record().feeds == feeds) {
-            return Ok(());
-        }
-        let seq = current.as_ref().map_or(1, |r| r.item().seq() + 1);
-        let name = current.and_then(|r| r.record().name.clone());
-        let record = IdentityRecord { feeds, name }.sign(&self.keypair, seq)?;
-        write_atomic(&path, &record.encode())
+        update_identity_record(&self.data, &self.keypair, None).map(drop)
     }
 }
 
+/// Re-signs the identity record (`feeds/ID/identity`) when it does not list every feed the
+/// data directory holds for the identity, or (given `node`) does not name that node URL
+/// first. Returns the record as it now stands.
+pub fn update_identity_record(
+    data: &DataDir,
+    keypair: &Keypair,
+    node: Option<&str>,
+) -> Result<SignedIdentityRecord> {
+    let path = data.identity_dir(&keypair.public()).join("identity");
+    let current = fs::read(&path)
+        .ok()
+        .and_then(|b| SignedIdentityRecord::decode(&b).ok());
+    let feeds = data.feeds_of(&keypair.public())?;
+    let mut nodes = current
+        .as_ref()
+        .map(|r| r.record().nodes.clone())
+        .unwrap_or_default();
+    if let Some(node) = node {
+        nodes.retain(|n| n != node);
+        nodes.insert(0, node.to_owned());
+        nodes.truncate(4);
+    }
+    if let Some(current) = current
+        .as_ref()
+        .filter(|r| r.record().feeds == feeds && r.record().nodes == nodes)
+    {
+        return Ok(current.clone());
+    }
+    let seq = current.as_ref().map_or(1, |r| r.item().seq() + 1);
+    let name = current.and_then(|r| r.record().name.clone());
+    let record = IdentityRecord { feeds, name, nodes }.sign(keypair, seq)?;
+    write_atomic(&path, &record.encode())?;
+    Ok(record)
+}
+
 /// Reads a feed's committed entries without taking the lock (for readers such as a node).
-pub fn read_committed(data: &DataDir, identity: &feeds::IdentityKey, feed: &FeedName) -> Result<(FeedState, Vec<SignedEntry>)> {
+pub fn read_committed(
+    data: &DataDir,
+    identity: &feeds::IdentityKey,
+    feed: &FeedName,
+) -> Result<(FeedState, Vec<SignedEntry>)> {
     let dir = data.feed_dir(identity, feed);
-    let state = read_state(&dir)?.ok_or_else(|| Error::Corrupt { path: dir.clone(), reason: "no such feed".into() })?;
+    let state = read_state(&dir)?.ok_or_else(|| Error::Corrupt {
+        path: dir.clone(),
+        reason: "no such feed".into(),
+    })?;
     let log_path = dir.join("log");
     let mut log = File::open(&log_path).map_err(|e| io("open", &log_path, e))?;
     let entries = read_log_range(&mut log, &log_path, 0, state.log_len)?;
@@ -203,14 +295,25 @@ pub fn read_committed(data: &DataDir, identity: &feeds::IdentityKey, feed: &Feed
 }
 
 fn read_log_range(log: &mut File, path: &Path, from: u64, to: u64) -> Result<Vec<SignedEntry>> {
-    let mut bytes = vec![0u8; usize::try_from(to - from).map_err(|_| Error::Corrupt { path: path.to_owned(), reason: "log too large".into() })?];
-    log.seek(SeekFrom::Start(from)).map_err(|e| io("seek in", path, e))?;
-    log.read_exact(&mut bytes).map_err(|e| io("read", path, e))?;
+    let mut bytes = vec![
+        0u8;
+        usize::try_from(to - from).map_err(|_| Error::Corrupt {
+            path: path.to_owned(),
+            reason: "log too large".into()
+        })?
+    ];
+    log.seek(SeekFrom::Start(from))
+        .map_err(|e| io("seek in", path, e))?;
+    log.read_exact(&mut bytes)
+        .map_err(|e| io("read", path, e))?;
     let mut list = Vec::with_capacity(bytes.len() + 2);
     list.push(b'l');
     list.extend_from_slice(&bytes);
     list.push(b'e');
-    let corrupt = |e: feeds::Error| Error::Corrupt { path: path.to_owned(), reason: e.to_string() };
+    let corrupt = |e: feeds::Error| Error::Corrupt {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
     feeds::log::split_entries(&list)
         .map_err(corrupt)?
         .into_iter()
@@ -222,8 +325,15 @@ fn read_log_range(log: &mut File, path: &Path, from: u64, to: u64) -> Result<Vec
 fn write_log_torrent(dir: &Path, info: &Info, bytes: &[u8]) -> Result<()> {
     let data_path = dir.join(&info.name);
     write_atomic(&data_path, bytes)?;
-    let metainfo = Metainfo { info: info.clone(), trackers: Vec::new(), webseeds: Vec::new() };
-    write_atomic(&dir.join(format!("{}.torrent", info.name)), &metainfo.encode())
+    let metainfo = Metainfo {
+        info: info.clone(),
+        trackers: Vec::new(),
+        webseeds: Vec::new(),
+    };
+    write_atomic(
+        &dir.join(format!("{}.torrent", info.name)),
+        &metainfo.encode(),
+    )
 }
 
 fn read_state(dir: &Path) -> Result<Option<FeedState>> {
@@ -231,21 +341,35 @@ fn read_state(dir: &Path) -> Result<Option<FeedState>> {
     match fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| Error::Corrupt { path, reason: e.to_string() }),
+            .map_err(|e| Error::Corrupt {
+                path,
+                reason: e.to_string(),
+            }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io("read", &path, e)),
     }
 }
 
 fn to_json(state: &FeedState) -> Result<Vec<u8>> {
-    serde_json::to_vec_pretty(state).map_err(|e| Error::Corrupt { path: PathBuf::from("state.json"), reason: e.to_string() })
+    serde_json::to_vec_pretty(state).map_err(|e| Error::Corrupt {
+        path: PathBuf::from("state.json"),
+        reason: e.to_string(),
+    })
 }
 
 fn parse_hash(hex: &str, dir: &Path) -> Result<EntryHash> {
-    let bytes = hex::decode(hex).ok().and_then(|b| <[u8; 32]>::try_from(b).ok());
-    bytes.map(EntryHash).ok_or_else(|| Error::Corrupt { path: dir.join("state.json"), reason: "bad entry hash".into() })
+    let bytes = hex::decode(hex)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok());
+    bytes.map(EntryHash).ok_or_else(|| Error::Corrupt {
+        path: dir.join("state.json"),
+        reason: "bad entry hash".into(),
+    })
 }
 
 fn parse_infohash(hex: &str, dir: &Path) -> Result<InfoHash> {
-    hex.parse().map_err(|_| Error::Corrupt { path: dir.join("state.json"), reason: "bad infohash".into() })
+    hex.parse().map_err(|_| Error::Corrupt {
+        path: dir.join("state.json"),
+        reason: "bad infohash".into(),
+    })
 }

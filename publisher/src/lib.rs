@@ -12,8 +12,8 @@ pub mod keystore;
 pub mod publish;
 pub mod torrent;
 
-pub use error::{Error, Result};
 pub use data_dir::DataDir;
+pub use error::{Error, Result};
 pub use keystore::Keystore;
 pub use publish::{PublishRequest, Published, publish, retract};
 pub use torrent::{BuiltTorrent, TorrentOptions, create_torrent};

@@ -8,7 +8,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use feeds::{ContentRef, Entry, FeedName, FileRef, IdentityKey, InfoHash, Keypair, Kind, SignedEntry, SignedHead};
+use feeds::{
+    ContentRef, Entry, FeedName, FileRef, IdentityKey, InfoHash, Keypair, Kind, SignedEntry,
+    SignedHead,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::data_dir::{DataDir, write_atomic};
@@ -79,7 +82,12 @@ pub fn default_feed() -> FeedName {
 
 /// Publishes `request.path` as a new post: one read pass hashes the torrent and every file's
 /// BLAKE3, then the entry is signed and committed. `now` is the entry's time (Unix seconds).
-pub fn publish(data: &DataDir, request: &PublishRequest, now: u64, progress: &(dyn Fn(u64) + Sync)) -> Result<Published> {
+pub fn publish(
+    data: &DataDir,
+    request: &PublishRequest,
+    now: u64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Published> {
     prepare(data, request)?.publish(data, now, progress)
 }
 
@@ -101,8 +109,17 @@ pub fn prepare(data: &DataDir, request: &PublishRequest) -> Result<PreparedPubli
         check_piece_length(piece_length)?;
     }
     let tree = SourceTree::scan(&request.path)?;
-    let options = TorrentOptions { blake3: true, ..request.torrent.clone() };
-    Ok(PreparedPublish { tree, options, keypair, feed, meta })
+    let options = TorrentOptions {
+        blake3: true,
+        ..request.torrent.clone()
+    };
+    Ok(PreparedPublish {
+        tree,
+        options,
+        keypair,
+        feed,
+        meta,
+    })
 }
 
 impl PreparedPublish {
@@ -117,40 +134,83 @@ impl PreparedPublish {
     }
 
     /// Hashes, stores the torrent and where its files lie, then signs and commits the entry.
-    pub fn publish(self, data: &DataDir, now: u64, progress: &(dyn Fn(u64) + Sync)) -> Result<Published> {
+    pub fn publish(
+        self,
+        data: &DataDir,
+        now: u64,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<Published> {
         let built = build_torrent(&self.tree, &self.options, progress)?;
         let (content, record) = content_of(&built)?;
         let infohash = content.infohash;
         let torrent_path = data.torrent_path(&infohash);
         write_atomic(&torrent_path, &built.metainfo.encode())?;
         let record_path = data.content_path(&infohash);
-        let record_json = serde_json::to_vec_pretty(&record).map_err(|e| Error::Corrupt { path: record_path.clone(), reason: e.to_string() })?;
+        let record_json = serde_json::to_vec_pretty(&record).map_err(|e| Error::Corrupt {
+            path: record_path.clone(),
+            reason: e.to_string(),
+        })?;
         write_atomic(&record_path, &record_json)?;
 
         let author = self.keypair.public();
         let mut writer = FeedWriter::open(data, &self.keypair, &self.feed)?;
-        let entry = next_entry(&writer, &author, &self.feed, now, Kind::Post, Some(content), self.meta)?;
+        let entry = next_entry(
+            &writer,
+            &author,
+            &self.feed,
+            now,
+            Kind::Post,
+            Some(content),
+            self.meta,
+        )?;
         let appended = writer.append(&entry)?;
         Ok(Published {
             identity: author,
             entry: appended.entry,
             head: appended.head,
-            content: Some(PublishedContent { infohash, magnet: built.metainfo.magnet().to_string(), torrent_path }),
+            content: Some(PublishedContent {
+                infohash,
+                magnet: built.metainfo.magnet().to_string(),
+                torrent_path,
+            }),
         })
     }
 }
 
 /// Publishes a `delete` entry retracting post `seq` of `feed`.
-pub fn retract(data: &DataDir, identity: Option<&str>, feed: &FeedName, seq: u64, now: u64) -> Result<Published> {
+pub fn retract(
+    data: &DataDir,
+    identity: Option<&str>,
+    feed: &FeedName,
+    seq: u64,
+    now: u64,
+) -> Result<Published> {
     let (_, keypair) = data.keystore().resolve(identity)?;
     let mut writer = FeedWriter::open(data, &keypair, feed)?;
     let last = writer.state().seq;
     if seq == 0 || seq > last {
-        return Err(Error::NoSuchEntry { feed: feed.to_string(), seq, last });
+        return Err(Error::NoSuchEntry {
+            feed: feed.to_string(),
+            seq,
+            last,
+        });
     }
-    let entry = next_entry(&writer, &keypair.public(), feed, now, Kind::Delete { retracts: seq }, None, BTreeMap::new())?;
+    let entry = next_entry(
+        &writer,
+        &keypair.public(),
+        feed,
+        now,
+        Kind::Delete { retracts: seq },
+        None,
+        BTreeMap::new(),
+    )?;
     let appended = writer.append(&entry)?;
-    Ok(Published { identity: keypair.public(), entry: appended.entry, head: appended.head, content: None })
+    Ok(Published {
+        identity: keypair.public(),
+        entry: appended.entry,
+        head: appended.head,
+        content: None,
+    })
 }
 
 fn next_entry(
@@ -181,13 +241,22 @@ fn entry_meta(request: &PublishRequest) -> Result<BTreeMap<String, String>> {
     let mut meta = BTreeMap::new();
     for (key, value) in &request.meta {
         if RESERVED_META.contains(&key.as_str()) {
-            return Err(Error::BadMeta { key: key.clone(), reason: "has its own option (--title, --description)" });
+            return Err(Error::BadMeta {
+                key: key.clone(),
+                reason: "has its own option (--title, --description)",
+            });
         }
         if key.is_empty() || key.len() > 64 || key.chars().any(char::is_control) {
-            return Err(Error::BadMeta { key: key.clone(), reason: "must be 1 to 64 bytes without control characters" });
+            return Err(Error::BadMeta {
+                key: key.clone(),
+                reason: "must be 1 to 64 bytes without control characters",
+            });
         }
         if meta.insert(key.clone(), value.clone()).is_some() {
-            return Err(Error::BadMeta { key: key.clone(), reason: "is given twice" });
+            return Err(Error::BadMeta {
+                key: key.clone(),
+                reason: "is given twice",
+            });
         }
     }
     if let Some(title) = &request.title {
@@ -206,13 +275,34 @@ fn content_of(built: &BuiltTorrent) -> Result<(ContentRef, ContentRecord)> {
     let mut files = Vec::with_capacity(built.files.len());
     let single_file = matches!(info.files, feeds::FileLayout::Single { .. });
     for file in &built.files {
-        let blake3 = file.blake3.ok_or(Error::Corrupt { path: file.fs_path.clone(), reason: "no BLAKE3 computed".into() })?;
+        let blake3 = file.blake3.ok_or(Error::Corrupt {
+            path: file.fs_path.clone(),
+            reason: "no BLAKE3 computed".into(),
+        })?;
         // In a single-file torrent the file's path is the torrent's name.
-        let path = if single_file { vec![info.name.clone()] } else { file.path.clone() };
-        refs.push(FileRef { path: path.clone(), length: file.length, blake3 });
-        files.push(ContentFile { path, fs_path: absolute(&file.fs_path), length: file.length, blake3: hex::encode(blake3) });
+        let path = if single_file {
+            vec![info.name.clone()]
+        } else {
+            file.path.clone()
+        };
+        refs.push(FileRef {
+            path: path.clone(),
+            length: file.length,
+            blake3,
+        });
+        files.push(ContentFile {
+            path,
+            fs_path: absolute(&file.fs_path),
+            length: file.length,
+            blake3: hex::encode(blake3),
+        });
     }
-    let content = ContentRef { infohash, name: info.name.clone(), size: info.total_length(), files: refs };
+    let content = ContentRef {
+        infohash,
+        name: info.name.clone(),
+        size: info.total_length(),
+        files: refs,
+    };
     let record = ContentRecord {
         infohash: infohash.to_string(),
         name: info.name.clone(),

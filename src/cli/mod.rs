@@ -13,6 +13,7 @@
 
 mod identity;
 mod progress;
+mod publish;
 mod size;
 mod torrent;
 
@@ -47,6 +48,10 @@ pub enum Command {
     /// Manage identities (keypairs) in the data directory's keystore.
     #[command(subcommand)]
     Identity(identity::IdentityCommand),
+    /// Publish a file or directory as a signed entry of a feed.
+    Publish(publish::PublishArgs),
+    /// Retract an entry of a feed with a signed `delete` entry.
+    Retract(publish::RetractArgs),
 }
 
 /// Runs one parsed command line.
@@ -54,6 +59,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Torrent(command) => torrent::run(command),
         Command::Identity(command) => identity::run(command, &cli.data),
+        Command::Publish(args) => publish::publish(args, &cli.data),
+        Command::Retract(args) => publish::retract(args, &cli.data),
     }
 }
 

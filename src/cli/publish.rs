@@ -1,0 +1,154 @@
+//! `swarmfeed publish` and `swarmfeed retract`.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use feeds::FeedName;
+use publisher::publish::{Published, prepare};
+use publisher::{DataDir, PublishRequest, TorrentOptions};
+
+use super::InputError;
+use super::progress::HashingBar;
+use super::size::parse_size;
+
+/// Hash a file or directory into a torrent, sign an entry naming it, append it to a feed.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The file or directory to publish (a directory becomes a multi-file torrent).
+    path: PathBuf,
+    /// The feed to append to.
+    #[arg(long, default_value = "main", value_parser = parse_feed)]
+    feed: FeedName,
+    /// A title for the entry.
+    #[arg(long)]
+    title: Option<String>,
+    /// A description for the entry.
+    #[arg(long)]
+    description: Option<String>,
+    /// Free metadata, `key=value` (repeatable).
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_meta)]
+    meta: Vec<(String, String)>,
+    /// The identity to sign with [default: the default identity].
+    #[arg(long, value_name = "NAME")]
+    identity: Option<String>,
+    /// Piece size, a power of two from 16KiB to 64MiB [default: by total size].
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    piece_size: Option<u64>,
+    /// A BEP 19 web seed URL for the torrent (repeatable).
+    #[arg(long = "webseed", value_name = "URL")]
+    webseeds: Vec<String>,
+    /// A tracker announce URL for the torrent (repeatable).
+    #[arg(long = "tracker", value_name = "URL")]
+    trackers: Vec<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Publish a signed `delete` entry that retracts an earlier entry.
+#[derive(Debug, Args)]
+pub struct RetractArgs {
+    /// The seq of the entry to retract.
+    seq: u64,
+    /// The feed it belongs to.
+    #[arg(long, default_value = "main", value_parser = parse_feed)]
+    feed: FeedName,
+    /// The identity to sign with [default: the default identity].
+    #[arg(long, value_name = "NAME")]
+    identity: Option<String>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn publish(args: PublishArgs, data: &Path) -> anyhow::Result<()> {
+    let data = DataDir::new(data);
+    let request = PublishRequest {
+        path: args.path,
+        feed: Some(args.feed),
+        identity: args.identity,
+        title: args.title,
+        description: args.description,
+        meta: args.meta,
+        torrent: TorrentOptions {
+            piece_length: args.piece_size,
+            webseeds: args.webseeds,
+            trackers: args.trackers,
+            blake3: true,
+        },
+    };
+    let prepared = prepare(&data, &request)?;
+    for link in prepared.skipped_symlinks() {
+        eprintln!(
+            "note: skipped symlink {} (symlinks are not followed)",
+            link.display()
+        );
+    }
+    let bar = HashingBar::new(prepared.total_length());
+    let published = prepared.publish(&data, unix_now(), &|n| bar.advance(n))?;
+    bar.finish();
+    report(&published, args.json)
+}
+
+pub fn retract(args: RetractArgs, data: &Path) -> anyhow::Result<()> {
+    let data = DataDir::new(data);
+    let published = publisher::retract(
+        &data,
+        args.identity.as_deref(),
+        &args.feed,
+        args.seq,
+        unix_now(),
+    )?;
+    report(&published, args.json)
+}
+
+fn report(published: &Published, json: bool) -> anyhow::Result<()> {
+    let entry = published.entry.entry();
+    if json {
+        let mut object = serde_json::json!({
+            "identity": published.identity.to_string(),
+            "feed": entry.feed.as_str(),
+            "seq": entry.seq,
+            "kind": entry.kind.name(),
+            "entry_hash": published.entry.hash().to_string(),
+        });
+        if let Some(content) = &published.content {
+            object["infohash"] = content.infohash.to_string().into();
+            object["magnet"] = content.magnet.clone().into();
+            object["torrent_path"] = content.torrent_path.display().to_string().into();
+        }
+        println!("{object}");
+        return Ok(());
+    }
+    println!(
+        "{} {}/{} #{}",
+        entry.kind.name(),
+        published.identity,
+        entry.feed,
+        entry.seq
+    );
+    if let Some(content) = &published.content {
+        println!("infohash: {}", content.infohash);
+        println!("magnet: {}", content.magnet);
+        println!("torrent: {}", content.torrent_path.display());
+    }
+    Ok(())
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn parse_feed(text: &str) -> Result<FeedName, String> {
+    FeedName::new(text).map_err(|e| e.to_string())
+}
+
+fn parse_meta(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(InputError(format!("{text:?} is not key=value")).0),
+    }
+}
