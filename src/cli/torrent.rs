@@ -34,6 +34,9 @@ pub enum TorrentCommand {
         /// Replace the output file if it exists.
         #[arg(short, long)]
         force: bool,
+        /// Also print each file's BLAKE3, computed in the same read pass (as `publish` does).
+        #[arg(long)]
+        blake3: bool,
     },
     /// Print what a .torrent holds: name, infohash, piece size, files, web seeds, magnet.
     Show {
@@ -51,12 +54,13 @@ pub fn run(command: TorrentCommand) -> anyhow::Result<()> {
             webseeds,
             trackers,
             force,
+            blake3,
         } => {
             let options = TorrentOptions {
                 piece_length: piece_size,
                 webseeds,
                 trackers,
-                blake3: false,
+                blake3,
             };
             create(&path, output, &options, force)
         }
@@ -103,6 +107,11 @@ fn create(
     );
     println!("torrent: {}", output.display());
     println!("magnet: {}", built.metainfo.magnet());
+    for file in &built.files {
+        if let Some(hash) = file.blake3 {
+            println!("blake3: {}  {}", hex::encode(hash), file.path.join("/"));
+        }
+    }
     Ok(())
 }
 

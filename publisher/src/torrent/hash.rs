@@ -1,26 +1,26 @@
 //! One read pass over the files: SHA-1 pieces across file boundaries, and a BLAKE3 per file.
 //!
-//! The calling thread reads the files in torrent order, in large sequential reads, into
-//! buffers drawn from a small pool: memory stays bounded (at most [`MAX_BUFFERED`] plus one
-//! buffer) whatever the size of the files. Each filled buffer is a *chunk*: a run of the
-//! torrent's byte stream that starts on a piece boundary and holds whole pieces, so rayon
-//! workers hash chunks in parallel with no state shared between them. When BLAKE3 is asked
-//! for, a dedicated thread sees the same chunks in stream order and feeds each file's hasher.
-//! A buffer goes back to the pool when both are done with it.
+//! One worker thread per core loops: under a lock, it reads the next *chunk* of the torrent's
+//! byte stream (files in torrent order, large sequential reads, about 1 MiB of whole pieces
+//! starting on a piece boundary) into a buffer from a small pool; then, lock released, it
+//! hashes that chunk's pieces while the bytes are still in its core's cache. Reads stay
+//! sequential and in order, hashing runs on every core, and memory stays bounded (the pool
+//! holds at most [`MAX_BUFFERED`] bytes, or two pieces when pieces are larger) whatever the
+//! size of the files. When BLAKE3 is asked for, a dedicated thread receives every chunk in
+//! stream order and feeds each file's hasher; a buffer returns to the pool when both the
+//! SHA-1 worker and the BLAKE3 thread are done with it.
 //!
 //! Files are checked while they are read: the size at open must be the size listed, reads
 //! must not come up short, and size and modification time after the last byte must equal
 //! those at open. Anything else is [`Error::FileChanged`]. Files are opened with
 //! `O_NOFOLLOW`, so a file swapped for a symlink after listing is refused, not followed.
-//!
-//! Call this from a thread that is not a rayon worker (the reader blocks on the pool).
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::ops::Range;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sha1::{Digest, Sha1};
@@ -29,11 +29,11 @@ use super::walk::SourceFile;
 use crate::error::{Error, Result};
 
 /// Bytes of read buffers the pipeline may hold at once (a single huge piece may exceed it).
-pub const MAX_BUFFERED: usize = 96 << 20;
+pub const MAX_BUFFERED: usize = 64 << 20;
 /// Preferred size of one chunk (one buffer, read in one go): whole pieces, at least this.
-const CHUNK_TARGET: usize = 4 << 20;
+const CHUNK_TARGET: usize = 1 << 20;
 /// At most this many buffers, however small the chunks.
-const MAX_BUFFERS: usize = 8;
+const MAX_BUFFERS: usize = 16;
 
 /// What one pass computed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,51 +114,88 @@ impl Pipeline<'_> {
             .map_err(|_| Error::BadPieceLength(self.piece_length))?;
         let chunk_len = piece * CHUNK_TARGET.div_ceil(piece).max(1);
         let buffers = (MAX_BUFFERED / chunk_len).clamp(2, MAX_BUFFERS);
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
 
         let pieces = Mutex::new(vec![[0u8; 20]; piece_count]);
         let (pool_tx, pool_rx) = mpsc::sync_channel::<Vec<u8>>(buffers);
-        let mut reader = Reader::new(self, chunk_len, buffers, pool_tx, pool_rx);
+        let reader = Mutex::new(Reader::new(self, chunk_len, buffers, pool_tx, pool_rx));
+        let (blake_tx, blake_rx) = mpsc::channel::<Arc<Chunk>>();
 
-        let blake3 = std::thread::scope(|threads| -> Result<Option<Vec<blake3::Hash>>> {
-            let (blake_tx, blake_rx) = mpsc::channel::<Arc<Chunk>>();
+        let (worker_results, per_file) = std::thread::scope(|threads| {
             let blake_thread = self
                 .with_blake3
                 .then(|| threads.spawn(move || blake3_per_file(blake_rx, self.files)));
-            let read_result = rayon::in_place_scope(|scope| -> Result<()> {
-                while let Some(chunk) = reader.next_chunk()? {
-                    let chunk = Arc::new(chunk);
-                    if self.with_blake3 {
-                        // The receiver only goes away if its thread panicked; join reports it.
-                        let _ = blake_tx.send(Arc::clone(&chunk));
-                    }
-                    let pieces = &pieces;
-                    scope.spawn(move |_| {
-                        let hashes: Vec<[u8; 20]> = chunk
-                            .data()
-                            .chunks(piece)
-                            .map(|p| Sha1::digest(p).into())
-                            .collect();
-                        let first = (chunk.stream_offset / piece as u64) as usize;
-                        let mut all = pieces.lock().unwrap_or_else(PoisonError::into_inner);
-                        all[first..first + hashes.len()].copy_from_slice(&hashes);
-                        drop(all);
-                        (self.progress)(chunk.filled as u64);
-                    });
-                }
-                Ok(())
-            });
+            let (reader, pieces) = (&reader, &pieces);
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    let blake_tx = blake_tx.clone();
+                    threads.spawn(move || self.work(reader, &blake_tx, pieces, piece))
+                })
+                .collect();
+            // The BLAKE3 thread ends once the workers' senders are gone too.
             drop(blake_tx);
-            let per_file = match blake_thread {
-                Some(handle) => match handle.join() {
-                    Ok(hashes) => Some(hashes),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                },
-                None => None,
-            };
-            read_result.map(|()| per_file)
-        })?;
+            let results: Vec<Result<()>> = handles.into_iter().map(join).collect();
+            (results, blake_thread.map(join))
+        });
+        worker_results.into_iter().collect::<Result<()>>()?;
         let pieces = pieces.into_inner().unwrap_or_else(PoisonError::into_inner);
-        Ok(Hashes { pieces, blake3 })
+        Ok(Hashes {
+            pieces,
+            blake3: per_file,
+        })
+    }
+
+    /// One worker: take the next chunk (reading it under the lock keeps reads sequential and
+    /// BLAKE3's feed in order), then hash its pieces while the bytes are still in this core's
+    /// cache.
+    fn work(
+        &self,
+        reader: &Mutex<Reader<'_, '_>>,
+        blake_tx: &Sender<Arc<Chunk>>,
+        pieces: &Mutex<Vec<[u8; 20]>>,
+        piece: usize,
+    ) -> Result<()> {
+        loop {
+            let chunk = {
+                let mut reader = reader.lock().unwrap_or_else(PoisonError::into_inner);
+                if reader.failed {
+                    return Ok(());
+                }
+                match reader.next_chunk() {
+                    Ok(Some(chunk)) => {
+                        let chunk = Arc::new(chunk);
+                        if self.with_blake3 {
+                            // Fails only if the BLAKE3 thread panicked; joining it reports that.
+                            let _ = blake_tx.send(Arc::clone(&chunk));
+                        }
+                        chunk
+                    }
+                    Ok(None) => return Ok(()),
+                    Err(error) => {
+                        reader.failed = true;
+                        return Err(error);
+                    }
+                }
+            };
+            let hashes: Vec<[u8; 20]> = chunk
+                .data()
+                .chunks(piece)
+                .map(|p| Sha1::digest(p).into())
+                .collect();
+            let first = (chunk.stream_offset / piece as u64) as usize;
+            let mut all = pieces.lock().unwrap_or_else(PoisonError::into_inner);
+            all[first..first + hashes.len()].copy_from_slice(&hashes);
+            drop(all);
+            (self.progress)(chunk.filled as u64);
+        }
+    }
+}
+
+/// Joins a scoped thread, passing a panic on.
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    match handle.join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
 }
 
@@ -202,6 +239,8 @@ struct Reader<'p, 'a> {
     next_file: usize,
     open: Option<OpenFile>,
     stream_offset: u64,
+    /// Set once a read failed: the other workers stop taking chunks.
+    failed: bool,
 }
 
 impl<'p, 'a> Reader<'p, 'a> {
@@ -221,6 +260,7 @@ impl<'p, 'a> Reader<'p, 'a> {
             next_file: 0,
             open: None,
             stream_offset: 0,
+            failed: false,
         }
     }
 
