@@ -1,3 +1,4 @@
 //! The swarmfeed node: seeding, following, replication, the store and the DHT.
 
 pub mod dht;
+pub mod engine;

@@ -1,0 +1,408 @@
+//! The node's BitTorrent engine: an embedded librqbit 9.1.0 session behind a small API, so
+//! that nothing else in the node touches librqbit types.
+//!
+//! - No UPnP, no local service discovery, no librqbit DHT: peers come from `initial_peers`,
+//!   trackers, and incoming connections (the node runs its own DHT with `mainline`).
+//! - State lives in `data_dir/engine/`: librqbit's JSON session (every torrent, where its
+//!   files lie) and a fastresume piece bitfield per torrent, so a restart does not re-hash.
+//! - [`Engine::seed_existing`] seeds published content where it lies without reading it
+//!   again: see [`fastresume`] and `docs/engine-gaps.md`.
+
+mod config;
+mod error;
+mod fastresume;
+mod layout;
+mod local_tracker;
+mod status;
+mod stream;
+
+use std::net::{SocketAddr, TcpListener};
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use feeds::InfoHash;
+use librqbit::api::TorrentIdOrHash;
+use librqbit::dht::Id20;
+use librqbit::limits::LimitsConfig;
+use librqbit::{
+    AddTorrent, AddTorrentOptions, AddTorrentResponse, ListenerMode, ListenerOptions,
+    ManagedTorrent, Session, SessionOptions, SessionPersistenceConfig,
+};
+
+pub use config::EngineConfig;
+pub use error::{Error, Result};
+pub use status::{TorrentState, TorrentStatus};
+pub use stream::TorrentFileStream;
+
+use error::{engine_error, io_error, torrent_error};
+use layout::TorrentLayout;
+use local_tracker::LocalTracker;
+
+/// What to download: a .torrent file's bytes or a magnet link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TorrentSource {
+    Torrent(Vec<u8>),
+    Magnet(String),
+}
+
+/// A running BitTorrent engine.
+pub struct Engine {
+    session: Arc<Session>,
+    listen_addr: SocketAddr,
+    announce_port: Option<u16>,
+    state_dir: PathBuf,
+    download_dir: PathBuf,
+    config: EngineConfig,
+    tracker: LocalTracker,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("listen_addr", &self.listen_addr)
+            .field("state_dir", &self.state_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Binds the BitTorrent listener and resumes every torrent of the previous run (from
+    /// fastresume data: no re-hash). Needs a multi-threaded tokio runtime.
+    pub async fn start(config: EngineConfig) -> Result<Engine> {
+        let state_dir = absolute(&config.state_dir())?;
+        let download_dir = absolute(&config.download_dir)?;
+        for dir in [&state_dir, &download_dir] {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(io_error("create directory", dir))?;
+        }
+        let (listen_addr, announce_port) =
+            listen_and_announce(config.listen, config.announce_port)?;
+        let tracker = LocalTracker::start(config.peer_poll_interval)
+            .await
+            .map_err(io_error("bind the local tracker on", "127.0.0.1:0"))?;
+        let trackers = config
+            .trackers
+            .iter()
+            .map(String::as_str)
+            .chain([tracker.url()])
+            .map(|t| t.parse())
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Start {
+                state_dir: state_dir.clone(),
+                message: format!("bad tracker URL: {e}"),
+            })?;
+        let options = SessionOptions {
+            dht: None,
+            disable_local_service_discovery: true,
+            fastresume: true,
+            persistence: Some(SessionPersistenceConfig::Json {
+                folder: Some(state_dir.clone()),
+            }),
+            listen: Some(ListenerOptions {
+                mode: if config.utp {
+                    ListenerMode::TcpAndUtp
+                } else {
+                    ListenerMode::TcpOnly
+                },
+                listen_addr,
+                enable_upnp_port_forwarding: false,
+                announce_port,
+                ipv4_only: listen_addr.is_ipv4(),
+                ..ListenerOptions::default()
+            }),
+            ipv4_only: listen_addr.is_ipv4(),
+            trackers,
+            peer_limit: config.peer_limit,
+            ratelimits: LimitsConfig {
+                upload_bps: config.upload_limit_bps.and_then(NonZeroU32::new),
+                download_bps: config.download_limit_bps.and_then(NonZeroU32::new),
+            },
+            concurrent_init_limit: Some(config.concurrent_checks.max(1)),
+            runtime_worker_threads: Some(config.blocking_threads.max(2)),
+            ..SessionOptions::default()
+        };
+        let session = Session::new_with_opts(download_dir.clone(), options)
+            .await
+            .map_err(|e| Error::Start {
+                state_dir: state_dir.clone(),
+                message: format!("{e:#}"),
+            })?;
+        let listen_addr = session.listen_addr().ok_or_else(|| Error::Start {
+            state_dir: state_dir.clone(),
+            message: "librqbit bound no listener".into(),
+        })?;
+        Ok(Engine {
+            announce_port: session.announce_port(),
+            session,
+            listen_addr,
+            state_dir,
+            download_dir,
+            config,
+            tracker,
+        })
+    }
+
+    /// The bound BitTorrent listener (the real port when the config asked for port 0).
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+
+    /// The port announced to trackers.
+    pub fn announce_port(&self) -> Option<u16> {
+        self.announce_port
+    }
+
+    /// Seeds a published torrent from where its files lie, without reading them again.
+    ///
+    /// `content_path` is the published path (`publisher`'s `ContentRecord::root`): the file
+    /// of a single-file torrent, the directory of a multi-file one. The caller vouches that
+    /// the files are those the torrent was hashed from (our publisher hashed every piece in
+    /// its one read pass), so the engine records every piece as present (fastresume) instead
+    /// of re-hashing; librqbit still spot-checks a few pieces and re-hashes all of them if
+    /// one is wrong. Lengths are checked first: librqbit opens the files read-write and
+    /// would resize a file that changed. Already seeding: nothing happens.
+    pub async fn seed_existing(&self, torrent: &[u8], content_path: &Path) -> Result<InfoHash> {
+        let layout = TorrentLayout::parse(torrent)?;
+        if self.handle(&layout.infohash).is_ok() {
+            return Ok(layout.infohash);
+        }
+        let content_path = absolute(content_path)?;
+        let output_folder = layout.output_folder(&content_path)?;
+        let state_dir = self.state_dir.clone();
+        let checked = layout.clone();
+        tokio::task::spawn_blocking(move || {
+            checked.check_files(&content_path)?;
+            fastresume::write_complete(&state_dir, &format!("{:?}", checked.id20), checked.pieces)
+        })
+        .await
+        .map_err(|e| Error::Engine {
+            action: "check published files",
+            message: e.to_string(),
+        })??;
+        let options = AddTorrentOptions {
+            overwrite: true,
+            output_folder: Some(path_string(&output_folder)?),
+            ..self.add_options(Vec::new())
+        };
+        self.add(&layout, torrent.to_vec(), options).await
+    }
+
+    /// Downloads a torrent into `dir/NAME` (or the download directory's), from
+    /// `initial_peers` and the configured trackers, and seeds it once complete. Data already
+    /// there is checked and kept. A magnet link is first resolved into its .torrent (from the
+    /// same peers), so its files land at the same place.
+    pub async fn download(
+        &self,
+        source: TorrentSource,
+        dir: Option<&Path>,
+        initial_peers: Vec<SocketAddr>,
+    ) -> Result<InfoHash> {
+        let (torrent, mut peers) = match source {
+            TorrentSource::Torrent(bytes) => (bytes, Vec::new()),
+            TorrentSource::Magnet(link) => self.resolve_magnet(&link, &initial_peers).await?,
+        };
+        let layout = TorrentLayout::parse(&torrent)?;
+        if self.handle(&layout.infohash).is_ok() {
+            return Ok(layout.infohash);
+        }
+        peers.extend(initial_peers);
+        let dir = absolute(dir.unwrap_or(&self.download_dir))?;
+        let content_path = layout.content_path_in(&dir)?;
+        let output_folder = layout.output_folder(&content_path)?;
+        let options = AddTorrentOptions {
+            // Needed to resume into files already there; they are checked first.
+            overwrite: true,
+            output_folder: Some(path_string(&output_folder)?),
+            ..self.add_options(peers)
+        };
+        self.add(&layout, torrent, options).await
+    }
+
+    /// Hands peers to a running torrent (found by the node's DHT, say): they reach it at its
+    /// next announce to the engine's loopback tracker, within
+    /// [`EngineConfig::peer_poll_interval`] while it downloads.
+    pub fn add_peers(&self, infohash: &InfoHash, peers: &[SocketAddr]) -> Result<()> {
+        self.handle(infohash)?;
+        self.tracker.add_peers(infohash, peers);
+        Ok(())
+    }
+
+    /// Progress and traffic of one torrent.
+    pub fn stats(&self, infohash: &InfoHash) -> Result<TorrentStatus> {
+        let handle = self.handle(infohash)?;
+        Ok(TorrentStatus::from_stats(*infohash, &handle.stats()))
+    }
+
+    /// Every torrent in the engine, with its status, by infohash.
+    pub fn list(&self) -> Vec<TorrentStatus> {
+        let mut all = self.session.with_torrents(|torrents| {
+            torrents
+                .map(|(_, handle)| {
+                    let infohash = InfoHash(handle.info_hash().0);
+                    TorrentStatus::from_stats(infohash, &handle.stats())
+                })
+                .collect::<Vec<_>>()
+        });
+        all.sort_by_key(|s| s.infohash);
+        all
+    }
+
+    /// Stops a torrent and forgets it; `delete_files` also deletes its files (for published
+    /// content, the publisher's own files).
+    pub async fn remove(&self, infohash: &InfoHash, delete_files: bool) -> Result<()> {
+        self.handle(infohash)?;
+        self.tracker.forget(infohash);
+        self.session
+            .delete(TorrentIdOrHash::Hash(Id20::new(infohash.0)), delete_files)
+            .await
+            .map_err(torrent_error("remove", *infohash))
+    }
+
+    /// Waits until every wanted byte of a torrent is on disk and verified.
+    pub async fn wait_until_complete(&self, infohash: &InfoHash) -> Result<()> {
+        let handle = self.handle(infohash)?;
+        handle
+            .wait_until_completed()
+            .await
+            .map_err(torrent_error("wait for", *infohash))
+    }
+
+    /// Opens file `file_index` (in the torrent's file order) for reading while it downloads:
+    /// see [`TorrentFileStream`]. For data already local, read the file from disk instead.
+    pub async fn open_stream(
+        &self,
+        infohash: &InfoHash,
+        file_index: usize,
+    ) -> Result<TorrentFileStream> {
+        let handle = self.handle(infohash)?;
+        let count = handle
+            .with_metadata(|m| m.file_infos.len())
+            .map_err(torrent_error("read the metadata of", *infohash))?;
+        if file_index >= count {
+            return Err(Error::NoSuchFile {
+                infohash: *infohash,
+                index: file_index,
+                count,
+            });
+        }
+        let stream = handle
+            .stream(file_index)
+            .await
+            .map_err(torrent_error("stream", *infohash))?;
+        let len = stream.len();
+        Ok(TorrentFileStream::new(stream, len))
+    }
+
+    /// Stops every torrent and closes the listener. Fastresume data is already on disk, so
+    /// a crash instead costs nothing but the last pieces' bits (they are checked again).
+    pub async fn shutdown(self) {
+        self.session.stop().await;
+    }
+
+    fn handle(&self, infohash: &InfoHash) -> Result<Arc<ManagedTorrent>> {
+        self.session
+            .get(TorrentIdOrHash::Hash(Id20::new(infohash.0)))
+            .ok_or(Error::NotFound(*infohash))
+    }
+
+    fn add_options(&self, initial_peers: Vec<SocketAddr>) -> AddTorrentOptions {
+        AddTorrentOptions {
+            initial_peers: (!initial_peers.is_empty()).then_some(initial_peers),
+            force_tracker_interval: self.config.tracker_interval,
+            peer_limit: self.config.peer_limit,
+            ..AddTorrentOptions::default()
+        }
+    }
+
+    async fn add(
+        &self,
+        layout: &TorrentLayout,
+        torrent: Vec<u8>,
+        options: AddTorrentOptions,
+    ) -> Result<InfoHash> {
+        let response = self
+            .session
+            .add_torrent(AddTorrent::from_bytes(torrent), Some(options))
+            .await
+            .map_err(torrent_error("add", layout.infohash))?;
+        match response {
+            AddTorrentResponse::Added(..) | AddTorrentResponse::AlreadyManaged(..) => {
+                Ok(layout.infohash)
+            }
+            AddTorrentResponse::ListOnly(_) => Err(Error::Torrent {
+                action: "add",
+                infohash: layout.infohash,
+                message: "librqbit only listed it".into(),
+            }),
+        }
+    }
+
+    /// Fetches a magnet link's metadata; returns the .torrent bytes and the peers seen.
+    async fn resolve_magnet(
+        &self,
+        link: &str,
+        initial_peers: &[SocketAddr],
+    ) -> Result<(Vec<u8>, Vec<SocketAddr>)> {
+        let options = AddTorrentOptions {
+            list_only: true,
+            ..self.add_options(initial_peers.to_vec())
+        };
+        let response = self
+            .session
+            .add_torrent(AddTorrent::from_url(link), Some(options))
+            .await
+            .map_err(|e| Error::InvalidMagnet {
+                link: link.to_owned(),
+                message: format!("{e:#}"),
+            })?;
+        match response {
+            AddTorrentResponse::ListOnly(listed) => {
+                Ok((listed.torrent_bytes.to_vec(), listed.seen_peers))
+            }
+            AddTorrentResponse::Added(_, handle)
+            | AddTorrentResponse::AlreadyManaged(_, handle) => {
+                let bytes = handle
+                    .with_metadata(|m| m.torrent_bytes.to_vec())
+                    .map_err(engine_error("read a managed torrent's metadata"))?;
+                Ok((bytes, Vec::new()))
+            }
+        }
+    }
+}
+
+/// The address to bind and the port to announce. librqbit announces no port for a
+/// loopback listener unless told one, and cannot be told the port it will bind: for a
+/// loopback port 0 we pick a free port first (a tiny race, loopback only).
+fn listen_and_announce(
+    listen: SocketAddr,
+    announce_port: Option<u16>,
+) -> Result<(SocketAddr, Option<u16>)> {
+    if announce_port.is_some() || !listen.ip().is_loopback() {
+        return Ok((listen, announce_port));
+    }
+    let mut listen = listen;
+    if listen.port() == 0 {
+        let probe = TcpListener::bind(listen).map_err(io_error("bind", listen.to_string()))?;
+        let port = probe
+            .local_addr()
+            .map_err(io_error("read the address of", listen.to_string()))?
+            .port();
+        listen.set_port(port);
+    }
+    Ok((listen, Some(listen.port())))
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(io_error("resolve", path))
+}
+
+/// librqbit takes output folders as strings.
+fn path_string(path: &Path) -> Result<String> {
+    path.to_str().map(str::to_owned).ok_or_else(|| Error::Io {
+        action: "use (not UTF-8)",
+        path: path.to_owned(),
+        source: std::io::Error::from(std::io::ErrorKind::InvalidInput),
+    })
+}
