@@ -181,13 +181,21 @@ async fn a_magnet_link_streams_a_file_while_it_downloads() {
     let magnet = format!("magnet:?xt=urn:btih:{infohash}");
     let added = viewer
         .download(
-            TorrentSource::Magnet(magnet),
+            TorrentSource::Magnet(magnet.clone()),
             None,
             vec![seeder.listen_addr()],
         )
         .await
         .unwrap();
     assert_eq!(added, infohash);
+    // Known already: no second metadata fetch (there are no peers to fetch it from).
+    let again = tokio::time::timeout(
+        Duration::from_secs(5),
+        viewer.download(TorrentSource::Magnet(magnet), None, vec![]),
+    );
+    assert_eq!(again.await.unwrap().unwrap(), infohash);
+    let bad = viewer.download(TorrentSource::Magnet("magnet:?dn=x".into()), None, vec![]);
+    assert!(bad.await.is_err());
 
     let mut stream = viewer.open_stream(&infohash, 0).await.unwrap();
     assert_eq!(stream.len(), bytes.len() as u64);

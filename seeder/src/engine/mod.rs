@@ -26,7 +26,7 @@ use librqbit::api::TorrentIdOrHash;
 use librqbit::dht::Id20;
 use librqbit::limits::LimitsConfig;
 use librqbit::{
-    AddTorrent, AddTorrentOptions, AddTorrentResponse, ListenerMode, ListenerOptions,
+    AddTorrent, AddTorrentOptions, AddTorrentResponse, ListenerMode, ListenerOptions, Magnet,
     ManagedTorrent, Session, SessionOptions, SessionPersistenceConfig,
 };
 
@@ -192,7 +192,8 @@ impl Engine {
     /// Downloads a torrent into `dir/NAME` (or the download directory's), from
     /// `initial_peers` and the configured trackers, and seeds it once complete. Data already
     /// there is checked and kept. A magnet link is first resolved into its .torrent (from the
-    /// same peers), so its files land at the same place.
+    /// same peers), so its files land at the same place; that waits until a peer sends the
+    /// metadata (wrap it in a timeout).
     pub async fn download(
         &self,
         source: TorrentSource,
@@ -201,7 +202,13 @@ impl Engine {
     ) -> Result<InfoHash> {
         let (torrent, mut peers) = match source {
             TorrentSource::Torrent(bytes) => (bytes, Vec::new()),
-            TorrentSource::Magnet(link) => self.resolve_magnet(&link, &initial_peers).await?,
+            TorrentSource::Magnet(link) => {
+                let infohash = magnet_infohash(&link)?;
+                if self.handle(&infohash).is_ok() {
+                    return Ok(infohash);
+                }
+                self.resolve_magnet(&link, &initial_peers).await?
+            }
         };
         let layout = TorrentLayout::parse(&torrent)?;
         if self.handle(&layout.infohash).is_ok() {
@@ -392,6 +399,18 @@ fn listen_and_announce(
         listen.set_port(port);
     }
     Ok((listen, Some(listen.port())))
+}
+
+fn magnet_infohash(link: &str) -> Result<InfoHash> {
+    let invalid = |message: String| Error::InvalidMagnet {
+        link: link.to_owned(),
+        message,
+    };
+    let magnet = Magnet::parse(link).map_err(|e| invalid(format!("{e:#}")))?;
+    let id20 = magnet
+        .as_id20()
+        .ok_or_else(|| invalid("no BitTorrent v1 infohash".into()))?;
+    Ok(InfoHash(id20.0))
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {

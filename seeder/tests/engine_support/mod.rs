@@ -55,7 +55,7 @@ pub fn write_tree(dir: &Path, files: &[(&str, &[u8])]) -> PathBuf {
     dir.to_owned()
 }
 
-/// Polls `check` every 20 ms until it holds or `timeout` passes; returns the time it took.
+/// Polls `check` every 100 ms until it holds or `timeout` passes; returns the time it took.
 pub async fn wait_for(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
     while !check() {
@@ -63,7 +63,7 @@ pub async fn wait_for(timeout: Duration, what: &str, mut check: impl FnMut() -> 
             start.elapsed() < timeout,
             "timed out after {timeout:?} waiting for {what}"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     start.elapsed()
 }
