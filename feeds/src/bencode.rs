@@ -93,6 +93,161 @@ pub fn split_dict(input: &[u8]) -> Result<DictItems<'_>, DecodeError> {
     Ok(items)
 }
 
+/// Checks that `input` is exactly one canonical value, without building it.
+pub fn validate(input: &[u8]) -> Result<(), DecodeError> {
+    let mut parser = Parser { input, pos: 0 };
+    parser.skip(0)?;
+    parser.finish()
+}
+
+/// The exact bytes of one canonical value, validated once, read without building a tree.
+///
+/// A `Raw` only comes from input that passed validation ([`Raw::parse`], [`split_dict_raw`],
+/// or the items of another `Raw`), so its accessors parse straight from the bytes and never
+/// meet malformed input; they still never panic, whatever the bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Raw<'a>(&'a [u8]);
+
+impl<'a> Raw<'a> {
+    /// The empty byte string `0:`.
+    pub const EMPTY: Raw<'static> = Raw(b"0:");
+
+    /// Validates `input` as exactly one canonical value.
+    pub fn parse(input: &'a [u8]) -> Result<Raw<'a>, DecodeError> {
+        validate(input)?;
+        Ok(Raw(input))
+    }
+
+    /// The exact encoded bytes of the value.
+    pub fn as_slice(self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The integer, if the value is one.
+    pub fn as_int(self) -> Option<i64> {
+        if self.0.first() != Some(&b'i') {
+            return None;
+        }
+        Parser::at(self.0, 0).int().ok()
+    }
+
+    /// The byte string's payload, if the value is one.
+    pub fn as_bytes(self) -> Option<&'a [u8]> {
+        if !self.0.first()?.is_ascii_digit() {
+            return None;
+        }
+        Parser::at(self.0, 0).string_trusted()
+    }
+
+    /// The byte string as UTF-8, if the value is one and it is.
+    pub fn as_str(self) -> Option<&'a str> {
+        self.as_bytes().and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// The items of the list, if the value is one.
+    pub fn as_list(self) -> Option<RawList<'a>> {
+        (self.0.first() == Some(&b'l')).then(|| RawList(Parser::at(self.0, 1)))
+    }
+
+    /// The keys and values of the dictionary, in (canonical) key order, if the value is one.
+    pub fn as_dict(self) -> Option<RawDict<'a>> {
+        (self.0.first() == Some(&b'd')).then(|| RawDict(Parser::at(self.0, 1)))
+    }
+
+    /// Whether the value is a dictionary.
+    pub fn is_dict(self) -> bool {
+        self.0.first() == Some(&b'd')
+    }
+
+    /// Builds the value as a tree.
+    pub fn to_value(self) -> Result<Value, DecodeError> {
+        decode(self.0)
+    }
+}
+
+/// The items of a [`Raw`] list, each as its exact bytes.
+#[derive(Clone, Debug)]
+pub struct RawList<'a>(Parser<'a>);
+
+impl<'a> Iterator for RawList<'a> {
+    type Item = Raw<'a>;
+
+    fn next(&mut self) -> Option<Raw<'a>> {
+        let parser = &mut self.0;
+        let start = parser.pos;
+        if parser.peek().ok()? == b'e' {
+            return None;
+        }
+        match parser.skip_trusted() {
+            Some(()) => Some(Raw(&parser.input[start..parser.pos])),
+            None => {
+                // Unreachable for validated input; stop for good instead of looping.
+                parser.pos = parser.input.len();
+                None
+            }
+        }
+    }
+}
+
+/// The entries of a [`Raw`] dictionary: each key and the exact bytes of its value.
+#[derive(Clone, Debug)]
+pub struct RawDict<'a>(Parser<'a>);
+
+impl<'a> Iterator for RawDict<'a> {
+    type Item = (&'a [u8], Raw<'a>);
+
+    fn next(&mut self) -> Option<(&'a [u8], Raw<'a>)> {
+        let parser = &mut self.0;
+        if parser.peek().ok()? == b'e' {
+            return None;
+        }
+        let item = parser.string_trusted().and_then(|key| {
+            let start = parser.pos;
+            parser.skip_trusted()?;
+            Some((key, Raw(&parser.input[start..parser.pos])))
+        });
+        if item.is_none() {
+            // Unreachable for validated input; stop for good instead of looping.
+            parser.pos = parser.input.len();
+        }
+        item
+    }
+}
+
+/// Keys of a dictionary with their values as [`Raw`], in order.
+pub type RawDictItems<'a> = Vec<(&'a [u8], Raw<'a>)>;
+
+/// [`split_dict`] with each value as a [`Raw`] for typed, zero-copy reading.
+pub fn split_dict_raw(input: &[u8]) -> Result<RawDictItems<'_>, DecodeError> {
+    let mut items: RawDictItems<'_> = Vec::with_capacity(16);
+    visit_dict(input, |key, value| items.push((key, value)))?;
+    Ok(items)
+}
+
+/// Validates a canonical dictionary exactly as [`split_dict`] does (same errors), handing
+/// each key and value to `visit` in order, without collecting them.
+pub fn visit_dict<'a>(
+    input: &'a [u8],
+    mut visit: impl FnMut(&'a [u8], Raw<'a>),
+) -> Result<(), DecodeError> {
+    let mut parser = Parser { input, pos: 0 };
+    parser.expect(b'd')?;
+    let mut last: Option<&[u8]> = None;
+    while parser.peek()? != b'e' {
+        let key_at = parser.pos;
+        let key = parser.bytes()?;
+        if let Some(last) = last {
+            check_key_order(last, key, key_at)?;
+        }
+        last = Some(key);
+        let start = parser.pos;
+        parser.skip(1)?;
+        visit(key, Raw(&input[start..parser.pos]));
+    }
+    parser.pos += 1;
+    parser.finish()
+}
+
 /// Encodes a value canonically.
 pub fn encode(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
@@ -142,12 +297,72 @@ fn check_key_order(previous: &[u8], key: &[u8], at: usize) -> Result<(), DecodeE
     }
 }
 
+#[derive(Clone, Debug)]
 struct Parser<'a> {
     input: &'a [u8],
     pos: usize,
 }
 
 impl<'a> Parser<'a> {
+    fn at(input: &'a [u8], pos: usize) -> Parser<'a> {
+        Parser { input, pos }
+    }
+
+    /// Reads a byte string of input already validated as canonical, without re-checking its
+    /// digits. `None` on malformed input (which validated input never is), never a panic.
+    fn string_trusted(&mut self) -> Option<&'a [u8]> {
+        let mut len = 0usize;
+        let mut pos = self.pos;
+        loop {
+            let byte = *self.input.get(pos)?;
+            pos += 1;
+            if byte == b':' {
+                break;
+            }
+            len = len
+                .checked_mul(10)?
+                .checked_add(usize::from(byte.wrapping_sub(b'0')))?;
+        }
+        let end = pos.checked_add(len)?;
+        let bytes = self.input.get(pos..end)?;
+        self.pos = end;
+        Some(bytes)
+    }
+
+    /// Steps over one value of input already validated as canonical: finds where it ends
+    /// without re-checking key order, digits or depth. `None` on malformed input (which
+    /// validated input never is), never a panic.
+    fn skip_trusted(&mut self) -> Option<()> {
+        let mut open = 0usize;
+        loop {
+            match *self.input.get(self.pos)? {
+                b'i' => {
+                    let end = self
+                        .input
+                        .get(self.pos..)?
+                        .iter()
+                        .position(|&b| b == b'e')?;
+                    self.pos += end + 1;
+                }
+                b'l' | b'd' => {
+                    open += 1;
+                    self.pos += 1;
+                    continue;
+                }
+                b'e' => {
+                    open = open.checked_sub(1)?;
+                    self.pos += 1;
+                }
+                _ => {
+                    self.string_trusted()?;
+                }
+            }
+            if open == 0 {
+                return Some(());
+            }
+        }
+    }
+
     fn peek(&self) -> Result<u8, DecodeError> {
         self.input
             .get(self.pos)

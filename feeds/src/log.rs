@@ -8,16 +8,17 @@
 //! the same seq are a fork, returned as a [`ForkProof`] anyone can check on its own.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
 use crate::bencode;
-use crate::delegation::CertHash;
+use crate::delegation::{CertHash, SignedCert};
 use crate::entry::{EntryHash, Kind, SignedEntry};
 use crate::error::{Error, Result};
 use crate::feed_name::FeedName;
 use crate::identity::IdentityKey;
-use crate::signatures::{self, SignatureCheck};
+use crate::signatures::{self, SignatureCheck, Signed};
 
 /// A previously trusted point of a feed: the last entry a verifier accepted or a head it
 /// holds. With the entry itself, a conflict yields a full fork proof.
@@ -129,24 +130,54 @@ impl ForkProof {
     }
 }
 
-/// Decodes raw entries in parallel, then verifies them as one log (see [`verify_log`]).
+/// Decodes raw entries and verifies them as one log (see [`verify_log`]).
+///
+/// One parallel pass over batches of [`BATCH_SIZE`](signatures::BATCH_SIZE) entries decodes
+/// a batch and checks its signatures while its bytes are still in cache, on every core;
+/// then the ordered checks run. Any entry that does not decode is the verdict, the first one
+/// in the log if several do not.
 pub fn decode_and_verify_log(
     author: &IdentityKey,
     feed: &FeedName,
     raw: Vec<Vec<u8>>,
     trusted: Option<&Checkpoint>,
 ) -> Result<VerifiedLog> {
-    let entries = raw
+    let total = raw.len();
+    // Once an entry fails to decode the log is refused: later batches skip their signatures.
+    let failed = AtomicBool::new(false);
+    let batches: Vec<Result<(Vec<SignedEntry>, Vec<bool>)>> = raw
         .into_par_iter()
         .enumerate()
-        .map(|(index, bytes)| {
-            SignedEntry::decode_by(bytes, Some(author)).map_err(|e| Error::InvalidEntry {
-                index,
-                source: Box::new(e),
-            })
+        .chunks(signatures::BATCH_SIZE)
+        .map(|batch| {
+            let mut entries = Vec::with_capacity(batch.len());
+            for (index, bytes) in batch {
+                match SignedEntry::decode_by(bytes, Some(author)) {
+                    Ok(entry) => entries.push(entry),
+                    Err(e) => {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(Error::InvalidEntry {
+                            index,
+                            source: Box::new(e),
+                        });
+                    }
+                }
+            }
+            let ok = match failed.load(Ordering::Relaxed) {
+                true => Vec::new(),
+                false => signatures::verify_chunk(&entries),
+            };
+            Ok((entries, ok))
         })
-        .collect::<Result<Vec<_>>>()?;
-    verify_log(author, feed, entries, trusted)
+        .collect();
+    let mut entries = Vec::with_capacity(total);
+    let mut entry_ok = Vec::with_capacity(total);
+    for batch in batches {
+        let (batch, ok) = batch?;
+        entries.extend(batch);
+        entry_ok.extend(ok);
+    }
+    check_log(author, feed, entries, &entry_ok, trusted)
 }
 
 /// Verifies decoded entries as the log of `feed` by `author`, in order, optionally against a
@@ -157,10 +188,43 @@ pub fn verify_log(
     entries: Vec<SignedEntry>,
     trusted: Option<&Checkpoint>,
 ) -> Result<VerifiedLog> {
-    let signatures = check_all_signatures(&entries);
-    let mut log = VerifiedLog::default();
-    // Entries move into the verified log: no copy of a large feed.
-    for (index, signed) in entries.into_iter().enumerate() {
+    let entry_ok = signatures::verify_all(&entries);
+    check_log(author, feed, entries, &entry_ok, trusted)
+}
+
+impl Signed for SignedEntry {
+    fn signature_check(&self) -> SignatureCheck<'_> {
+        SignatureCheck {
+            key: self.signer(),
+            message: self.signed_message(),
+            signature: self.signature(),
+        }
+    }
+}
+
+impl Signed for SignedCert {
+    fn signature_check(&self) -> SignatureCheck<'_> {
+        SignatureCheck {
+            key: self.cert().grantor,
+            message: self.signed_message(),
+            signature: self.signature(),
+        }
+    }
+}
+
+/// The ordered checks of [`verify_log`], given whether each entry's own signature holds.
+fn check_log(
+    author: &IdentityKey,
+    feed: &FeedName,
+    entries: Vec<SignedEntry>,
+    entry_ok: &[bool],
+    trusted: Option<&Checkpoint>,
+) -> Result<VerifiedLog> {
+    let bad_certs = check_cert_signatures(&entries);
+    let mut retracted = BTreeSet::new();
+    let mut revoked = BTreeSet::new();
+    // Entries are checked in place and then move into the verified log as a whole.
+    for (index, signed) in entries.iter().enumerate() {
         let entry = signed.entry();
         let seq = entry.seq;
         if entry.author != *author {
@@ -177,29 +241,31 @@ pub fn verify_log(
                 found: entry.feed.to_string(),
             });
         }
-        if !signatures.entry_ok[index] {
+        if !entry_ok[index] {
             return Err(Error::BadSignature { seq });
         }
         signed.check_delegation()?;
         for cert in &entry.delegation {
             let hash = cert.hash();
-            if signatures.bad_certs.contains(&hash) {
+            if bad_certs.contains(&hash) {
                 return Err(Error::Delegation {
                     seq,
                     reason: "certificate signature does not verify",
                 });
             }
-            if log.revoked.contains(&hash) {
+            if revoked.contains(&hash) {
                 return Err(Error::Delegation {
                     seq,
                     reason: "certificate was revoked earlier in the feed",
                 });
             }
         }
-        match log.entries.last() {
+        // The entries accepted so far.
+        let accepted = &entries[..index];
+        match accepted.last() {
             Some(previous) => {
                 if seq == previous.seq() {
-                    return Err(fork_or_repeat(previous, &signed));
+                    return Err(fork_or_repeat(previous, signed));
                 }
                 if seq != previous.seq() + 1 {
                     return Err(Error::SeqGap {
@@ -211,7 +277,7 @@ pub fn verify_log(
                     return Err(Error::BrokenChain { seq });
                 }
             }
-            None => check_start(&signed, trusted)?,
+            None => check_start(signed, trusted)?,
         }
         if let Some(trusted) = trusted.filter(|t| t.seq == seq && t.hash != signed.hash()) {
             return Err(match &trusted.entry {
@@ -225,26 +291,25 @@ pub fn verify_log(
         match &entry.kind {
             Kind::Post => {}
             Kind::Delete { retracts } => {
-                let first = log.entries.first().map_or(seq, SignedEntry::seq);
+                let first = accepted.first().map_or(seq, SignedEntry::seq);
                 let target = retracts
                     .checked_sub(first)
-                    .and_then(|i| log.entries.get(i as usize));
+                    .and_then(|i| accepted.get(i as usize));
                 if target.is_some_and(|t| !matches!(t.entry().kind, Kind::Post)) {
                     return Err(Error::BadRetraction {
                         seq,
                         target: *retracts,
                     });
                 }
-                log.retracted.insert(*retracts);
+                retracted.insert(*retracts);
             }
             Kind::Revoke { cert } => {
-                log.revoked.insert(*cert);
+                revoked.insert(*cert);
             }
         }
-        log.entries.push(signed);
     }
     if let Some(trusted) = trusted {
-        let found = log.entries.last().map_or(0, SignedEntry::seq);
+        let found = entries.last().map_or(0, SignedEntry::seq);
         if found < trusted.seq {
             return Err(Error::Rollback {
                 trusted: trusted.seq,
@@ -252,7 +317,11 @@ pub fn verify_log(
             });
         }
     }
-    Ok(log)
+    Ok(VerifiedLog {
+        entries,
+        retracted,
+        revoked,
+    })
 }
 
 fn check_start(first: &SignedEntry, trusted: Option<&Checkpoint>) -> Result<()> {
@@ -296,45 +365,26 @@ fn fork_or_repeat(previous: &SignedEntry, current: &SignedEntry) -> Error {
     }
 }
 
-struct SignatureVerdicts {
-    entry_ok: Vec<bool>,
-    bad_certs: BTreeSet<CertHash>,
-}
-
-/// Checks every entry signature and every distinct certificate signature, in parallel
-/// batches; a failing batch is re-checked one by one to find the culprits.
-fn check_all_signatures(entries: &[SignedEntry]) -> SignatureVerdicts {
+/// Checks the signature of every distinct certificate the entries carry, in parallel
+/// batches; returns the hashes of those that do not verify.
+fn check_cert_signatures(entries: &[SignedEntry]) -> BTreeSet<CertHash> {
     let mut certs = HashMap::new();
     for entry in entries {
         for cert in &entry.entry().delegation {
             certs.entry(cert.hash()).or_insert(cert);
         }
     }
-    let cert_list: Vec<_> = certs.into_iter().collect();
-    let checks: Vec<SignatureCheck<'_>> = entries
-        .iter()
-        .map(|e| SignatureCheck {
-            key: e.signer(),
-            message: e.signed_message(),
-            signature: e.signature(),
-        })
-        .chain(cert_list.iter().map(|(_, c)| SignatureCheck {
-            key: c.cert().grantor,
-            message: c.signed_message(),
-            signature: c.signature(),
-        }))
-        .collect();
-    let ok = signatures::verify_all(&checks);
-    let bad_certs = cert_list
-        .iter()
-        .zip(&ok[entries.len()..])
-        .filter(|(_, ok)| !**ok)
-        .map(|((hash, _), _)| *hash)
-        .collect();
-    SignatureVerdicts {
-        entry_ok: ok[..entries.len()].to_vec(),
-        bad_certs,
+    if certs.is_empty() {
+        return BTreeSet::new();
     }
+    let (hashes, certs): (Vec<CertHash>, Vec<&SignedCert>) = certs.into_iter().unzip();
+    let ok = signatures::verify_all(&certs);
+    hashes
+        .into_iter()
+        .zip(ok)
+        .filter(|(_, ok)| !ok)
+        .map(|(hash, _)| hash)
+        .collect()
 }
 
 /// Encodes entries as a bencoded list (`l<entry>…e`), the body of a log segment.

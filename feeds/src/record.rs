@@ -5,11 +5,9 @@
 //! `d4:body<n>:<body>3:sig64:<signature>e`, where `<body>` is itself a canonical bencoded
 //! dictionary with a `type` field, and the signature is over exactly those body bytes.
 
-use std::collections::BTreeMap;
-
 use ed25519_dalek::Signature;
 
-use crate::bencode::{self, Value};
+use crate::bencode::{self, Raw, RawDictItems, RawList};
 use crate::error::{Error, Result};
 
 /// Fields whose name starts with this prefix are extensions a verifier may ignore.
@@ -30,17 +28,19 @@ pub fn open<'a>(
     }
     let mut body = None;
     let mut sig = None;
-    for (key, raw) in bencode::split_dict(bytes)? {
-        match key {
-            b"body" => body = Some(raw),
-            b"sig" => sig = Some(raw),
-            _ => {
-                return Err(Error::UnknownCriticalField {
-                    record,
-                    field: String::from_utf8_lossy(key).into_owned(),
-                });
-            }
+    let mut unknown = None;
+    bencode::visit_dict(bytes, |key, raw| match key {
+        b"body" => body = Some(raw.as_slice()),
+        b"sig" => sig = Some(raw.as_slice()),
+        _ => {
+            unknown.get_or_insert(key);
         }
+    })?;
+    if let Some(key) = unknown {
+        return Err(Error::UnknownCriticalField {
+            record,
+            field: String::from_utf8_lossy(key).into_owned(),
+        });
     }
     let body = body.ok_or(Error::MissingField {
         record,
@@ -86,42 +86,57 @@ fn string_payload(raw: &[u8]) -> Option<&[u8]> {
 
 /// A strict reader over the fields of one dictionary: every field must be taken, or be an
 /// `x-` extension, before [`Fields::finish`].
-pub struct Fields {
+///
+/// Zero-copy: the dictionary is validated once (strictly canonical, nesting limit and all)
+/// when the reader is made, then each field is parsed straight from its exact bytes, and
+/// only what the caller keeps is allocated.
+pub struct Fields<'a> {
     record: &'static str,
-    map: BTreeMap<Vec<u8>, Value>,
+    /// Fields not taken yet, in canonical (sorted, unique) key order.
+    items: RawDictItems<'a>,
 }
 
-impl Fields {
+impl<'a> Fields<'a> {
     /// Decodes `bytes` as a canonical dictionary of the given record type.
-    pub fn decode(record: &'static str, bytes: &[u8]) -> Result<Fields> {
-        Fields::new(record, bencode::decode(bytes)?)
+    pub fn decode(record: &'static str, bytes: &'a [u8]) -> Result<Fields<'a>> {
+        if bytes.first() != Some(&b'd') {
+            // Canonical bencode that is not a dictionary is a field error; anything else is
+            // the bencode error that says where it goes wrong.
+            bencode::validate(bytes)?;
+            return Err(not_a_dict(record));
+        }
+        Ok(Fields {
+            record,
+            items: bencode::split_dict_raw(bytes)?,
+        })
     }
 
-    pub fn new(record: &'static str, value: Value) -> Result<Fields> {
-        match value {
-            Value::Dict(map) => Ok(Fields { record, map }),
-            _ => Err(Error::BadField {
-                record,
-                field: "",
-                reason: "is not a dictionary",
-            }),
-        }
+    /// Reads a value that was validated with its enclosing record, such as a nested
+    /// dictionary field.
+    pub fn new(record: &'static str, value: Raw<'a>) -> Result<Fields<'a>> {
+        let items = value.as_dict().ok_or_else(|| not_a_dict(record))?.collect();
+        Ok(Fields { record, items })
     }
 
     /// Takes the `type` field and checks it names this record type.
     pub fn expect_type(&mut self, expected: &'static str) -> Result<()> {
-        let found = self.string("type")?;
+        let found = self.str("type")?;
         if found != expected {
-            return Err(Error::WrongRecordType { expected, found });
+            return Err(Error::WrongRecordType {
+                expected,
+                found: found.to_owned(),
+            });
         }
         Ok(())
     }
 
-    pub fn take(&mut self, field: &'static str) -> Option<Value> {
-        self.map.remove(field.as_bytes())
+    /// Takes a field's exact bytes, if present.
+    pub fn take(&mut self, field: &'static str) -> Option<Raw<'a>> {
+        let at = self.find(field)?;
+        Some(self.items.remove(at).1)
     }
 
-    pub fn required(&mut self, field: &'static str) -> Result<Value> {
+    pub fn required(&mut self, field: &'static str) -> Result<Raw<'a>> {
         self.take(field).ok_or(Error::MissingField {
             record: self.record,
             field,
@@ -136,66 +151,97 @@ impl Fields {
         }
     }
 
+    /// A byte string field, borrowed from the input.
+    pub fn slice(&mut self, field: &'static str) -> Result<&'a [u8]> {
+        self.required(field)?
+            .as_bytes()
+            .ok_or_else(|| self.bad(field, "is not a byte string"))
+    }
+
     pub fn bytes(&mut self, field: &'static str) -> Result<Vec<u8>> {
-        match self.required(field)? {
-            Value::Bytes(b) => Ok(b),
-            _ => Err(self.bad(field, "is not a byte string")),
-        }
+        self.slice(field).map(<[u8]>::to_vec)
     }
 
     pub fn fixed<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N]> {
-        let bytes = self.bytes(field)?;
+        let bytes = self.slice(field)?;
         bytes
             .try_into()
             .map_err(|_| self.bad(field, "has the wrong length"))
     }
 
+    /// A UTF-8 string field, borrowed from the input.
+    pub fn str(&mut self, field: &'static str) -> Result<&'a str> {
+        let bytes = self.slice(field)?;
+        std::str::from_utf8(bytes).map_err(|_| self.bad(field, "is not UTF-8"))
+    }
+
     pub fn string(&mut self, field: &'static str) -> Result<String> {
-        String::from_utf8(self.bytes(field)?).map_err(|_| self.bad(field, "is not UTF-8"))
+        self.str(field).map(str::to_owned)
     }
 
     pub fn uint(&mut self, field: &'static str) -> Result<u64> {
-        match self.required(field)? {
-            Value::Int(n) => u64::try_from(n).map_err(|_| self.bad(field, "is negative")),
-            _ => Err(self.bad(field, "is not an integer")),
-        }
+        let n = self
+            .required(field)?
+            .as_int()
+            .ok_or_else(|| self.bad(field, "is not an integer"))?;
+        u64::try_from(n).map_err(|_| self.bad(field, "is negative"))
     }
 
-    pub fn list(&mut self, field: &'static str) -> Result<Vec<Value>> {
-        match self.required(field)? {
-            Value::List(items) => Ok(items),
-            _ => Err(self.bad(field, "is not a list")),
-        }
+    /// A list field: its items' exact bytes, in order.
+    pub fn list(&mut self, field: &'static str) -> Result<RawList<'a>> {
+        self.required(field)?
+            .as_list()
+            .ok_or_else(|| self.bad(field, "is not a list"))
     }
 
     pub fn has(&self, field: &'static str) -> bool {
-        self.map.contains_key(field.as_bytes())
+        self.find(field).is_some()
     }
 
     /// Fails on any field left that is not an `x-` extension.
     pub fn finish(self) -> Result<()> {
-        match self.map.keys().find(|k| !k.starts_with(EXTENSION_PREFIX)) {
-            Some(key) => Err(Error::UnknownCriticalField {
+        match self
+            .items
+            .iter()
+            .find(|(k, _)| !k.starts_with(EXTENSION_PREFIX))
+        {
+            Some((key, _)) => Err(Error::UnknownCriticalField {
                 record: self.record,
                 field: String::from_utf8_lossy(key).into_owned(),
             }),
             None => Ok(()),
         }
     }
+
+    fn find(&self, field: &str) -> Option<usize> {
+        let field = field.as_bytes();
+        let items = &self.items;
+        // Few fields, sorted: a scan beats a binary search until there are many.
+        if items.len() <= 16 {
+            items.iter().position(|(k, _)| *k == field)
+        } else {
+            items.binary_search_by(|(k, _)| (*k).cmp(field)).ok()
+        }
+    }
+}
+
+fn not_a_dict(record: &'static str) -> Error {
+    Error::BadField {
+        record,
+        field: "",
+        reason: "is not a dictionary",
+    }
 }
 
 /// Reads a list of UTF-8 strings.
-pub fn strings(
+pub fn strings<'a>(
     record: &'static str,
     field: &'static str,
-    items: Vec<Value>,
+    items: impl IntoIterator<Item = Raw<'a>>,
 ) -> Result<Vec<String>> {
     items
         .into_iter()
-        .map(|item| match item {
-            Value::Bytes(b) => String::from_utf8(b).ok(),
-            _ => None,
-        })
+        .map(|item| item.as_str().map(str::to_owned))
         .collect::<Option<Vec<_>>>()
         .ok_or(Error::BadField {
             record,
@@ -239,6 +285,41 @@ mod tests {
                 record: "entry",
                 field: "new".into()
             })
+        );
+    }
+
+    #[test]
+    fn many_fields_spill_and_are_read_alike() {
+        let mut body = b"d".to_vec();
+        for i in 0..20u8 {
+            bencode::encode_bytes(format!("f{i:02}").as_bytes(), &mut body);
+            body.extend_from_slice(format!("i{i}e").as_bytes());
+        }
+        body.push(b'e');
+        let mut fields = Fields::decode("entry", &body).unwrap();
+        for i in (0..20u8).rev().step_by(2) {
+            let name: &'static str = Box::leak(format!("f{i:02}").into_boxed_str());
+            assert_eq!(fields.uint(name), Ok(u64::from(i)));
+        }
+        assert!(fields.has("f00") && !fields.has("f01"));
+        assert_eq!(
+            fields.finish(),
+            Err(Error::UnknownCriticalField {
+                record: "entry",
+                field: "f00".into()
+            })
+        );
+        assert_eq!(
+            Fields::decode("entry", b"i1e").err(),
+            Some(Error::BadField {
+                record: "entry",
+                field: "",
+                reason: "is not a dictionary"
+            })
+        );
+        assert_eq!(
+            Fields::decode("entry", b"i01e").err(),
+            Some(Error::Bencode(bencode::DecodeError::LeadingZero(1)))
         );
     }
 }

@@ -16,28 +16,61 @@ pub struct SignatureCheck<'a> {
     pub signature: &'a Signature,
 }
 
+/// Something that carries one signature to check.
+pub trait Signed {
+    fn signature_check(&self) -> SignatureCheck<'_>;
+}
+
+impl<T: Signed + ?Sized> Signed for &T {
+    fn signature_check(&self) -> SignatureCheck<'_> {
+        (**self).signature_check()
+    }
+}
+
+impl Signed for SignatureCheck<'_> {
+    fn signature_check(&self) -> SignatureCheck<'_> {
+        SignatureCheck {
+            key: self.key,
+            message: self.message,
+            signature: self.signature,
+        }
+    }
+}
+
 /// Whether each check holds, in input order.
-pub fn verify_all(checks: &[SignatureCheck<'_>]) -> Vec<bool> {
-    checks
-        .par_chunks(BATCH_SIZE)
-        .flat_map_iter(|chunk| {
-            if verify_batch(chunk) {
-                vec![true; chunk.len()]
-            } else {
-                chunk
-                    .iter()
-                    .map(|c| c.key.verify(c.message, c.signature))
-                    .collect()
-            }
-        })
-        .collect()
+pub fn verify_all<T: Signed + Sync>(checks: &[T]) -> Vec<bool> {
+    let mut ok = Vec::with_capacity(checks.len());
+    ok.par_extend(checks.par_chunks(BATCH_SIZE).flat_map_iter(verify_chunk));
+    ok
+}
+
+/// Whether each check of one batch holds: one batch verification, and one by one only when
+/// the batch fails, to find the culprits.
+pub fn verify_chunk<T: Signed>(chunk: &[T]) -> Vec<bool> {
+    if verify_batch(chunk) {
+        vec![true; chunk.len()]
+    } else {
+        chunk
+            .iter()
+            .map(|c| {
+                let c = c.signature_check();
+                c.key.verify(c.message, c.signature)
+            })
+            .collect()
+    }
 }
 
 /// True when every signature of the batch holds (ed25519-dalek's deterministic batch).
-pub fn verify_batch(chunk: &[SignatureCheck<'_>]) -> bool {
-    let messages: Vec<&[u8]> = chunk.iter().map(|c| c.message).collect();
-    let signatures: Vec<Signature> = chunk.iter().map(|c| *c.signature).collect();
-    let keys: Vec<VerifyingKey> = chunk.iter().map(|c| *c.key.verifying_key()).collect();
+pub fn verify_batch<T: Signed>(chunk: &[T]) -> bool {
+    let mut messages: Vec<&[u8]> = Vec::with_capacity(chunk.len());
+    let mut signatures: Vec<Signature> = Vec::with_capacity(chunk.len());
+    let mut keys: Vec<VerifyingKey> = Vec::with_capacity(chunk.len());
+    for check in chunk {
+        let check = check.signature_check();
+        messages.push(check.message);
+        signatures.push(*check.signature);
+        keys.push(*check.key.verifying_key());
+    }
     ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
 }
 
