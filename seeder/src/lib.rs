@@ -2,3 +2,4 @@
 
 pub mod dht;
 pub mod engine;
+pub mod store;

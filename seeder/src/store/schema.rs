@@ -1,0 +1,168 @@
+//! Schema migrations, tracked by `PRAGMA user_version`.
+//!
+//! [`MIGRATIONS`]`[i]` takes the schema from version `i` to `i + 1`. Migrations are applied in
+//! one transaction with the version bump, so a crash leaves the old schema or the new one.
+//! Never edit a released migration: append a new one.
+//!
+//! Identities and feeds get integer ids so that the big tables (entries, their indexes) key
+//! on 8 bytes rather than a 32-byte key and a name. Every foreign key's child column leads
+//! an index, so cascades and joins never scan.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::{ErrorKind, JobResult};
+
+/// The migrations, oldest first; the schema version is how many have been applied.
+pub const MIGRATIONS: &[&str] = &[V1];
+
+const V1: &str = "
+CREATE TABLE identities (
+    identity_id INTEGER PRIMARY KEY,
+    key         BLOB NOT NULL UNIQUE CHECK (length(key) = 32),
+    record      BLOB,              -- latest SignedIdentityRecord, portable encoding
+    record_seq  INTEGER,
+    first_seen  INTEGER NOT NULL,
+    last_seen   INTEGER NOT NULL
+);
+
+CREATE TABLE feeds (
+    feed_id      INTEGER PRIMARY KEY,
+    identity_id  INTEGER NOT NULL REFERENCES identities ON DELETE CASCADE,
+    name         TEXT NOT NULL,
+    head         BLOB,             -- latest SignedHead, portable encoding
+    head_seq     INTEGER,
+    verified_seq INTEGER NOT NULL DEFAULT 0,  -- entries 1..=verified_seq are stored
+    status       TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'frozen', 'error')),
+    error        TEXT,
+    fork_proof   BLOB,
+    updated_at   INTEGER NOT NULL,
+    UNIQUE (identity_id, name)
+);
+
+CREATE TABLE entries (
+    feed_id   INTEGER NOT NULL REFERENCES feeds ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,
+    hash      BLOB NOT NULL,
+    kind      TEXT NOT NULL,
+    time      INTEGER NOT NULL,
+    retracts  INTEGER,
+    infohash  BLOB,
+    title     TEXT,
+    retracted INTEGER NOT NULL DEFAULT 0,
+    bytes     BLOB NOT NULL,       -- last: the small columns stay on the row's first page
+    PRIMARY KEY (feed_id, seq)
+);
+CREATE INDEX entries_by_infohash ON entries (infohash) WHERE infohash IS NOT NULL;
+CREATE INDEX entries_by_time ON entries (time, feed_id, seq);
+
+-- Distinct content torrents of each feed: follow status and deletes aggregate over these
+-- (bounded by the torrents held) instead of over entries.
+CREATE TABLE feed_torrents (
+    feed_id  INTEGER NOT NULL REFERENCES feeds ON DELETE CASCADE,
+    infohash BLOB NOT NULL,
+    PRIMARY KEY (feed_id, infohash)
+) WITHOUT ROWID;
+CREATE INDEX feed_torrents_by_infohash ON feed_torrents (infohash, feed_id);
+
+CREATE TABLE log_torrents (
+    feed_id  INTEGER NOT NULL REFERENCES feeds ON DELETE CASCADE,
+    kind     TEXT NOT NULL CHECK (kind IN ('segment', 'tail')),
+    idx      INTEGER NOT NULL,     -- segment index; 0 for the tail
+    infohash BLOB NOT NULL,
+    bytes    BLOB NOT NULL,
+    PRIMARY KEY (feed_id, kind, idx)
+);
+CREATE INDEX log_torrents_by_infohash ON log_torrents (infohash);
+
+CREATE TABLE torrents (
+    infohash      BLOB PRIMARY KEY CHECK (length(infohash) = 20),
+    name          TEXT NOT NULL,
+    total_size    INTEGER NOT NULL,
+    origin        TEXT NOT NULL CHECK (origin IN ('published', 'followed')),
+    content_root  TEXT,            -- where a published torrent's files lie
+    complete      INTEGER NOT NULL DEFAULT 0,
+    have_bytes    INTEGER NOT NULL DEFAULT 0,
+    last_verified INTEGER,
+    error         TEXT,
+    added_at      INTEGER NOT NULL,
+    metainfo      BLOB             -- the exact .torrent, once known
+);
+CREATE INDEX torrents_incomplete ON torrents (infohash) WHERE complete = 0;
+
+CREATE TABLE torrent_files (
+    infohash BLOB NOT NULL REFERENCES torrents ON DELETE CASCADE,
+    idx      INTEGER NOT NULL,
+    path     TEXT NOT NULL,        -- components joined with '/'
+    length   INTEGER NOT NULL,
+    blake3   BLOB CHECK (blake3 IS NULL OR length(blake3) = 32),
+    verified INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (infohash, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE follows (
+    follow_id   INTEGER PRIMARY KEY,
+    identity_id INTEGER NOT NULL REFERENCES identities ON DELETE CASCADE,
+    feed        TEXT NOT NULL,     -- '' follows every feed of the identity
+    added_at    INTEGER NOT NULL,
+    last_update INTEGER,
+    last_error  TEXT,
+    UNIQUE (identity_id, feed)
+);
+
+-- The feeds each follow covers: its own feed, or those a bare-key follow expanded to.
+CREATE TABLE follow_feeds (
+    follow_id INTEGER NOT NULL REFERENCES follows ON DELETE CASCADE,
+    feed_id   INTEGER NOT NULL REFERENCES feeds ON DELETE CASCADE,
+    PRIMARY KEY (follow_id, feed_id)
+) WITHOUT ROWID;
+CREATE INDEX follow_feeds_by_feed ON follow_feeds (feed_id, follow_id);
+
+CREATE TABLE nodes (
+    node_id    INTEGER PRIMARY KEY,
+    url        TEXT NOT NULL UNIQUE,
+    first_seen INTEGER NOT NULL,
+    last_seen  INTEGER NOT NULL
+);
+CREATE INDEX nodes_by_last_seen ON nodes (last_seen);
+
+CREATE TABLE node_feeds (
+    feed_id   INTEGER NOT NULL REFERENCES feeds ON DELETE CASCADE,
+    node_id   INTEGER NOT NULL REFERENCES nodes ON DELETE CASCADE,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (feed_id, node_id)
+) WITHOUT ROWID;
+CREATE INDEX node_feeds_by_node ON node_feeds (node_id);
+";
+
+/// The schema version this program writes.
+pub fn current_version() -> usize {
+    MIGRATIONS.len()
+}
+
+/// The database's schema version.
+pub fn version(conn: &Connection) -> JobResult<i64> {
+    Ok(conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+}
+
+/// Applies the migrations the database lacks, all in one transaction.
+pub(super) fn migrate(conn: &mut Connection) -> JobResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let found = version(&tx)?;
+    let applied = usize::try_from(found).map_err(|_| {
+        ErrorKind::Invalid(format!("negative schema version {found} in user_version"))
+    })?;
+    if applied > MIGRATIONS.len() {
+        return Err(ErrorKind::SchemaTooNew {
+            found,
+            known: MIGRATIONS.len(),
+        });
+    }
+    for migration in &MIGRATIONS[applied..] {
+        tx.execute_batch(migration)?;
+    }
+    if applied < MIGRATIONS.len() {
+        tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
