@@ -42,10 +42,17 @@ pub fn swarmfeed_bin() -> &'static Path {
 
 /// Runs `swarmfeed ARGS…` to completion, with no terminal and a clean passphrase variable.
 pub fn swarmfeed(args: &[&str]) -> Output {
+    swarmfeed_with_env(args, &[])
+}
+
+/// Like [`swarmfeed`], with extra environment variables (e.g. `SWARMFEED_PASSPHRASE`).
+pub fn swarmfeed_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(swarmfeed_bin())
         .args(args)
         .env_remove("SWARMFEED_PASSPHRASE")
         .env_remove("SWARMFEED_DATA")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("run swarmfeed")
 }
