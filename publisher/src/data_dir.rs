@@ -11,6 +11,9 @@
 //! DATA/feeds/ID/FEED/head                 the signed head (BEP 44 item)
 //! DATA/feeds/ID/FEED/segments/K/NAME      sealed log segments, with NAME.torrent beside
 //! DATA/feeds/ID/FEED/tails/INFOHASH/NAME  log tails, with NAME.torrent beside
+//! DATA/node.json                          a running node's ports and URL
+//! DATA/control.sock                       a running node's control API
+//! DATA/node.sqlite                        the node's store
 //! ```
 //!
 //! A running node reads the same files; a log is read only up to the length its
@@ -65,6 +68,27 @@ impl DataDir {
         self.identity_dir(identity).join(feed.as_str())
     }
 
+    /// `node.json`: where the node running on this data directory listens.
+    pub fn node_info_path(&self) -> PathBuf {
+        self.root.join("node.json")
+    }
+
+    /// The running node's control socket (never on a public listener).
+    pub fn control_socket(&self) -> PathBuf {
+        self.root.join("control.sock")
+    }
+
+    /// What `node.json` says, if a node wrote one (it may have stopped since).
+    pub fn node_info(&self) -> Option<NodeInfo> {
+        let bytes = fs::read(self.node_info_path()).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The node's SQLite store.
+    pub fn store_path(&self) -> PathBuf {
+        self.root.join("node.sqlite")
+    }
+
     /// The feeds this data directory holds for `identity`, by name.
     pub fn feeds_of(&self, identity: &IdentityKey) -> Result<Vec<FeedName>> {
         let dir = self.identity_dir(identity);
@@ -86,6 +110,22 @@ impl DataDir {
         feeds.sort();
         Ok(feeds)
     }
+}
+
+/// Written by a running node to `node.json`: the ports it bound and its public URL.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct NodeInfo {
+    pub pid: u32,
+    /// The HTTP listener (gateway and node-to-node routes).
+    pub http: std::net::SocketAddr,
+    /// The URL others reach the HTTP listener at.
+    pub public_url: String,
+    /// The BitTorrent TCP port.
+    pub bt_port: u16,
+    /// The DHT's UDP address: what other nodes and clients bootstrap from.
+    pub dht: std::net::SocketAddr,
+    /// The control socket.
+    pub control: PathBuf,
 }
 
 /// Wraps an I/O error with what was being done to which path.

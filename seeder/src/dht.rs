@@ -51,6 +51,8 @@ pub enum DhtError {
     },
     #[error("announce_peer failed: {0}")]
     Announce(#[from] mainline::errors::PutQueryError),
+    #[error("putting a BEP 44 item failed: {0}")]
+    Put(#[from] mainline::errors::PutMutableError),
 }
 
 /// A running DHT node. Dropping it (or [`DhtNode::shutdown`]) stops the node's thread.
@@ -132,6 +134,61 @@ impl DhtNode {
         peers
     }
 
+    /// Stores a signed BEP 44 item (a feed head or an identity record) on the closest nodes.
+    /// Any node may do this for any item it holds: no secret is needed to republish.
+    pub async fn put_item(&self, item: &feeds::MutableItem) -> Result<(), DhtError> {
+        let salt = Some(item.salt()).filter(|s| !s.is_empty());
+        let signed = mainline::MutableItem::new_signed_unchecked(
+            *item.key().as_bytes(),
+            item.signature(),
+            item.value(),
+            item.seq(),
+            salt,
+        );
+        self.dht.put_mutable(signed, None).await?;
+        Ok(())
+    }
+
+    /// The most recent item under `key` and `salt` the DHT holds, checked again with `feeds`.
+    pub async fn get_item(
+        &self,
+        key: &feeds::IdentityKey,
+        salt: &[u8],
+    ) -> Option<feeds::MutableItem> {
+        let salt = Some(salt).filter(|s| !s.is_empty());
+        let found = self
+            .dht
+            .get_mutable_most_recent(key.as_bytes(), salt)
+            .await?;
+        feeds::MutableItem::from_parts(
+            *key,
+            found.salt().map(<[u8]>::to_vec).unwrap_or_default(),
+            found.seq(),
+            found.value().to_vec(),
+            *found.signature(),
+        )
+        .ok()
+    }
+
+    /// The newest head of a feed found in the DHT.
+    pub async fn get_head(
+        &self,
+        key: &feeds::IdentityKey,
+        feed: &feeds::FeedName,
+    ) -> Option<feeds::SignedHead> {
+        let item = self.get_item(key, feed.as_str().as_bytes()).await?;
+        feeds::SignedHead::from_item(item).ok()
+    }
+
+    /// The newest identity record found in the DHT.
+    pub async fn get_identity_record(
+        &self,
+        key: &feeds::IdentityKey,
+    ) -> Option<feeds::SignedIdentityRecord> {
+        let item = self.get_item(key, b"").await?;
+        feeds::SignedIdentityRecord::from_item(item).ok()
+    }
+
     /// Stops the node (its thread ends once every clone of this handle is gone).
     pub fn shutdown(self) {
         drop(self);
@@ -192,5 +249,39 @@ mod tests {
         futures_lite::future::block_on(others[0].announce_peer(info_hash, 4242)).unwrap();
         let peers = futures_lite::future::block_on(others[2].get_peers(info_hash));
         assert_eq!(peers, vec![SocketAddrV4::new(Ipv4Addr::LOCALHOST, 4242)]);
+    }
+
+    #[test]
+    fn a_head_put_by_one_node_is_found_and_republished_by_others() {
+        let first = DhtNode::start(&loopback(Vec::new())).unwrap();
+        let others: Vec<DhtNode> = (0..3)
+            .map(|_| DhtNode::start(&loopback(vec![first.bootstrap_address()])).unwrap())
+            .collect();
+        let pair = feeds::Keypair::from_seed(&[4; 32]);
+        let feed = feeds::FeedName::new("main").unwrap();
+        let head = feeds::FeedHead {
+            feed: feed.clone(),
+            seq: 3,
+            entry_hash: feeds::EntryHash([1; 32]),
+            log: feeds::InfoHash([2; 20]),
+            time: 5,
+        }
+        .sign(&pair)
+        .unwrap();
+        futures_lite::future::block_on(others[0].put_item(head.item())).unwrap();
+        let found = futures_lite::future::block_on(others[2].get_head(&pair.public(), &feed));
+        assert_eq!(found, Some(head.clone()));
+        // A node without the key republishes the same signed item.
+        futures_lite::future::block_on(others[1].put_item(found.unwrap().item())).unwrap();
+        let record = feeds::IdentityRecord {
+            feeds: vec![feed],
+            name: None,
+            nodes: Vec::new(),
+        }
+        .sign(&pair, 1)
+        .unwrap();
+        futures_lite::future::block_on(others[1].put_item(record.item())).unwrap();
+        let found = futures_lite::future::block_on(first.get_identity_record(&pair.public()));
+        assert_eq!(found, Some(record));
     }
 }

@@ -12,6 +12,7 @@
 //! | 4 | a file changed while it was being hashed: retry once it is stable |
 
 mod identity;
+mod node;
 mod progress;
 mod publish;
 mod size;
@@ -52,6 +53,14 @@ pub enum Command {
     Publish(publish::PublishArgs),
     /// Retract an entry of a feed with a signed `delete` entry.
     Retract(publish::RetractArgs),
+    /// Run a node: seed, follow, replicate, serve HTTP (gateway on 127.0.0.1:8080).
+    Serve(node::ServeArgs),
+    /// Follow an identity's feeds (KEY) or one feed (KEY/FEED): replicate and seed them.
+    Follow(node::FollowArgs),
+    /// Stop following.
+    Unfollow(node::UnfollowArgs),
+    /// List follows with their status.
+    Follows(node::FollowsArgs),
 }
 
 /// Runs one parsed command line.
@@ -61,6 +70,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Identity(command) => identity::run(command, &cli.data),
         Command::Publish(args) => publish::publish(args, &cli.data),
         Command::Retract(args) => publish::retract(args, &cli.data),
+        Command::Serve(args) => node::serve(args, &cli.data),
+        Command::Follow(args) => node::follow(args, &cli.data),
+        Command::Unfollow(args) => node::unfollow(args, &cli.data),
+        Command::Follows(args) => node::follows(args, &cli.data),
     }
 }
 

@@ -88,7 +88,7 @@ pub fn publish(args: PublishArgs, data: &Path) -> anyhow::Result<()> {
     let bar = HashingBar::new(prepared.total_length());
     let published = prepared.publish(&data, unix_now(), &|n| bar.advance(n))?;
     bar.finish();
-    report(&published, args.json)
+    report(&data, &published, args.json)
 }
 
 pub fn retract(args: RetractArgs, data: &Path) -> anyhow::Result<()> {
@@ -100,11 +100,30 @@ pub fn retract(args: RetractArgs, data: &Path) -> anyhow::Result<()> {
         args.seq,
         unix_now(),
     )?;
-    report(&published, args.json)
+    report(&data, &published, args.json)
 }
 
-fn report(published: &Published, json: bool) -> anyhow::Result<()> {
+/// Hands the entry to a running node (seeded and announced at once), then prints it.
+fn report(data: &DataDir, published: &Published, json: bool) -> anyhow::Result<()> {
     let entry = published.entry.entry();
+    let node = match super::node::hand_over_to_node(data.root()) {
+        Ok(true) => data.node_info(),
+        Ok(false) => None,
+        Err(e) => {
+            eprintln!("warning: the entry is published, but the running node did not take it: {e}");
+            None
+        }
+    };
+    let entry_url = node.as_ref().map(|n| {
+        format!(
+            "{}/{}/{}/{}",
+            n.public_url, published.identity, entry.feed, entry.seq
+        )
+    });
+    let torrent_url = node
+        .as_ref()
+        .zip(published.content.as_ref())
+        .map(|(n, c)| format!("{}/torrents/{}.torrent", n.public_url, c.infohash));
     if json {
         let mut object = serde_json::json!({
             "identity": published.identity.to_string(),
@@ -117,6 +136,12 @@ fn report(published: &Published, json: bool) -> anyhow::Result<()> {
             object["infohash"] = content.infohash.to_string().into();
             object["magnet"] = content.magnet.clone().into();
             object["torrent_path"] = content.torrent_path.display().to_string().into();
+        }
+        if let Some(url) = &entry_url {
+            object["entry_url"] = url.clone().into();
+        }
+        if let Some(url) = &torrent_url {
+            object["torrent_url"] = url.clone().into();
         }
         println!("{object}");
         return Ok(());
@@ -132,6 +157,9 @@ fn report(published: &Published, json: bool) -> anyhow::Result<()> {
         println!("infohash: {}", content.infohash);
         println!("magnet: {}", content.magnet);
         println!("torrent: {}", content.torrent_path.display());
+    }
+    if let Some(url) = entry_url {
+        println!("entry: {url}");
     }
     Ok(())
 }

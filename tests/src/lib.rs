@@ -1,3 +1,4 @@
 //! End-to-end tests live in `tests/tests/`; this library holds their shared harness.
 
 pub mod binary;
+pub mod node;

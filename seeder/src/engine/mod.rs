@@ -55,6 +55,10 @@ pub struct Engine {
     download_dir: PathBuf,
     config: EngineConfig,
     tracker: LocalTracker,
+    /// librqbit 9.1.0's JSON persistence picks a new torrent's id as the highest stored id
+    /// plus one before storing it, so two adds at once get the same id and the second is
+    /// answered with the first torrent (see docs/engine-gaps.md): adds go one at a time.
+    add_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -141,6 +145,7 @@ impl Engine {
             download_dir,
             config,
             tracker,
+            add_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -329,14 +334,25 @@ impl Engine {
         torrent: Vec<u8>,
         options: AddTorrentOptions,
     ) -> Result<InfoHash> {
+        let _one_at_a_time = self.add_lock.lock().await;
         let response = self
             .session
             .add_torrent(AddTorrent::from_bytes(torrent), Some(options))
             .await
             .map_err(torrent_error("add", layout.infohash))?;
         match response {
-            AddTorrentResponse::Added(..) | AddTorrentResponse::AlreadyManaged(..) => {
+            AddTorrentResponse::Added(_, handle)
+            | AddTorrentResponse::AlreadyManaged(_, handle)
+                if handle.info_hash().0 == layout.infohash.0 =>
+            {
                 Ok(layout.infohash)
+            }
+            AddTorrentResponse::Added(..) | AddTorrentResponse::AlreadyManaged(..) => {
+                Err(Error::Torrent {
+                    action: "add",
+                    infohash: layout.infohash,
+                    message: "librqbit answered with another torrent".into(),
+                })
             }
             AddTorrentResponse::ListOnly(_) => Err(Error::Torrent {
                 action: "add",

@@ -1,0 +1,163 @@
+//! The node's configuration: one serde struct whose `Default` runs a working node
+//! (`swarmfeed serve` with no options), read from an optional TOML file, then overridden by
+//! environment variables and command-line flags (the binary maps those).
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The public BitTorrent DHT routers a node bootstraps from by default.
+pub const PUBLIC_BOOTSTRAP: [&str; 3] = [
+    "router.bittorrent.com:6881",
+    "dht.transmissionbt.com:6881",
+    "dht.libtorrent.org:25401",
+];
+
+/// Everything a node can be told. Every field has a default that works.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The data directory (keystore, published feeds, SQLite store, engine state).
+    pub data_dir: PathBuf,
+    /// Where the HTTP server (gateway and node-to-node routes) listens.
+    pub listen: SocketAddr,
+    /// The URL others reach this node's HTTP server at [default: `http://{listen}`].
+    pub public_url: Option<String>,
+    /// The address BitTorrent and the DHT bind to.
+    pub bind_ip: Ipv4Addr,
+    /// BitTorrent TCP port; 0 picks any free port.
+    pub bt_port: u16,
+    /// DHT UDP port (the address others bootstrap from); 0 picks any free port.
+    pub dht_port: u16,
+    /// DHT nodes to bootstrap from, `host:port`; empty starts a network of its own.
+    pub dht_bootstrap: Vec<String>,
+    /// Where followed content is downloaded [default: `{data_dir}/downloads`].
+    pub download_dir: Option<PathBuf>,
+    /// Keep seeding and serving entries their publisher retracted.
+    pub archive: bool,
+    /// Seconds between DHT polls of followed feeds' heads.
+    pub poll_interval_secs: u64,
+    /// Seconds between republishing followed heads and identity records to the DHT.
+    pub republish_interval_secs: u64,
+    /// Push new heads of this node's own feeds to nodes that follow them.
+    pub push: bool,
+    /// Fetch from URLs in private address ranges (loopback, 10/8, 192.168/16, …).
+    pub allow_private_fetch: bool,
+    /// Disk and rate limits.
+    pub limits: Limits,
+}
+
+/// Hard limits: a follow never makes the node exceed them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Bytes of followed content in all (0: no limit).
+    pub max_bytes_total: u64,
+    /// Files of followed content in all (0: no limit).
+    pub max_files_total: u64,
+    /// Bytes per follow (0: no limit).
+    pub max_bytes_per_follow: u64,
+    /// Files per follow (0: no limit).
+    pub max_files_per_follow: u64,
+    /// Download rate, bytes per second (0: no limit).
+    pub download_rate: u64,
+    /// Upload rate, bytes per second (0: no limit).
+    pub upload_rate: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            data_dir: PathBuf::from("swarmfeed-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            bind_ip: Ipv4Addr::UNSPECIFIED,
+            bt_port: 6881,
+            dht_port: 6881,
+            dht_bootstrap: PUBLIC_BOOTSTRAP.iter().map(|s| s.to_string()).collect(),
+            download_dir: None,
+            archive: false,
+            poll_interval_secs: 300,
+            republish_interval_secs: 1800,
+            push: true,
+            allow_private_fetch: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Why a configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {}: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+}
+
+impl NodeConfig {
+    /// Reads a TOML file; fields it leaves out keep their defaults.
+    pub fn from_file(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// A node for tests: loopback only, any free ports, no bootstrap, fast loops.
+    pub fn for_tests(data_dir: PathBuf) -> NodeConfig {
+        NodeConfig {
+            data_dir,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            bind_ip: Ipv4Addr::LOCALHOST,
+            bt_port: 0,
+            dht_port: 0,
+            dht_bootstrap: Vec::new(),
+            poll_interval_secs: 2,
+            republish_interval_secs: 10,
+            allow_private_fetch: true,
+            ..NodeConfig::default()
+        }
+    }
+
+    pub fn download_dir(&self) -> PathBuf {
+        self.download_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("downloads"))
+    }
+
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_secs(self.poll_interval_secs.max(1))
+    }
+
+    pub fn republish_interval(&self) -> Duration {
+        Duration::from_secs(self.republish_interval_secs.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults_and_unknown_fields_are_refused() {
+        assert_eq!(
+            toml::from_str::<NodeConfig>("").unwrap(),
+            NodeConfig::default()
+        );
+        let some: NodeConfig =
+            toml::from_str("bt_port = 0\n[limits]\nmax_bytes_total = 10\n").unwrap();
+        assert_eq!(some.bt_port, 0);
+        assert_eq!(some.limits.max_bytes_total, 10);
+        assert!(toml::from_str::<NodeConfig>("bt_prot = 0").is_err());
+    }
+}

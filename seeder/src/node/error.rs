@@ -1,0 +1,34 @@
+//! The node's error type.
+
+use std::net::SocketAddr;
+
+/// What can stop the node or one of its operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::Error),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::Error),
+    #[error(transparent)]
+    Dht(#[from] crate::dht::DhtError),
+    #[error(transparent)]
+    Data(#[from] publisher::Error),
+    #[error(transparent)]
+    Feed(#[from] feeds::Error),
+    #[error("HTTP: {0}")]
+    Http(String),
+    #[error("{0}")]
+    Fetch(String),
+    #[error("I/O on {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,201 @@
+//! The node: one data directory, its SQLite store, a BitTorrent engine, a DHT node, an HTTP
+//! server (node-to-node routes plus whatever the gateway adds) and a local control socket,
+//! with the loops that keep followed feeds replicated and their heads alive in the DHT.
+//!
+//! `Node::start(config, gateway)` brings it all up and returns once every listener is
+//! bound and `node.json` says where; `shutdown` stops it cleanly.
+
+mod control;
+mod error;
+mod fetch;
+mod own;
+mod replicate;
+mod routes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use publisher::DataDir;
+use publisher::data_dir::NodeInfo;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::NodeConfig;
+use crate::dht::{DhtConfig, DhtNode};
+use crate::engine::{Engine, EngineConfig};
+use crate::store::Store;
+
+pub use control::{ControlClient, ControlError, FollowRequest, follow_json};
+pub use error::{Error, Result};
+pub use replicate::follow_now;
+
+/// What every part of a running node shares. Cheap to clone.
+#[derive(Clone)]
+pub struct NodeHandle {
+    inner: Arc<NodeInner>,
+}
+
+pub struct NodeInner {
+    pub config: NodeConfig,
+    pub data: DataDir,
+    pub store: Store,
+    pub engine: Engine,
+    pub dht: DhtNode,
+    pub public_url: String,
+    pub http_addr: SocketAddr,
+    http: reqwest::Client,
+    /// Wakes the replication loop (a follow, a pushed head).
+    wake: Notify,
+    cancel: CancellationToken,
+}
+
+impl std::ops::Deref for NodeHandle {
+    type Target = NodeInner;
+
+    fn deref(&self) -> &NodeInner {
+        &self.inner
+    }
+}
+
+impl NodeHandle {
+    /// Asks the replication loop to look at every followed feed now.
+    pub fn wake_replication(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// The node's BitTorrent port, as announced in the DHT.
+    pub fn bt_port(&self) -> u16 {
+        self.engine
+            .announce_port()
+            .unwrap_or_else(|| self.engine.listen_addr().port())
+    }
+}
+
+/// A running node.
+pub struct Node {
+    handle: NodeHandle,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Node {
+    /// Starts a node; `gateway` builds the human-facing routes served beside the node's own.
+    pub async fn start(
+        config: NodeConfig,
+        gateway: impl FnOnce(NodeHandle) -> Router,
+    ) -> Result<Node> {
+        let data = DataDir::new(&config.data_dir);
+        publisher::data_dir::create_dir(data.root())?;
+        let store = Store::open(data.store_path()).await?;
+        let dht = DhtNode::start(&DhtConfig {
+            bind_address: config.bind_ip,
+            port: config.dht_port,
+            bootstrap: config.dht_bootstrap.clone(),
+            server_mode: true,
+        })?;
+        let mut engine_config = EngineConfig::new(&config.data_dir);
+        engine_config.download_dir = config.download_dir();
+        engine_config.listen = SocketAddr::from((config.bind_ip, config.bt_port));
+        engine_config.upload_limit_bps = rate(config.limits.upload_rate);
+        engine_config.download_limit_bps = rate(config.limits.download_rate);
+        let engine = Engine::start(engine_config).await?;
+
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                address: config.listen,
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(|source| Error::Bind {
+            address: config.listen,
+            source,
+        })?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{http_addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let handle = NodeHandle {
+            inner: Arc::new(NodeInner {
+                config,
+                data,
+                store,
+                engine,
+                dht,
+                public_url,
+                http_addr,
+                http: reqwest::Client::builder()
+                    .timeout(std::time::Duration::from_secs(30))
+                    .build()
+                    .map_err(|e| Error::Http(e.to_string()))?,
+                wake: Notify::new(),
+                cancel: CancellationToken::new(),
+            }),
+        };
+
+        // Own feeds first, so a restarted node seeds everything before it serves.
+        own::sync_all(&handle).await?;
+        replicate::resume(&handle).await?;
+
+        let control = control::bind(&handle).await?;
+        let app = routes::router(handle.clone()).merge(gateway(handle.clone()));
+        let mut tasks = Vec::new();
+        let cancel = handle.cancel.clone();
+        tasks.push(tokio::spawn(async move {
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(cancel.cancelled_owned());
+            if let Err(e) = serve.await {
+                tracing::error!("HTTP server stopped: {e}");
+            }
+        }));
+        tasks.push(tokio::spawn(control::serve(handle.clone(), control)));
+        tasks.push(tokio::spawn(replicate::poll_loop(handle.clone())));
+        tasks.push(tokio::spawn(replicate::republish_loop(handle.clone())));
+        tasks.push(tokio::spawn(replicate::content_loop(handle.clone())));
+
+        let info = NodeInfo {
+            pid: std::process::id(),
+            http: handle.http_addr,
+            public_url: handle.public_url.clone(),
+            bt_port: handle.bt_port(),
+            dht: SocketAddr::V4(handle.dht.local_addr()),
+            control: handle.data.control_socket(),
+        };
+        let json = serde_json::to_vec_pretty(&info).map_err(|e| Error::Http(e.to_string()))?;
+        publisher::data_dir::write_atomic(&handle.data.node_info_path(), &json)?;
+        tracing::info!(
+            http = %handle.http_addr, public_url = %handle.public_url, bt_port = info.bt_port,
+            dht = %info.dht, "node started"
+        );
+        Ok(Node { handle, tasks })
+    }
+
+    pub fn handle(&self) -> &NodeHandle {
+        &self.handle
+    }
+
+    /// Stops the loops and listeners, removes `node.json` and the control socket.
+    pub async fn shutdown(self) {
+        self.handle.cancel.cancel();
+        for task in self.tasks {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+        }
+        let _ = std::fs::remove_file(self.handle.data.node_info_path());
+        let _ = std::fs::remove_file(self.handle.data.control_socket());
+        match Arc::try_unwrap(self.handle.inner) {
+            Ok(inner) => inner.engine.shutdown().await,
+            Err(_) => tracing::warn!(
+                "node handles still held at shutdown; the engine stops with the process"
+            ),
+        }
+    }
+}
+
+fn rate(bytes_per_second: u64) -> Option<u32> {
+    (bytes_per_second > 0).then(|| u32::try_from(bytes_per_second).unwrap_or(u32::MAX))
+}

@@ -1,0 +1,182 @@
+//! The node's own feeds: what `swarmfeed publish` committed to the data directory is taken
+//! into the store, seeded from where its files lie, put into the DHT and pushed to the
+//! nodes that follow it. Runs at start and whenever the control socket says "published".
+
+use std::path::PathBuf;
+
+use feeds::layout::{segment_name, tail_name};
+use feeds::{Checkpoint, FeedName, IdentityKey, Kind, SignedEntry, SignedHead};
+use publisher::feed_writer::{FeedState, read_committed, update_identity_record};
+use publisher::publish::ContentRecord;
+
+use super::{Error, NodeHandle, Result, replicate};
+use crate::store::{LogPart, NewTorrent, Origin, TorrentState};
+
+/// Takes in every feed of every identity in the keystore.
+pub async fn sync_all(node: &NodeHandle) -> Result<()> {
+    let keystore = node.data.keystore();
+    let identities = keystore.list()?;
+    for identity in identities {
+        let keypair = keystore.keypair(&identity.name)?;
+        let (data, url) = (node.data.clone(), node.public_url.clone());
+        let record =
+            blocking(move || update_identity_record(&data, &keypair, Some(&url))).await??;
+        node.store.put_identity_record(&record).await?;
+        let dht_node = node.clone();
+        tokio::spawn(async move {
+            if let Err(e) = dht_node.dht.put_item(record.item()).await {
+                tracing::debug!("DHT put of identity record: {e}");
+            }
+        });
+        for feed in node.data.feeds_of(&identity.public)? {
+            if let Err(e) = sync_feed(node, &identity.public, &feed).await {
+                tracing::warn!(identity = %identity.public, %feed, "cannot take in own feed: {e}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Takes in one own feed: new entries, head, log torrents, content.
+pub async fn sync_feed(node: &NodeHandle, identity: &IdentityKey, feed: &FeedName) -> Result<()> {
+    let (data, id, name) = (node.data.clone(), *identity, feed.clone());
+    let (state, entries) = blocking(move || read_committed(&data, &id, &name)).await??;
+    let last = node.store.last_entry(identity, feed).await?;
+    let verified = last.as_ref().map_or(0, |e| e.entry.seq());
+    let fresh: Vec<SignedEntry> = entries.into_iter().filter(|e| e.seq() > verified).collect();
+    if !fresh.is_empty() {
+        let checkpoint = last.as_ref().map(|e| Checkpoint::of_entry(&e.entry));
+        let log = feeds::verify_log(identity, feed, fresh, checkpoint.as_ref())?;
+        node.store
+            .append_verified_entries(identity, feed, log.entries.clone())
+            .await?;
+        for entry in &log.entries {
+            seed_own_content(node, entry).await;
+        }
+    }
+    seed_log_torrents(node, identity, feed, &state).await?;
+    let dir = node.data.feed_dir(identity, feed);
+    let head_path = dir.join("head");
+    let head = std::fs::read(&head_path).map_err(|source| Error::Io {
+        path: head_path.display().to_string(),
+        source,
+    })?;
+    let head = SignedHead::decode(&head)?;
+    node.store.put_head(&head).await?;
+    replicate::publish_head(node, head);
+    Ok(())
+}
+
+/// Seeds a post's content from where it lies, or stops seeding what a delete retracts.
+async fn seed_own_content(node: &NodeHandle, signed: &SignedEntry) {
+    let entry = signed.entry();
+    match (&entry.kind, &entry.content) {
+        (Kind::Post, Some(content)) => {
+            let infohash = content.infohash;
+            let record_path = node.data.content_path(&infohash);
+            let torrent_path = node.data.torrent_path(&infohash);
+            let loaded = std::fs::read(&record_path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<ContentRecord>(&b).ok());
+            let (Some(record), Ok(torrent)) = (loaded, std::fs::read(&torrent_path)) else {
+                tracing::warn!(%infohash, "published content has no record or .torrent in the data directory");
+                return;
+            };
+            let origin = Origin::Published {
+                content_root: record.root.clone(),
+            };
+            let mut new = NewTorrent::from_content(content, origin);
+            new.metainfo = Some(torrent.clone());
+            if let Err(e) = node.store.put_torrent(new).await {
+                tracing::warn!(%infohash, "cannot store torrent: {e}");
+                return;
+            }
+            let state = match node.engine.seed_existing(&torrent, &record.root).await {
+                Ok(_) => TorrentState {
+                    complete: true,
+                    have_bytes: content.size,
+                    last_verified: None,
+                    error: None,
+                },
+                Err(e) => {
+                    // Files moved or changed since publishing: say so instead of serving wrong bytes.
+                    tracing::warn!(%infohash, root = %record.root.display(), "cannot seed published content: {e}");
+                    TorrentState {
+                        error: Some(format!("cannot seed from {}: {e}", record.root.display())),
+                        ..TorrentState::default()
+                    }
+                }
+            };
+            let _ = node.store.set_torrent_state(&infohash, state).await;
+            replicate::announce(node, infohash);
+        }
+        (Kind::Delete { retracts }, _) => {
+            replicate::retract(node, &entry.author, &entry.feed, *retracts).await
+        }
+        _ => {}
+    }
+}
+
+/// Stores and seeds the tail and sealed segments the publisher wrote beside the feed.
+async fn seed_log_torrents(
+    node: &NodeHandle,
+    identity: &IdentityKey,
+    feed: &FeedName,
+    state: &FeedState,
+) -> Result<()> {
+    let dir = node.data.feed_dir(identity, feed);
+    let mut parts: Vec<(LogPart, PathBuf, String)> = Vec::new();
+    for (index, hash) in state.segments.iter().enumerate() {
+        let index = index as u64;
+        let path = dir
+            .join("segments")
+            .join(index.to_string())
+            .join(segment_name(feed, index));
+        parts.push((LogPart::Segment(index), path, hash.clone()));
+    }
+    if let Some(tail) = &state.tail {
+        parts.push((
+            LogPart::Tail,
+            dir.join("tails").join(tail).join(tail_name(feed)),
+            tail.clone(),
+        ));
+    }
+    for (part, path, hash) in parts {
+        let infohash: feeds::InfoHash = hash.parse()?;
+        if let LogPart::Segment(_) = part
+            && node
+                .store
+                .log_torrent_by_infohash(&infohash)
+                .await?
+                .is_some()
+        {
+            continue;
+        }
+        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let torrent_path = path.with_file_name(format!(
+            "{}.torrent",
+            path.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+        let torrent = std::fs::read(&torrent_path).map_err(|source| Error::Io {
+            path: torrent_path.display().to_string(),
+            source,
+        })?;
+        node.store
+            .put_log_torrent(identity, feed, part, &infohash, bytes)
+            .await?;
+        node.engine.seed_existing(&torrent, &path).await?;
+        replicate::announce(node, infohash);
+    }
+    Ok(())
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Fetch(format!("worker stopped: {e}")))
+}

@@ -1,0 +1,595 @@
+//! Following: resolve each followed head (DHT, nodes over HTTP, pushes), fetch and verify
+//! the new part of the feed log, store it, download and verify every entry's content, and
+//! keep heads alive in the DHT (mainline never republishes; any node may, without a secret).
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use feeds::layout::{SEGMENT_ENTRIES, log_torrent, read_tail, segment_name, tail_name};
+use feeds::{
+    Checkpoint, Error as FeedError, FeedName, IdentityKey, InfoHash, Kind, Metainfo, SignedEntry,
+    SignedHead,
+};
+
+use super::{Error, NodeHandle, Result, fetch};
+use crate::engine::TorrentSource;
+use crate::store::{FeedStatus, LogPart, NewTorrent, Origin, TorrentQuery, TorrentState};
+
+/// Follows a feed (or with `None` every feed of the identity) and wakes the replication loop.
+pub async fn follow_now(
+    node: &NodeHandle,
+    identity: &IdentityKey,
+    feed: Option<&FeedName>,
+) -> Result<bool> {
+    let new = node.store.follow(identity, feed).await?;
+    node.wake_replication();
+    Ok(new)
+}
+
+/// Puts a head into the DHT and pushes it to the nodes known to serve its feed (background).
+pub fn publish_head(node: &NodeHandle, head: SignedHead) {
+    let node = node.clone();
+    tokio::spawn(async move {
+        if let Err(e) = node.dht.put_item(head.item()).await {
+            tracing::debug!(feed = %head.head().feed, "DHT put of head: {e}");
+        }
+        if !node.config.push {
+            return;
+        }
+        let (author, feed) = (head.author(), head.head().feed.clone());
+        for url in fetch::candidate_nodes(&node, &author, Some(&feed)).await {
+            let sent = node
+                .http
+                .post(format!("{url}/api/v1/heads"))
+                .header("x-swarmfeed-node", node.public_url.as_str())
+                .body(head.encode())
+                .send()
+                .await;
+            if let Err(e) = sent {
+                tracing::debug!(%url, "push of head: {e}");
+            }
+        }
+    });
+}
+
+/// Announces in the DHT that this node seeds `infohash` (background).
+pub fn announce(node: &NodeHandle, infohash: InfoHash) {
+    let node = node.clone();
+    tokio::spawn(async move {
+        if let Err(e) = node.dht.announce_peer(infohash.0, node.bt_port()).await {
+            tracing::debug!(%infohash, "DHT announce: {e}");
+        }
+    });
+}
+
+/// A `delete` entry: stop seeding and serving the retracted content unless archiving, and
+/// unless another live entry still names it.
+pub async fn retract(node: &NodeHandle, author: &IdentityKey, feed: &FeedName, seq: u64) {
+    if node.config.archive {
+        return;
+    }
+    let Ok(Some(target)) = node.store.entry(author, feed, seq).await else {
+        return;
+    };
+    let Some(content) = target.entry.entry().content.clone() else {
+        return;
+    };
+    let users = node
+        .store
+        .entries_with_infohash(&content.infohash)
+        .await
+        .unwrap_or_default();
+    if users
+        .iter()
+        .any(|e| !e.retracted && e.entry.hash() != target.entry.hash())
+    {
+        return;
+    }
+    let delete_files = matches!(node.store.torrent(&content.infohash).await, Ok(Some(t)) if t.origin == Origin::Followed);
+    if let Err(e) = node.engine.remove(&content.infohash, delete_files).await {
+        tracing::debug!(infohash = %content.infohash, "remove retracted torrent: {e}");
+    }
+    let state = TorrentState {
+        error: Some("retracted by its publisher".into()),
+        ..TorrentState::default()
+    };
+    let _ = node.store.set_torrent_state(&content.infohash, state).await;
+}
+
+/// After a restart: hand followed torrents the engine does not hold back to it.
+pub async fn resume(node: &NodeHandle) -> Result<()> {
+    let running: HashSet<InfoHash> = node.engine.list().into_iter().map(|s| s.infohash).collect();
+    let mut after = None;
+    loop {
+        let page = node
+            .store
+            .torrents(TorrentQuery {
+                after,
+                limit: 500,
+                only_incomplete: false,
+            })
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.infohash);
+        for torrent in page {
+            if torrent.origin == Origin::Followed
+                && !running.contains(&torrent.infohash)
+                && torrent.state.error.is_none()
+            {
+                start_download(node, torrent.infohash, None).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Polls every followed feed each `poll_interval`, or at once when woken.
+pub async fn poll_loop(node: NodeHandle) {
+    loop {
+        update_all(&node).await;
+        tokio::select! {
+            _ = node.cancel.cancelled() => return,
+            _ = node.wake.notified() => {}
+            _ = tokio::time::sleep(node.config.poll_interval()) => {}
+        }
+    }
+}
+
+async fn update_all(node: &NodeHandle) {
+    expand_identity_follows(node).await;
+    let feeds = match node.store.followed_feeds().await {
+        Ok(feeds) => feeds,
+        Err(e) => return tracing::error!("cannot list followed feeds: {e}"),
+    };
+    for (identity, feed) in feeds {
+        let result = update_feed(node, &identity, &feed).await;
+        let error = result.as_ref().err().map(ToString::to_string);
+        if let Some(error) = &error {
+            tracing::warn!(%identity, %feed, "update failed: {error}");
+        }
+        let _ = node
+            .store
+            .set_feed_error(&identity, &feed, error.as_deref())
+            .await;
+        let _ = node
+            .store
+            .set_follow_result(&identity, Some(&feed), error.as_deref())
+            .await;
+    }
+}
+
+/// A bare-key follow covers every feed of the identity record: resolve it and expand.
+async fn expand_identity_follows(node: &NodeHandle) {
+    let Ok(follows) = node.store.follows().await else {
+        return;
+    };
+    for follow in follows.into_iter().filter(|f| f.feed.is_none()) {
+        let identity = follow.identity;
+        let mut records = Vec::new();
+        if let Some(record) = with_timeout(node.dht.get_identity_record(&identity))
+            .await
+            .flatten()
+        {
+            records.push(record);
+        }
+        for url in fetch::candidate_nodes(node, &identity, None).await {
+            if let Ok(bytes) =
+                fetch::get(node, &format!("{url}/api/v1/identities/{identity}"), 4096).await
+                && let Ok(record) = feeds::SignedIdentityRecord::decode(&bytes)
+                && record.identity() == identity
+            {
+                records.push(record);
+            }
+        }
+        for record in records {
+            let _ = node.store.put_identity_record(&record).await;
+        }
+        let error = match node.store.identity_record(&identity).await {
+            Ok(Some(record)) => {
+                let _ = node
+                    .store
+                    .expand_follow(&identity, &record.record().feeds)
+                    .await;
+                None
+            }
+            _ => Some("identity record not found yet (DHT or nodes)"),
+        };
+        let _ = node.store.set_follow_result(&identity, None, error).await;
+    }
+}
+
+/// Brings one followed feed up to the newest head that can be found.
+pub async fn update_feed(node: &NodeHandle, identity: &IdentityKey, feed: &FeedName) -> Result<()> {
+    let state = node.store.feed_state(identity, feed).await?;
+    if let Some(FeedStatus::Frozen(_)) = state.as_ref().map(|s| &s.status) {
+        return Ok(());
+    }
+    let verified = state.as_ref().map_or(0, |s| s.verified_seq);
+    let mut best: Option<SignedHead> = state.and_then(|s| s.head);
+    let mut consider = |head: SignedHead| {
+        if head.author() == *identity
+            && head.head().feed == *feed
+            && best.as_ref().is_none_or(|b| head.head().seq > b.head().seq)
+        {
+            best = Some(head);
+        }
+    };
+    if let Some(head) = with_timeout(node.dht.get_head(identity, feed))
+        .await
+        .flatten()
+    {
+        consider(head);
+    }
+    for (url, head) in fetch::head_from_nodes(node, identity, feed).await {
+        register_as_follower(node, &url, identity, feed).await;
+        consider(head);
+    }
+    let Some(head) = best else {
+        return Err(Error::Fetch("no head found yet (DHT or nodes)".into()));
+    };
+    node.store.put_head(&head).await?;
+    if head.head().seq <= verified {
+        return Ok(());
+    }
+    take_in_log(node, identity, feed, &head, verified).await
+}
+
+/// Fetches the log parts a head names past `verified`, verifies them, stores everything.
+async fn take_in_log(
+    node: &NodeHandle,
+    identity: &IdentityKey,
+    feed: &FeedName,
+    head: &SignedHead,
+    verified: u64,
+) -> Result<()> {
+    let tail_hash = head.head().log;
+    let tail = fetch::log_part(node, identity, feed, tail_hash, &tail_name(feed)).await?;
+    let (segments, tail_entries) = read_tail(&tail)?;
+    if segments.len() as u64 != head.head().seq / SEGMENT_ENTRIES {
+        return Err(FeedError::BadLayout(
+            "the tail lists the wrong number of sealed segments".into(),
+        )
+        .into());
+    }
+    let mut raw = Vec::new();
+    let mut new_segments = Vec::new();
+    let first = (verified / SEGMENT_ENTRIES) as usize;
+    for (index, hash) in segments.iter().enumerate().skip(first) {
+        let name = segment_name(feed, index as u64);
+        let bytes = fetch::log_part(node, identity, feed, *hash, &name).await?;
+        let entries = feeds::log::split_entries(&bytes)?;
+        if entries.len() as u64 != SEGMENT_ENTRIES {
+            return Err(FeedError::BadLayout(format!(
+                "segment {index} does not hold 1024 entries"
+            ))
+            .into());
+        }
+        let skip = verified.saturating_sub(index as u64 * SEGMENT_ENTRIES) as usize;
+        raw.extend(entries.into_iter().skip(skip));
+        new_segments.push((index as u64, *hash, name, bytes));
+    }
+    let skip = verified.saturating_sub(segments.len() as u64 * SEGMENT_ENTRIES) as usize;
+    raw.extend(tail_entries.into_iter().skip(skip));
+
+    let last = node.store.last_entry(identity, feed).await?;
+    let checkpoint = last.as_ref().map(|e| Checkpoint::of_entry(&e.entry));
+    let log = match feeds::decode_and_verify_log(identity, feed, raw, checkpoint.as_ref()) {
+        Ok(log) => log,
+        Err(FeedError::Fork(proof)) => {
+            tracing::error!(%identity, %feed, seq = proof.seq(), "feed forked: frozen at the last agreed entry");
+            node.store.set_feed_frozen(identity, feed, &proof).await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if log.head() != Some((head.head().seq, head.head().entry_hash)) {
+        return Err(
+            FeedError::HeadMismatch("the log does not end at the entry the head names").into(),
+        );
+    }
+    node.store
+        .append_verified_entries(identity, feed, log.entries.clone())
+        .await?;
+    for (index, hash, name, bytes) in new_segments {
+        keep_log_part(
+            node,
+            identity,
+            feed,
+            LogPart::Segment(index),
+            hash,
+            &name,
+            bytes,
+        )
+        .await;
+    }
+    keep_log_part(
+        node,
+        identity,
+        feed,
+        LogPart::Tail,
+        tail_hash,
+        &tail_name(feed),
+        tail,
+    )
+    .await;
+    for entry in &log.entries {
+        take_in_entry(node, entry).await;
+    }
+    tracing::info!(%identity, %feed, seq = head.head().seq, new = log.entries.len(), "feed updated");
+    Ok(())
+}
+
+/// Stores a verified log part, writes it where the engine seeds it, and announces it.
+async fn keep_log_part(
+    node: &NodeHandle,
+    identity: &IdentityKey,
+    feed: &FeedName,
+    part: LogPart,
+    infohash: InfoHash,
+    name: &str,
+    bytes: Vec<u8>,
+) {
+    let dir = fetch::log_dir(node, identity, feed, &infohash);
+    let path = dir.join(name);
+    let metainfo = Metainfo {
+        info: log_torrent(name.to_owned(), &bytes),
+        trackers: Vec::new(),
+        webseeds: Vec::new(),
+    };
+    let written = publisher::data_dir::write_atomic(&path, &bytes);
+    if let Err(e) = node
+        .store
+        .put_log_torrent(identity, feed, part, &infohash, bytes)
+        .await
+    {
+        return tracing::warn!(%infohash, "cannot store log part: {e}");
+    }
+    if written.is_ok()
+        && node
+            .engine
+            .seed_existing(&metainfo.encode(), &path)
+            .await
+            .is_ok()
+    {
+        announce(node, infohash);
+    }
+}
+
+/// A new verified entry of a followed feed: fetch its content, or apply its retraction.
+async fn take_in_entry(node: &NodeHandle, signed: &SignedEntry) {
+    let entry = signed.entry();
+    match (&entry.kind, &entry.content) {
+        (Kind::Post, Some(content)) => {
+            let known = matches!(node.store.torrent(&content.infohash).await, Ok(Some(_)));
+            if !known {
+                let mut new = NewTorrent::from_content(content, Origin::Followed);
+                new.metainfo =
+                    fetch::torrent_file(node, &entry.author, &entry.feed, content.infohash).await;
+                if let Err(e) = node.store.put_torrent(new).await {
+                    return tracing::warn!(infohash = %content.infohash, "cannot store torrent: {e}");
+                }
+            }
+            start_download(node, content.infohash, Some(content.name.clone())).await;
+        }
+        (Kind::Delete { retracts }, _) => {
+            retract(node, &entry.author, &entry.feed, *retracts).await
+        }
+        _ => {}
+    }
+}
+
+/// Adds a followed torrent to the engine (background: a magnet waits for peers).
+async fn start_download(node: &NodeHandle, infohash: InfoHash, name: Option<String>) {
+    if !in_flight().lock().is_ok_and(|mut set| set.insert(infohash)) {
+        return;
+    }
+    let node = node.clone();
+    tokio::spawn(async move {
+        let source = match node.store.torrent_file(&infohash).await {
+            Ok(Some(bytes)) => TorrentSource::Torrent(bytes),
+            _ => {
+                let name = name
+                    .map(|n| format!("&dn={}", percent(&n)))
+                    .unwrap_or_default();
+                TorrentSource::Magnet(format!("magnet:?xt=urn:btih:{infohash}{name}"))
+            }
+        };
+        let peers = fetch::swarm_peers(&node, infohash).await;
+        let dir = node.config.download_dir().join(infohash.to_string());
+        let peer_count = peers.len();
+        match node.engine.download(source, Some(&dir), peers).await {
+            Ok(_) => tracing::debug!(%infohash, peers = peer_count, "download started"),
+            Err(e) => tracing::warn!(%infohash, "cannot start download: {e}"),
+        }
+        if let Ok(mut set) = in_flight().lock() {
+            set.remove(&infohash);
+        }
+    });
+}
+
+/// Torrents being added right now (a magnet add can take a while).
+fn in_flight() -> &'static Mutex<HashSet<InfoHash>> {
+    static IN_FLIGHT: OnceLock<Mutex<HashSet<InfoHash>>> = OnceLock::new();
+    IN_FLIGHT.get_or_init(Default::default)
+}
+
+/// Watches followed downloads: feeds them DHT peers, verifies each finished file's BLAKE3
+/// against its entry, and records the result.
+pub async fn content_loop(node: NodeHandle) {
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    let mut rounds: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = node.cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        rounds += 1;
+        let page = node
+            .store
+            .torrents(TorrentQuery {
+                after: None,
+                limit: 1000,
+                only_incomplete: true,
+            })
+            .await;
+        for torrent in page.unwrap_or_default() {
+            if torrent.origin != Origin::Followed || torrent.state.error.is_some() {
+                continue;
+            }
+            let status = match node.engine.stats(&torrent.infohash) {
+                Ok(status) => status,
+                Err(e) => {
+                    tracing::debug!(infohash = %torrent.infohash, "not in the engine: {e}");
+                    continue;
+                }
+            };
+            if rounds % 5 == 1 {
+                tracing::debug!(infohash = %torrent.infohash, have = status.have_bytes, total = status.total_bytes, peers = status.peers, state = ?status.state, "downloading");
+            }
+            if status.complete {
+                verify_download(&node, torrent.infohash).await;
+            } else if rounds % 5 == 1 {
+                let peers = fetch::swarm_peers(&node, torrent.infohash).await;
+                let _ = node.engine.add_peers(&torrent.infohash, &peers);
+            }
+        }
+    }
+}
+
+/// Checks every file of a finished download against the BLAKE3 its entry names.
+async fn verify_download(node: &NodeHandle, infohash: InfoHash) {
+    let Ok(files) = node.store.torrent_files(&infohash).await else {
+        return;
+    };
+    let Ok(Some(torrent)) = node.store.torrent(&infohash).await else {
+        return;
+    };
+    let dir = node.config.download_dir().join(infohash.to_string());
+    let single = files.len() == 1 && files[0].path == torrent.name;
+    let mut all_good = true;
+    for file in &files {
+        let path = if single {
+            dir.join(&torrent.name)
+        } else {
+            dir.join(&torrent.name).join(&file.path)
+        };
+        let expected = file.blake3;
+        let good = tokio::task::spawn_blocking(move || {
+            hash_file(&path).is_ok_and(|h| Some(h) == expected)
+        })
+        .await
+        .unwrap_or(false);
+        let _ = node
+            .store
+            .set_file_verified(&infohash, file.index, good)
+            .await;
+        all_good &= good;
+    }
+    let state = if all_good {
+        TorrentState {
+            complete: true,
+            have_bytes: torrent.total_size,
+            last_verified: Some(unix_now()),
+            error: None,
+        }
+    } else {
+        tracing::error!(%infohash, "downloaded files do not match the BLAKE3 of their entry");
+        TorrentState {
+            error: Some("files do not match the BLAKE3 hashes of their entry".into()),
+            ..TorrentState::default()
+        }
+    };
+    let _ = node.store.set_torrent_state(&infohash, state).await;
+    if all_good {
+        announce(node, infohash);
+    }
+}
+
+fn hash_file(path: &std::path::Path) -> std::io::Result<[u8; 32]> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(std::fs::File::open(path)?)?;
+    Ok(*hasher.finalize().as_bytes())
+}
+
+/// Puts every held head and identity record back into the DHT, and re-announces every
+/// torrent, each `republish_interval`: DHT nodes forget items after a while or on restart.
+pub async fn republish_loop(node: NodeHandle) {
+    loop {
+        tokio::select! {
+            _ = node.cancel.cancelled() => return,
+            _ = tokio::time::sleep(node.config.republish_interval()) => {}
+        }
+        let mut feeds = node.store.followed_feeds().await.unwrap_or_default();
+        for stored in node.data.keystore().list().unwrap_or_default() {
+            for feed in node.data.feeds_of(&stored.public).unwrap_or_default() {
+                feeds.push((stored.public, feed));
+            }
+            if let Ok(Some(record)) = node.store.identity_record(&stored.public).await {
+                let _ = node.dht.put_item(record.item()).await;
+            }
+        }
+        for (identity, feed) in feeds {
+            if let Ok(Some(head)) = node.store.head(&identity, &feed).await
+                && let Err(e) = node.dht.put_item(head.item()).await
+            {
+                tracing::debug!(%identity, %feed, "republish: {e}");
+            }
+        }
+        for status in node.engine.list() {
+            let _ = node
+                .dht
+                .announce_peer(status.infohash.0, node.bt_port())
+                .await;
+        }
+    }
+}
+
+/// Tells a node serving a feed that this node follows it, so it pushes new heads here.
+async fn register_as_follower(
+    node: &NodeHandle,
+    url: &str,
+    identity: &IdentityKey,
+    feed: &FeedName,
+) {
+    static REGISTERED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let key = format!("{url} {identity}/{feed}");
+    let registered = REGISTERED.get_or_init(Default::default);
+    if !registered.lock().is_ok_and(|mut set| set.insert(key)) {
+        return;
+    }
+    let body = serde_json::json!({"identity": identity.to_string(), "feed": feed.as_str(), "url": node.public_url});
+    let sent = node
+        .http
+        .post(format!("{url}/api/v1/followers"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await;
+    if let Err(e) = sent {
+        tracing::debug!(%url, "register as follower: {e}");
+    }
+}
+
+async fn with_timeout<T>(future: impl std::future::Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(Duration::from_secs(15), future)
+        .await
+        .ok()
+}
+
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

@@ -1,0 +1,318 @@
+//! `swarmfeed serve`, and `follow`, `unfollow`, `follows`, which talk to the running node
+//! through its control socket, or edit the store directly when no node runs.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use feeds::{FeedName, IdentityKey};
+use publisher::DataDir;
+use seeder::config::NodeConfig;
+use seeder::node::{ControlClient, ControlError, FollowRequest, Node};
+use seeder::store::Store;
+
+use super::InputError;
+
+/// Run a node: seed what this data directory published, follow feeds, serve HTTP.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// A TOML config file (every field optional; see README).
+    #[arg(long, value_name = "FILE", env = "SWARMFEED_CONFIG")]
+    config: Option<PathBuf>,
+    /// HTTP listen address [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR", env = "SWARMFEED_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// The URL others reach this node at [default: http://LISTEN].
+    #[arg(long, value_name = "URL", env = "SWARMFEED_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// The address BitTorrent and the DHT bind to [default: 0.0.0.0].
+    #[arg(long, value_name = "IP", env = "SWARMFEED_BIND_IP")]
+    bind_ip: Option<Ipv4Addr>,
+    /// BitTorrent TCP port; 0 picks any free port [default: 6881].
+    #[arg(long, value_name = "N", env = "SWARMFEED_BT_PORT")]
+    bt_port: Option<u16>,
+    /// DHT UDP port; 0 picks any free port [default: 6881].
+    #[arg(long, value_name = "N", env = "SWARMFEED_DHT_PORT")]
+    dht_port: Option<u16>,
+    /// DHT bootstrap nodes, HOST:PORT,…; `none` starts a network of its own
+    /// [default: the public BitTorrent DHT routers].
+    #[arg(long, value_name = "LIST", env = "SWARMFEED_DHT_BOOTSTRAP")]
+    dht_bootstrap: Option<String>,
+    /// Keep seeding and serving content its publisher retracted.
+    #[arg(long)]
+    archive: bool,
+    /// Seconds between DHT polls of followed feeds [default: 300].
+    #[arg(long, value_name = "SECS", env = "SWARMFEED_POLL_INTERVAL")]
+    poll_interval: Option<u64>,
+    /// Seconds between republishing heads to the DHT [default: 1800].
+    #[arg(long, value_name = "SECS", env = "SWARMFEED_REPUBLISH_INTERVAL")]
+    republish_interval: Option<u64>,
+    /// Do not push new heads to followers (they still poll the DHT).
+    #[arg(long)]
+    no_push: bool,
+    /// Allow fetching from private and loopback addresses (tests, LANs).
+    #[arg(long, env = "SWARMFEED_ALLOW_PRIVATE_FETCH")]
+    allow_private_fetch: bool,
+}
+
+impl ServeArgs {
+    fn into_config(self, data: &Path) -> anyhow::Result<NodeConfig> {
+        let mut config = match &self.config {
+            Some(path) => NodeConfig::from_file(path)?,
+            None => NodeConfig::default(),
+        };
+        config.data_dir = data.to_owned();
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if self.public_url.is_some() {
+            config.public_url = self.public_url;
+        }
+        if let Some(ip) = self.bind_ip {
+            config.bind_ip = ip;
+        }
+        if let Some(port) = self.bt_port {
+            config.bt_port = port;
+        }
+        if let Some(port) = self.dht_port {
+            config.dht_port = port;
+        }
+        if let Some(list) = self.dht_bootstrap {
+            config.dht_bootstrap = match list.trim() {
+                "none" | "" => Vec::new(),
+                list => list.split(',').map(|s| s.trim().to_owned()).collect(),
+            };
+        }
+        config.archive |= self.archive;
+        if let Some(secs) = self.poll_interval {
+            config.poll_interval_secs = secs;
+        }
+        if let Some(secs) = self.republish_interval {
+            config.republish_interval_secs = secs;
+        }
+        config.push &= !self.no_push;
+        config.allow_private_fetch |= self.allow_private_fetch;
+        Ok(config)
+    }
+}
+
+pub fn serve(args: ServeArgs, data: &Path) -> anyhow::Result<()> {
+    let config = args.into_config(data)?;
+    init_logging();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let node = Node::start(config, gateway::router).await?;
+        println!(
+            "swarmfeed node serving {} (data in {})",
+            node.handle().public_url,
+            data.display()
+        );
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        node.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SWARMFEED_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,librqbit=warn,mainline=warn"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Follow feeds: `KEY/FEED` one feed, a bare `KEY` every feed of the identity.
+#[derive(Debug, Args)]
+pub struct FollowArgs {
+    /// `KEY` or `KEY/FEED` (KEY: the 52-character identity id).
+    target: String,
+}
+
+/// Stop following.
+#[derive(Debug, Args)]
+pub struct UnfollowArgs {
+    /// `KEY` or `KEY/FEED`, as followed.
+    target: String,
+    /// Also delete downloaded content that no other follow names.
+    #[arg(long)]
+    delete: bool,
+}
+
+/// List follows with their status.
+#[derive(Debug, Args)]
+pub struct FollowsArgs {
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_target(text: &str) -> anyhow::Result<(IdentityKey, Option<FeedName>)> {
+    let (key, feed) = match text.split_once('/') {
+        Some((key, feed)) => (key, Some(feed)),
+        None => (text, None),
+    };
+    let key: IdentityKey = key
+        .parse()
+        .map_err(|e| InputError(format!("{key:?}: {e}")))?;
+    let feed = feed
+        .map(FeedName::new)
+        .transpose()
+        .map_err(|e| InputError(e.to_string()))?;
+    Ok((key, feed))
+}
+
+fn control(data: &Path) -> Option<ControlClient> {
+    ControlClient::connect(&DataDir::new(data).control_socket()).ok()
+}
+
+fn offline_store<T>(
+    data: &Path,
+    f: impl AsyncFnOnce(Store) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        publisher::data_dir::create_dir(data)?;
+        let store = Store::open(DataDir::new(data).store_path()).await?;
+        f(store).await
+    })
+}
+
+pub fn follow(args: FollowArgs, data: &Path) -> anyhow::Result<()> {
+    let (key, feed) = parse_target(&args.target)?;
+    let request = FollowRequest {
+        identity: key.to_string(),
+        feed: feed.as_ref().map(|f| f.to_string()),
+        delete: false,
+    };
+    let new = match control(data) {
+        Some(client) => {
+            let body = client.call("POST", "/follow", Some(&serde_json::to_string(&request)?))?;
+            serde_json::from_str::<serde_json::Value>(&body)?["new"]
+                .as_bool()
+                .unwrap_or(false)
+        }
+        None => offline_store(data, async |store| {
+            Ok(store.follow(&key, feed.as_ref()).await?)
+        })?,
+    };
+    let what = feed.map_or_else(|| format!("{key} (every feed)"), |f| format!("{key}/{f}"));
+    println!(
+        "{} {what}",
+        if new {
+            "following"
+        } else {
+            "already following"
+        }
+    );
+    Ok(())
+}
+
+pub fn unfollow(args: UnfollowArgs, data: &Path) -> anyhow::Result<()> {
+    let (key, feed) = parse_target(&args.target)?;
+    let request = FollowRequest {
+        identity: key.to_string(),
+        feed: feed.as_ref().map(|f| f.to_string()),
+        delete: args.delete,
+    };
+    let removed = match control(data) {
+        Some(client) => {
+            let body = client.call("POST", "/unfollow", Some(&serde_json::to_string(&request)?))?;
+            serde_json::from_str::<serde_json::Value>(&body)?["removed"]
+                .as_bool()
+                .unwrap_or(false)
+        }
+        None => {
+            if args.delete {
+                return Err(InputError(
+                    "--delete needs the node running (it removes the files it seeds)".into(),
+                )
+                .into());
+            }
+            offline_store(data, async |store| {
+                Ok(store.unfollow(&key, feed.as_ref(), false).await?.removed)
+            })?
+        }
+    };
+    if !removed {
+        return Err(InputError(format!("not following {}", args.target)).into());
+    }
+    println!("unfollowed {}", args.target);
+    Ok(())
+}
+
+pub fn follows(args: FollowsArgs, data: &Path) -> anyhow::Result<()> {
+    let list: serde_json::Value = match control(data) {
+        Some(client) => serde_json::from_str(&client.call("GET", "/follows", None)?)?,
+        None => offline_store(data, async |store| {
+            let follows = store.follows().await?;
+            Ok(follows.iter().map(seeder::node::follow_json).collect())
+        })?,
+    };
+    if args.json {
+        println!("{list}");
+        return Ok(());
+    }
+    let empty = Vec::new();
+    let rows = list.as_array().unwrap_or(&empty);
+    if rows.is_empty() {
+        println!("no follows (swarmfeed follow KEY[/FEED])");
+    }
+    for f in rows {
+        let target = match f["feed"].as_str() {
+            Some(feed) => format!("{}/{feed}", f["identity"].as_str().unwrap_or_default()),
+            None => format!(
+                "{} (every feed)",
+                f["identity"].as_str().unwrap_or_default()
+            ),
+        };
+        println!(
+            "{target}\n  entries {}  torrents {}/{} complete  {}/{} bytes  last update {}{}",
+            f["entries"],
+            f["complete"],
+            f["torrents"],
+            f["have_bytes"],
+            f["total_bytes"],
+            f["last_update"]
+                .as_u64()
+                .map_or("never".to_owned(), |t| t.to_string()),
+            f["last_error"]
+                .as_str()
+                .map(|e| format!("  error: {e}"))
+                .unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
+/// Tells the node running on `data` (if any) to take in what was just published.
+pub fn hand_over_to_node(data: &Path) -> Result<bool, ControlError> {
+    match control(data) {
+        Some(client) => client.call("POST", "/published", None).map(|_| true),
+        None => Ok(false),
+    }
+}

@@ -1,0 +1,167 @@
+//! Journey 2 of DESIGN.md: an archivist's node, given only a publisher's identity id and a
+//! DHT bootstrap address, replicates every entry, verifies it, and seeds it.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tests::binary::swarmfeed_ok;
+use tests::node::{NodeOptions, NodeProcess, Testnet, wait_for};
+
+/// Writes `len` bytes of a deterministic, incompressible-looking pattern.
+fn write_file(path: &Path, len: u64, seed: u64) {
+    let mut file = fs::File::create(path).unwrap();
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        for chunk in buffer.chunks_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+        }
+        let n = left.min(buffer.len() as u64) as usize;
+        file.write_all(&buffer[..n]).unwrap();
+        left -= n as u64;
+    }
+}
+
+fn publish(data: &Path, path: &Path, title: &str) -> serde_json::Value {
+    let out = swarmfeed_ok(&[
+        "--data",
+        data.to_str().unwrap(),
+        "publish",
+        path.to_str().unwrap(),
+        "--title",
+        title,
+        "--json",
+    ]);
+    serde_json::from_str(&out).unwrap()
+}
+
+fn follows(data: &Path) -> serde_json::Value {
+    serde_json::from_str(&swarmfeed_ok(&[
+        "--data",
+        data.to_str().unwrap(),
+        "follows",
+        "--json",
+    ]))
+    .unwrap()
+}
+
+fn blake3_of(path: &Path) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(fs::File::open(path).unwrap()).unwrap();
+    *hasher.finalize().as_bytes()
+}
+
+/// Every file under `dir`, relative path → BLAKE3.
+fn tree(dir: &Path) -> Vec<(PathBuf, [u8; 32])> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(current) = stack.pop() {
+        if current.is_file() {
+            out.push((
+                current.strip_prefix(dir).unwrap().to_owned(),
+                blake3_of(&current),
+            ));
+            continue;
+        }
+        for entry in fs::read_dir(&current).unwrap() {
+            stack.push(entry.unwrap().path());
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = match std::env::var_os("SWARMFEED_KEEP_TEST_DIRS") {
+        Some(_) => tmp.keep(),
+        None => tmp.path().to_owned(),
+    };
+    let (a, b, content) = (root.join("a"), root.join("b"), root.join("content"));
+    fs::create_dir_all(content.join("album/disc 1")).unwrap();
+    write_file(&content.join("note.txt"), 1024, 1);
+    write_file(&content.join("picture.bin"), 3 << 20, 2);
+    write_file(&content.join("album/disc 1/track ü.bin"), 5 << 20, 3);
+    write_file(&content.join("album/cover.bin"), 100 << 10, 4);
+    write_file(&content.join("video.bin"), 200 << 20, 5);
+    write_file(&content.join("tiny.bin"), 1, 6);
+
+    let dht = Testnet::new(4);
+    let on_dht = NodeOptions {
+        bootstrap: Some(dht.bootstrap()),
+        ..Default::default()
+    };
+    swarmfeed_ok(&[
+        "--data",
+        a.to_str().unwrap(),
+        "identity",
+        "new",
+        "--name",
+        "alice",
+    ]);
+    let node_a = NodeProcess::start(&a, &on_dht);
+    let mut published = Vec::new();
+    for (name, title) in [
+        ("note.txt", "A note"),
+        ("picture.bin", "A picture"),
+        ("album", "An album"),
+        ("video.bin", "A video"),
+        ("tiny.bin", "One byte"),
+    ] {
+        published.push(publish(&a, &content.join(name), title));
+    }
+    let identity = published[0]["identity"].as_str().unwrap().to_owned();
+    assert!(
+        published[0]["entry_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with(&node_a.info.public_url)),
+        "{}",
+        published[0]
+    );
+
+    let node_b = NodeProcess::start(&b, &on_dht);
+    let started = Instant::now();
+    swarmfeed_ok(&["--data", b.to_str().unwrap(), "follow", &identity]);
+    let status = wait_for(
+        Duration::from_secs(120),
+        "the follower to hold every entry, complete",
+        || {
+            let list = follows(&b);
+            let follow = list.as_array()?.first()?.clone();
+            (follow["entries"] == 5 && follow["torrents"] == 5 && follow["complete"] == 5)
+                .then_some(follow)
+        },
+    );
+    println!(
+        "follower complete after {:.1} s: {status}",
+        started.elapsed().as_secs_f64()
+    );
+
+    for item in &published {
+        let infohash = item["infohash"].as_str().unwrap();
+        let name = Path::new(item["torrent_path"].as_str().unwrap());
+        assert!(name.exists());
+        let held = b.join("downloads").join(infohash);
+        let source_name = fs::read_dir(&held)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .file_name();
+        let source = content.join(&source_name);
+        assert_eq!(
+            tree(&held.join(&source_name)),
+            tree(&source),
+            "files of {source_name:?} differ"
+        );
+    }
+    drop(node_b);
+    drop(node_a);
+}
