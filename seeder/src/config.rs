@@ -45,22 +45,14 @@ pub struct NodeConfig {
     pub push: bool,
     /// Fetch from URLs in private address ranges (loopback, 10/8, 192.168/16, …).
     pub allow_private_fetch: bool,
-    /// Disk and rate limits.
+    /// Rate limits.
     pub limits: Limits,
 }
 
-/// Hard limits: a follow never makes the node exceed them.
+/// Rate limits. (Disk caps per follow and in total are planned: see issue 5's notes.)
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
-    /// Bytes of followed content in all (0: no limit).
-    pub max_bytes_total: u64,
-    /// Files of followed content in all (0: no limit).
-    pub max_files_total: u64,
-    /// Bytes per follow (0: no limit).
-    pub max_bytes_per_follow: u64,
-    /// Files per follow (0: no limit).
-    pub max_files_per_follow: u64,
     /// Download rate, bytes per second (0: no limit).
     pub download_rate: u64,
     /// Upload rate, bytes per second (0: no limit).
@@ -154,10 +146,9 @@ mod tests {
             toml::from_str::<NodeConfig>("").unwrap(),
             NodeConfig::default()
         );
-        let some: NodeConfig =
-            toml::from_str("bt_port = 0\n[limits]\nmax_bytes_total = 10\n").unwrap();
+        let some: NodeConfig = toml::from_str("bt_port = 0\n[limits]\nupload_rate = 10\n").unwrap();
         assert_eq!(some.bt_port, 0);
-        assert_eq!(some.limits.max_bytes_total, 10);
+        assert_eq!(some.limits.upload_rate, 10);
         assert!(toml::from_str::<NodeConfig>("bt_prot = 0").is_err());
     }
 }

@@ -1,0 +1,151 @@
+//! `swarmfeed publish` with bad input: each a clear one-line error and a non-zero exit, and
+//! the data directory still valid afterwards (its feed log re-read and verified).
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use feeds::FeedName;
+use publisher::DataDir;
+use tests::binary::{swarmfeed, swarmfeed_ok};
+
+/// Re-reads the default identity's `main` feed from disk and verifies it from scratch.
+fn verified_seqs(data: &Path) -> Vec<u64> {
+    let data = DataDir::new(data);
+    let identity = data.keystore().resolve(None).unwrap().1.public();
+    let feed = FeedName::new("main").unwrap();
+    let (_, entries) = publisher::feed_writer::read_committed(&data, &identity, &feed).unwrap();
+    let log = feeds::verify_log(&identity, &feed, entries, None).unwrap();
+    log.entries.iter().map(|e| e.seq()).collect()
+}
+
+fn one_line_error(output: &std::process::Output) -> String {
+    assert!(!output.status.success(), "expected a failure");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    stderr
+}
+
+#[test]
+fn bad_paths_and_names_fail_with_one_line_and_leave_the_feed_valid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    swarmfeed_ok(&["--data", d, "identity", "new", "--name", "alice"]);
+    let good = tmp.path().join("good.txt");
+    fs::write(&good, b"good").unwrap();
+    swarmfeed_ok(&["--data", d, "publish", good.to_str().unwrap()]);
+
+    let missing = swarmfeed(&[
+        "--data",
+        d,
+        "publish",
+        tmp.path().join("nope").to_str().unwrap(),
+    ]);
+    assert!(one_line_error(&missing).contains("does not exist"));
+    assert_eq!(missing.status.code(), Some(3));
+
+    let shared = tmp.path().join("shared");
+    fs::create_dir(&shared).unwrap();
+    fs::write(shared.join("a.txt"), b"a").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", shared.join("escape")).unwrap();
+    let escape = swarmfeed(&["--data", d, "publish", shared.to_str().unwrap()]);
+    assert!(
+        one_line_error(&escape).contains("outside"),
+        "{}",
+        String::from_utf8_lossy(&escape.stderr)
+    );
+    assert_eq!(escape.status.code(), Some(3));
+
+    for feed in ["a/b", "tab\there", "new\nline", ""] {
+        let bad = swarmfeed(&[
+            "--data",
+            d,
+            "publish",
+            good.to_str().unwrap(),
+            "--feed",
+            feed,
+        ]);
+        assert!(one_line_error(&bad).contains("feed"), "{feed:?}");
+        assert_eq!(bad.status.code(), Some(2));
+    }
+    let meta = swarmfeed(&[
+        "--data",
+        d,
+        "publish",
+        good.to_str().unwrap(),
+        "--meta",
+        "novalue",
+    ]);
+    assert_eq!(meta.status.code(), Some(2));
+    let unknown = swarmfeed(&[
+        "--data",
+        d,
+        "publish",
+        good.to_str().unwrap(),
+        "--identity",
+        "bob",
+    ]);
+    assert!(one_line_error(&unknown).contains("bob"));
+
+    assert_eq!(verified_seqs(&data), vec![1]);
+}
+
+#[test]
+fn a_full_disk_during_publish_fails_cleanly_and_the_feed_stays_valid() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mount = tmp.path().join("small");
+    fs::create_dir(&mount).unwrap();
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !is_root {
+        eprintln!("SKIPPED: mounting a small tmpfs needs root (CI runs as root)");
+        return;
+    }
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=160k", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "cannot mount a tmpfs as root");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&mount);
+
+    let data = mount.join("data");
+    let d = data.to_str().unwrap();
+    swarmfeed_ok(&["--data", d, "identity", "new", "--name", "alice"]);
+    let small = tmp.path().join("small.txt");
+    fs::write(&small, b"fits").unwrap();
+    swarmfeed_ok(&["--data", d, "publish", small.to_str().unwrap()]);
+
+    // 160 MiB of zeros in 16 KiB pieces: a .torrent of 200 KB, more than the disk has left.
+    let big = tmp.path().join("big.bin");
+    fs::File::create(&big).unwrap().set_len(160 << 20).unwrap();
+    let full = swarmfeed(&[
+        "--data",
+        d,
+        "publish",
+        big.to_str().unwrap(),
+        "--piece-size",
+        "16KiB",
+    ]);
+    let error = one_line_error(&full);
+    assert!(
+        error.contains("No space left") || error.contains("space"),
+        "{error}"
+    );
+    assert_eq!(full.status.code(), Some(1));
+    assert_eq!(error.lines().count(), 1);
+
+    assert_eq!(verified_seqs(&data), vec![1]);
+    // Once there is room again, publishing continues the same feed.
+    swarmfeed_ok(&["--data", d, "publish", small.to_str().unwrap()]);
+    assert_eq!(verified_seqs(&data), vec![1, 2]);
+}
