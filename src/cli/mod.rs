@@ -61,6 +61,8 @@ pub enum Command {
     Unfollow(node::UnfollowArgs),
     /// List follows with their status.
     Follows(node::FollowsArgs),
+    /// Fetch a feed from wherever it can be found and print the verdict.
+    Verify(node::VerifyArgs),
 }
 
 /// Runs one parsed command line.
@@ -74,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Follow(args) => node::follow(args, &cli.data),
         Command::Unfollow(args) => node::unfollow(args, &cli.data),
         Command::Follows(args) => node::follows(args, &cli.data),
+        Command::Verify(args) => node::verify(args, &cli.data),
     }
 }
 

@@ -162,6 +162,22 @@ fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it()
             "files of {source_name:?} differ"
         );
     }
+
+    // `verify` fetches the feed from wherever it can be found, with a scratch node of its own.
+    let scratch = root.join("verifier");
+    let out = swarmfeed_ok(&[
+        "--data",
+        scratch.to_str().unwrap(),
+        "verify",
+        &format!("{identity}/main"),
+        "--dht-bootstrap",
+        &dht.bootstrap(),
+        "--allow-private-fetch",
+    ]);
+    assert!(
+        out.starts_with(&format!("valid: {identity}/main: 5 entries verified")),
+        "{out}"
+    );
     drop(node_b);
     drop(node_a);
 }

@@ -29,7 +29,7 @@ use crate::store::Store;
 
 pub use control::{ControlClient, ControlError, FollowRequest, follow_json};
 pub use error::{Error, Result};
-pub use replicate::follow_now;
+pub use replicate::{follow_now, update_feed};
 
 /// What every part of a running node shares. Cheap to clone.
 #[derive(Clone)]

@@ -206,6 +206,14 @@ pub async fn update_feed(node: &NodeHandle, identity: &IdentityKey, feed: &FeedN
         return Ok(());
     }
     let verified = state.as_ref().map_or(0, |s| s.verified_seq);
+    // The identity record names the nodes that serve the feed: learn it first.
+    if node.store.identity_record(identity).await?.is_none()
+        && let Some(record) = with_timeout(node.dht.get_identity_record(identity))
+            .await
+            .flatten()
+    {
+        node.store.put_identity_record(&record).await?;
+    }
     let mut best: Option<SignedHead> = state.and_then(|s| s.head);
     let mut consider = |head: SignedHead| {
         if head.author() == *identity
