@@ -533,7 +533,13 @@ pub async fn republish_loop(node: NodeHandle) {
             for feed in node.data.feeds_of(&stored.public).unwrap_or_default() {
                 feeds.push((stored.public, feed));
             }
-            if let Ok(Some(record)) = node.store.identity_record(&stored.public).await {
+        }
+        let mut identities: Vec<IdentityKey> =
+            feeds.iter().map(|(identity, _)| *identity).collect();
+        identities.sort();
+        identities.dedup();
+        for identity in identities {
+            if let Ok(Some(record)) = node.store.identity_record(&identity).await {
                 let _ = node.dht.put_item(record.item()).await;
             }
         }
