@@ -30,6 +30,7 @@ use crate::store::Store;
 pub use control::{ControlClient, ControlError, FollowRequest, follow_json};
 pub use error::{Error, Result};
 pub use replicate::{follow_now, update_feed};
+pub use routes::{ApiError, parse_feed, parse_identity, parse_infohash};
 
 /// What every part of a running node shares. Cheap to clone.
 #[derive(Clone)]

@@ -53,7 +53,23 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, name, message)
     }
 
-    fn internal(error: impl std::fmt::Display) -> ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable name, e.g. `not_found`.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The human-readable message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// A 500 whose details go to the log, not to the client.
+    pub fn internal(error: impl std::fmt::Display) -> ApiError {
         tracing::error!("internal error: {error}");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -208,6 +224,7 @@ async fn push_head(
         .await
         .map_err(ApiError::internal)?;
     if !followed {
+        tracing::warn!(%peer, %identity, %feed, "refused pushed head: feed not followed");
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "not_followed",

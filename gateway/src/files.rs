@@ -1,0 +1,172 @@
+//! Finding a file of a held torrent: only files the store lists are ever served, matched by
+//! their path inside the torrent; the path on disk is built from the store's record, never
+//! from the request. Complete files are read from disk; files of a followed torrent still
+//! downloading are streamed from the swarm (the engine fetches the requested range first).
+//! Nothing here makes the node add a torrent it does not already hold.
+
+use std::path::{Component, Path, PathBuf};
+
+use axum::http::StatusCode;
+use feeds::InfoHash;
+use seeder::node::{ApiError, NodeHandle};
+use seeder::store::{Origin, StoredFile, StoredTorrent};
+
+/// A torrent the node holds, with its files.
+pub struct HeldTorrent {
+    pub torrent: StoredTorrent,
+    pub files: Vec<StoredFile>,
+}
+
+/// Where a file's bytes come from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A complete file on disk.
+    Disk(PathBuf),
+    /// A followed torrent still downloading: read through the engine's stream.
+    Swarm,
+}
+
+/// One file to serve.
+#[derive(Clone, Debug)]
+pub struct HeldFile {
+    pub infohash: InfoHash,
+    pub index: u32,
+    /// Path inside the torrent, components joined with `/`.
+    pub path: String,
+    pub length: u64,
+    pub blake3: Option<[u8; 32]>,
+    pub source: Source,
+}
+
+impl HeldTorrent {
+    /// The torrent, or `404 not_found` if the node does not hold it.
+    pub async fn load(node: &NodeHandle, infohash: &InfoHash) -> Result<HeldTorrent, ApiError> {
+        let torrent = node
+            .store
+            .torrent(infohash)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::not_found(format!("this node holds no torrent {infohash}")))?;
+        let files = node
+            .store
+            .torrent_files(infohash)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(HeldTorrent { torrent, files })
+    }
+
+    /// A single-file torrent lists one file whose path is the torrent's name.
+    pub fn single_file(&self) -> bool {
+        self.files.len() == 1 && self.files[0].path == self.torrent.name
+    }
+
+    /// The file at `path` inside the torrent, or `404 not_found`.
+    pub fn file(&self, path: &str) -> Result<&StoredFile, ApiError> {
+        self.files.iter().find(|f| f.path == path).ok_or_else(|| {
+            ApiError::not_found(format!(
+                "torrent {} has no file {path:?}",
+                self.torrent.infohash
+            ))
+        })
+    }
+
+    /// Where `file`'s bytes can be read, or why they cannot.
+    pub fn locate(&self, node: &NodeHandle, file: &StoredFile) -> Result<HeldFile, ApiError> {
+        let infohash = self.torrent.infohash;
+        if let Some(error) = &self.torrent.state.error {
+            return Err(ApiError::new(
+                StatusCode::GONE,
+                "content_unavailable",
+                format!("torrent {infohash} is not served: {error}"),
+            ));
+        }
+        let relative = relative_path(&file.path)
+            .ok_or_else(|| ApiError::internal(format!("stored path {:?} is unsafe", file.path)))?;
+        let source = match &self.torrent.origin {
+            Origin::Published { content_root } if self.single_file() => {
+                Source::Disk(content_root.clone())
+            }
+            Origin::Published { content_root } => Source::Disk(content_root.join(relative)),
+            Origin::Followed if self.torrent.state.complete => {
+                let dir = node.config.download_dir().join(infohash.to_string());
+                let root = dir.join(
+                    relative_path(&self.torrent.name)
+                        .ok_or_else(|| ApiError::internal("unsafe torrent name"))?,
+                );
+                if self.single_file() {
+                    Source::Disk(root)
+                } else {
+                    Source::Disk(root.join(relative))
+                }
+            }
+            Origin::Followed => Source::Swarm,
+        };
+        Ok(HeldFile {
+            infohash,
+            index: file.index,
+            path: file.path.clone(),
+            length: file.length,
+            blake3: file.blake3,
+            source,
+        })
+    }
+}
+
+/// Refuses request paths that try to leave the torrent: `..`, `.`, empty components,
+/// backslashes, NUL, absolute paths. (Only the torrent's own file list is ever matched, so
+/// this is a clear `400` rather than the only defence.)
+pub fn check_request_path(path: &str) -> Result<(), ApiError> {
+    let bad = path.is_empty()
+        || path.starts_with('/')
+        || path.contains(['\\', '\0'])
+        || path
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
+    if bad {
+        return Err(ApiError::bad_request(
+            "bad_path",
+            format!("{path:?} is not a file path inside a torrent"),
+        ));
+    }
+    Ok(())
+}
+
+/// A stored `/`-joined path as a relative path of normal components only.
+fn relative_path(path: &str) -> Option<PathBuf> {
+    let relative = PathBuf::from(path);
+    let safe = !path.is_empty()
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)));
+    safe.then_some(relative)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{check_request_path, relative_path};
+
+    #[test]
+    fn traversal_attempts_are_bad_paths() {
+        for path in [
+            "../etc/passwd",
+            "a/../../b",
+            "/etc/passwd",
+            "a//b",
+            "./a",
+            "a\\..\\b",
+            "a\0",
+            "",
+        ] {
+            assert!(check_request_path(path).is_err(), "{path:?}");
+        }
+        assert!(check_request_path("album/01 intro.mp3").is_ok());
+    }
+
+    #[test]
+    fn stored_paths_must_be_relative_and_normal() {
+        assert!(relative_path("a/b.txt").is_some());
+        assert!(relative_path("../b").is_none());
+        assert!(relative_path("/b").is_none());
+        assert!(relative_path("").is_none());
+    }
+}
