@@ -4,11 +4,15 @@
 //! routes beside them on the same listener. Every path is built only from identity id, feed
 //! name, seq, infohash and file path ([`links`]), so it means the same on every gateway.
 
+mod api;
 mod files;
 pub mod links;
 mod range;
 mod serve;
+mod view;
 mod webseed;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -16,19 +20,48 @@ use axum::response::Response;
 use axum::routing::get;
 use seeder::node::NodeHandle;
 
+/// How the gateway behaves; `Default` works out of the box.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayConfig {
+    /// Items in each feed export (RSS, Atom, JSON Feed): the latest N.
+    pub export_items: u32,
+    /// Entries per feed page and per page of the JSON API's listings (at most 1000).
+    pub page_size: u32,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            export_items: 50,
+            page_size: 50,
+        }
+    }
+}
+
 /// What every gateway handler shares. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Gateway {
     pub node: NodeHandle,
+    pub config: Arc<GatewayConfig>,
+}
+
+/// The gateway's routes for a running node, with the default [`GatewayConfig`].
+pub fn router(node: NodeHandle) -> Router {
+    router_with(node, GatewayConfig::default())
 }
 
 /// The gateway's routes for a running node.
-pub fn router(node: NodeHandle) -> Router {
-    let gateway = Gateway { node };
+pub fn router_with(node: NodeHandle, config: GatewayConfig) -> Router {
+    let gateway = Gateway {
+        node,
+        config: Arc::new(config),
+    };
     Router::new()
         .route("/files/{infohash}/{*path}", get(webseed::file))
         .route("/ws/{infohash}/{*path}", get(webseed::webseed))
         .route("/webseed-torrents/{file}", get(webseed::webseed_torrent))
+        .route("/api/v1/feeds/{identity}/{feed}/entries", get(api::entries))
+        .route("/api/v1/entries/{identity}/{feed}/{seq}", get(api::entry))
         .layer(axum::middleware::map_response(nosniff))
         .with_state(gateway)
 }

@@ -1,0 +1,189 @@
+//! Entries and feeds as the gateway shows them: one view used by the JSON API, the pages
+//! and the feed exports, so they all say the same thing.
+
+use std::collections::BTreeMap;
+
+use feeds::{ContentRef, FeedName, IdentityKey, Kind, Magnet};
+use seeder::node::ApiError;
+use seeder::store::{FeedState, FeedStatus, StoredEntry};
+use serde::Serialize;
+
+use crate::{Gateway, links};
+
+/// One entry, with absolute URLs on this gateway.
+#[derive(Clone, Debug, Serialize)]
+pub struct EntryView {
+    pub identity: String,
+    pub feed: String,
+    pub seq: u64,
+    /// Unix seconds, as the signer claims.
+    pub time: u64,
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retracts: Option<u64>,
+    pub title: Option<String>,
+    pub meta: BTreeMap<String, String>,
+    /// The key that signed the entry: the identity itself, or a key it delegated to.
+    pub signed_by: String,
+    /// BLAKE3 of the entry's exact signed bytes.
+    pub hash: String,
+    /// A later `delete` entry of the feed retracted this one.
+    pub retracted: bool,
+    /// The entry's page.
+    pub url: String,
+    pub content: Option<ContentView>,
+    pub magnet: Option<String>,
+    /// The publisher's exact .torrent, when this node holds it.
+    pub torrent_url: Option<String>,
+    /// The .torrent with this gateway as web seed, when this node holds it.
+    pub webseed_torrent_url: Option<String>,
+}
+
+/// The torrent a post names.
+#[derive(Clone, Debug, Serialize)]
+pub struct ContentView {
+    pub infohash: String,
+    pub name: String,
+    pub size: u64,
+    /// Whether this node holds the torrent (and so serves its files).
+    pub held: bool,
+    pub files: Vec<FileView>,
+}
+
+/// One file of a post's torrent.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileView {
+    pub path: String,
+    pub length: u64,
+    pub blake3: String,
+    pub content_type: String,
+    /// The file on this gateway (`/files/…`).
+    pub url: String,
+}
+
+impl Gateway {
+    /// The view of a stored entry (one store lookup for its torrent, if it names one).
+    pub async fn entry_view(&self, stored: &StoredEntry) -> Result<EntryView, ApiError> {
+        let signed = &stored.entry;
+        let entry = signed.entry();
+        let base = &self.node.public_url;
+        let retracts = match entry.kind {
+            Kind::Delete { retracts } => Some(retracts),
+            _ => None,
+        };
+        let (mut content, mut magnet, mut torrent_url, mut webseed_torrent_url) =
+            (None, None, None, None);
+        if let Some(reference) = &entry.content {
+            let torrent = self
+                .node
+                .store
+                .torrent(&reference.infohash)
+                .await
+                .map_err(ApiError::internal)?;
+            let held = torrent.as_ref().is_some_and(|t| t.state.error.is_none());
+            if torrent.as_ref().is_some_and(|t| t.has_metainfo) {
+                torrent_url = Some(format!("{base}{}", links::torrent(&reference.infohash)));
+                webseed_torrent_url = Some(format!(
+                    "{base}{}",
+                    links::webseed_torrent(&reference.infohash)
+                ));
+            }
+            magnet = Some(self.magnet(reference, held));
+            content = Some(content_view(base, reference, held));
+        }
+        let mut meta = entry.meta.clone();
+        let title = meta.remove("title");
+        Ok(EntryView {
+            identity: entry.author.to_string(),
+            feed: entry.feed.to_string(),
+            seq: entry.seq,
+            time: entry.time,
+            kind: entry.kind.name(),
+            retracts,
+            title,
+            meta,
+            signed_by: signed.signer().to_string(),
+            hash: signed.hash().to_string(),
+            retracted: stored.retracted,
+            url: format!(
+                "{base}{}",
+                links::entry(&entry.author, &entry.feed, entry.seq)
+            ),
+            content,
+            magnet,
+            torrent_url,
+            webseed_torrent_url,
+        })
+    }
+
+    /// Views of several entries, in order.
+    pub async fn entry_views(&self, stored: &[StoredEntry]) -> Result<Vec<EntryView>, ApiError> {
+        let mut views = Vec::with_capacity(stored.len());
+        for entry in stored {
+            views.push(self.entry_view(entry).await?);
+        }
+        Ok(views)
+    }
+
+    /// A magnet link with name and size, and this gateway as web seed when it holds the files.
+    fn magnet(&self, content: &ContentRef, held: bool) -> String {
+        let mut magnet = Magnet::new(content.infohash);
+        magnet.name = Some(content.name.clone());
+        magnet.size = Some(content.size);
+        if held {
+            magnet.webseeds = vec![links::webseed(&self.node.public_url, &content.infohash)];
+        }
+        magnet.to_string()
+    }
+
+    /// The feed's stored state, or `404 not_found`.
+    pub async fn feed_state(
+        &self,
+        identity: &IdentityKey,
+        feed: &FeedName,
+    ) -> Result<FeedState, ApiError> {
+        self.node
+            .store
+            .feed_state(identity, feed)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| {
+                ApiError::not_found(format!("this node holds no feed {identity}/{feed}"))
+            })
+    }
+}
+
+fn content_view(base: &str, content: &ContentRef, held: bool) -> ContentView {
+    ContentView {
+        infohash: content.infohash.to_string(),
+        name: content.name.clone(),
+        size: content.size,
+        held,
+        files: content
+            .files
+            .iter()
+            .map(|f| {
+                let path = f.path.join("/");
+                FileView {
+                    content_type: mime_guess::from_path(&path)
+                        .first_or_octet_stream()
+                        .essence_str()
+                        .to_owned(),
+                    url: format!("{base}{}", links::file(&content.infohash, &path)),
+                    blake3: hex::encode(f.blake3),
+                    length: f.length,
+                    path,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// `ok`, `frozen` or `error`: a stable name for a feed's status.
+pub fn status_name(status: &FeedStatus) -> &'static str {
+    match status {
+        FeedStatus::Ok => "ok",
+        FeedStatus::Frozen(_) => "frozen",
+        FeedStatus::Error(_) => "error",
+    }
+}
