@@ -57,10 +57,7 @@ pub async fn sync_feed(node: &NodeHandle, identity: &IdentityKey, feed: &FeedNam
     seed_log_torrents(node, identity, feed, &state).await?;
     let dir = node.data.feed_dir(identity, feed);
     let head_path = dir.join("head");
-    let head = std::fs::read(&head_path).map_err(|source| Error::Io {
-        path: head_path.display().to_string(),
-        source,
-    })?;
+    let head = read(&head_path).await?;
     let head = SignedHead::decode(&head)?;
     node.store.put_head(&head).await?;
     replicate::publish_head(node, head);
@@ -75,10 +72,11 @@ async fn seed_own_content(node: &NodeHandle, signed: &SignedEntry) {
             let infohash = content.infohash;
             let record_path = node.data.content_path(&infohash);
             let torrent_path = node.data.torrent_path(&infohash);
-            let loaded = std::fs::read(&record_path)
+            let loaded = read(&record_path)
+                .await
                 .ok()
                 .and_then(|b| serde_json::from_slice::<ContentRecord>(&b).ok());
-            let (Some(record), Ok(torrent)) = (loaded, std::fs::read(&torrent_path)) else {
+            let (Some(record), Ok(torrent)) = (loaded, read(&torrent_path).await) else {
                 tracing::warn!(%infohash, "published content has no record or .torrent in the data directory");
                 return;
             };
@@ -152,20 +150,14 @@ async fn seed_log_torrents(
         {
             continue;
         }
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let bytes = read(&path).await?;
         let torrent_path = path.with_file_name(format!(
             "{}.torrent",
             path.file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         ));
-        let torrent = std::fs::read(&torrent_path).map_err(|source| Error::Io {
-            path: torrent_path.display().to_string(),
-            source,
-        })?;
+        let torrent = read(&torrent_path).await?;
         node.store
             .put_log_torrent(identity, feed, part, &infohash, bytes)
             .await?;
@@ -179,4 +171,12 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Fetch(format!("worker stopped: {e}")))
+}
+
+/// Reads a file of the data directory without blocking the executor.
+async fn read(path: &std::path::Path) -> Result<Vec<u8>> {
+    tokio::fs::read(path).await.map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
