@@ -5,8 +5,10 @@
 //! name, seq, infohash and file path ([`links`]), so it means the same on every gateway.
 
 mod api;
+mod exports;
 mod files;
 pub mod links;
+mod pages;
 mod range;
 mod serve;
 mod view;
@@ -62,6 +64,13 @@ pub fn router_with(node: NodeHandle, config: GatewayConfig) -> Router {
         .route("/webseed-torrents/{file}", get(webseed::webseed_torrent))
         .route("/api/v1/feeds/{identity}/{feed}/entries", get(api::entries))
         .route("/api/v1/entries/{identity}/{feed}/{seq}", get(api::entry))
+        .route("/", get(pages::home))
+        .route("/{identity}", get(pages::identity))
+        .route("/{identity}/{feed}", get(pages::feed))
+        .route("/{identity}/{feed}/{seq}", get(pages::entry))
+        .route("/{identity}/{feed}/feed.rss", get(exports::rss))
+        .route("/{identity}/{feed}/feed.atom", get(exports::atom))
+        .route("/{identity}/{feed}/feed.json", get(exports::json_feed))
         .layer(axum::middleware::map_response(nosniff))
         .with_state(gateway)
 }

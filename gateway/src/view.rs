@@ -37,6 +37,11 @@ pub struct EntryView {
     pub torrent_url: Option<String>,
     /// The .torrent with this gateway as web seed, when this node holds it.
     pub webseed_torrent_url: Option<String>,
+    /// The same two as paths, for pages (links that keep working on another host).
+    #[serde(skip)]
+    pub torrent_href: Option<String>,
+    #[serde(skip)]
+    pub webseed_torrent_href: Option<String>,
 }
 
 /// The torrent a post names.
@@ -59,6 +64,35 @@ pub struct FileView {
     pub content_type: String,
     /// The file on this gateway (`/files/…`).
     pub url: String,
+    /// The file's path on any gateway, for pages.
+    #[serde(skip)]
+    pub href: String,
+}
+
+impl EntryView {
+    /// The title, or a stand-in naming the entry.
+    pub fn display_title(&self) -> String {
+        match (&self.title, &self.content) {
+            (Some(title), _) if !title.trim().is_empty() => title.clone(),
+            (_, Some(content)) => content.name.clone(),
+            _ => format!("{} #{}", self.kind, self.seq),
+        }
+    }
+
+    /// The entry page's path on any gateway (identity ids and feed names need no escaping).
+    pub fn page_path(&self) -> String {
+        format!("/{}/{}/{}", self.identity, self.feed, self.seq)
+    }
+
+    /// The feed page's path on any gateway.
+    pub fn feed_path(&self) -> String {
+        format!("/{}/{}", self.identity, self.feed)
+    }
+
+    /// The `description` metadata, if any.
+    pub fn description(&self) -> Option<&str> {
+        self.meta.get("description").map(String::as_str)
+    }
 }
 
 impl Gateway {
@@ -71,7 +105,7 @@ impl Gateway {
             Kind::Delete { retracts } => Some(retracts),
             _ => None,
         };
-        let (mut content, mut magnet, mut torrent_url, mut webseed_torrent_url) =
+        let (mut content, mut magnet, mut torrent_href, mut webseed_torrent_href) =
             (None, None, None, None);
         if let Some(reference) = &entry.content {
             let torrent = self
@@ -82,11 +116,8 @@ impl Gateway {
                 .map_err(ApiError::internal)?;
             let held = torrent.as_ref().is_some_and(|t| t.state.error.is_none());
             if torrent.as_ref().is_some_and(|t| t.has_metainfo) {
-                torrent_url = Some(format!("{base}{}", links::torrent(&reference.infohash)));
-                webseed_torrent_url = Some(format!(
-                    "{base}{}",
-                    links::webseed_torrent(&reference.infohash)
-                ));
+                torrent_href = Some(links::torrent(&reference.infohash));
+                webseed_torrent_href = Some(links::webseed_torrent(&reference.infohash));
             }
             magnet = Some(self.magnet(reference, held));
             content = Some(content_view(base, reference, held));
@@ -111,8 +142,10 @@ impl Gateway {
             ),
             content,
             magnet,
-            torrent_url,
-            webseed_torrent_url,
+            torrent_url: torrent_href.as_ref().map(|p| format!("{base}{p}")),
+            webseed_torrent_url: webseed_torrent_href.as_ref().map(|p| format!("{base}{p}")),
+            torrent_href,
+            webseed_torrent_href,
         })
     }
 
@@ -164,12 +197,14 @@ fn content_view(base: &str, content: &ContentRef, held: bool) -> ContentView {
             .iter()
             .map(|f| {
                 let path = f.path.join("/");
+                let href = links::file(&content.infohash, &path);
                 FileView {
                     content_type: mime_guess::from_path(&path)
                         .first_or_octet_stream()
                         .essence_str()
                         .to_owned(),
-                    url: format!("{base}{}", links::file(&content.infohash, &path)),
+                    url: format!("{base}{href}"),
+                    href,
                     blake3: hex::encode(f.blake3),
                     length: f.length,
                     path,

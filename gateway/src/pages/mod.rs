@@ -1,0 +1,368 @@
+//! Server-rendered pages (maud, no JavaScript, readable in w3m): home, identity, feed and
+//! entry. Titles and metadata are untrusted: maud escapes everything interpolated.
+
+mod layout;
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use feeds::{FeedName, IdentityKey};
+use maud::{Markup, html};
+use seeder::node::{ApiError, parse_feed, parse_identity};
+use seeder::store::FeedStatus;
+use tokio::io::AsyncReadExt;
+
+use crate::api::parse_seq;
+use crate::files::{HeldTorrent, Source};
+use crate::view::EntryView;
+use crate::{Gateway, links};
+
+pub use layout::PageError;
+use layout::{Alternate, page, size, time};
+
+type PageResult = Result<Response, PageError>;
+
+/// Entries of followed feeds on the home page.
+const HOME_ENTRIES: u32 = 30;
+/// Largest text file shown inline on an entry page.
+const TEXT_PREVIEW_BYTES: u64 = 64 * 1024;
+/// Most files previewed on one entry page.
+const MAX_PREVIEWS: usize = 20;
+
+/// `GET /`: recent posts of followed feeds, and this node's own identities.
+pub async fn home(State(gateway): State<Gateway>) -> PageResult {
+    let recent = gateway
+        .node
+        .store
+        .recent_followed_posts(None, HOME_ENTRIES)
+        .await
+        .map_err(ApiError::internal)?;
+    let recent = gateway.entry_views(&recent.entries).await?;
+    let own = gateway.own_identities().await;
+    let body = html! {
+        h1 { "This node" }
+        h2 { "Identities" }
+        @if own.is_empty() {
+            p { "No identity publishes from this node yet (" code { "swarmfeed identity new" } ")." }
+        }
+        ul {
+            @for (name, key, feeds) in &own {
+                li {
+                    a href=(links::identity(key)) { (name) } " "
+                    span.id { (key.to_string()) }
+                    @if !feeds.is_empty() {
+                        " — feeds: "
+                        @for (i, feed) in feeds.iter().enumerate() {
+                            @if i > 0 { ", " }
+                            a href=(links::feed(key, feed)) { (feed.as_str()) }
+                        }
+                    }
+                }
+            }
+        }
+        h2 { "Recent from followed feeds" }
+        @if recent.is_empty() { p { "Nothing followed yet (" code { "swarmfeed follow ID" } ")." } }
+        (entry_list(&recent, true))
+    };
+    Ok(page("Home", &[], body))
+}
+
+/// `GET /{identity}`: the identity's feeds known here.
+pub async fn identity(State(gateway): State<Gateway>, Path(identity): Path<String>) -> PageResult {
+    let key = parse_identity(&identity)?;
+    let info = gateway
+        .node
+        .store
+        .identity(&key)
+        .await
+        .map_err(ApiError::internal)?;
+    let own = gateway
+        .own_identities()
+        .await
+        .into_iter()
+        .find(|(_, k, _)| *k == key);
+    let record = info.as_ref().and_then(|i| i.record.as_ref());
+    let mut feeds: Vec<FeedName> = record.map(|r| r.record().feeds.clone()).unwrap_or_default();
+    for feed in own.iter().flat_map(|(_, _, feeds)| feeds) {
+        if !feeds.contains(feed) {
+            feeds.push(feed.clone());
+        }
+    }
+    if info.is_none() && own.is_none() {
+        return Err(ApiError::not_found(format!("this node knows no identity {key}")).into());
+    }
+    let mut rows = Vec::new();
+    for feed in feeds {
+        let state = gateway
+            .node
+            .store
+            .feed_state(&key, &feed)
+            .await
+            .map_err(ApiError::internal)?;
+        rows.push((feed, state));
+    }
+    let name = record
+        .and_then(|r| r.record().name.clone())
+        .or_else(|| own.as_ref().map(|(name, _, _)| name.clone()));
+    let body = html! {
+        h1 { (name.as_deref().unwrap_or("Identity")) }
+        p { "Identity " span.id { (key.to_string()) } }
+        @if own.is_some() { p { "Publishes from this node." } }
+        h2 { "Feeds" }
+        @if rows.is_empty() { p { "No feed of this identity is known here." } }
+        ul {
+            @for (feed, state) in &rows {
+                li {
+                    a href=(links::feed(&key, feed)) { (feed.as_str()) }
+                    @if let Some(state) = state {
+                        " — " (state.verified_seq) " entries verified"
+                        (status_badge(&state.status))
+                    }
+                }
+            }
+        }
+        @if let Some(record) = record {
+            @if !record.record().nodes.is_empty() {
+                h2 { "Nodes serving it" }
+                ul { @for node in &record.record().nodes { li { (node) } } }
+            }
+        }
+    };
+    Ok(page(name.as_deref().unwrap_or("Identity"), &[], body))
+}
+
+/// `GET /{identity}/{feed}?before=SEQ`: a page of the feed, newest first.
+pub async fn feed(
+    State(gateway): State<Gateway>,
+    Path((identity, feed)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> PageResult {
+    let (key, feed) = (parse_identity(&identity)?, parse_feed(&feed)?);
+    let before = query.get("before").map(|v| parse_seq(v)).transpose()?;
+    let limit = gateway.config.page_size;
+    let listing = gateway.entries_page(&key, &feed, before, limit).await?;
+    let state = gateway.feed_state(&key, &feed).await?;
+    let older = listing
+        .entries
+        .last()
+        .filter(|_| listing.next.is_some())
+        .map(|e| format!("{}?before={}", links::feed(&key, &feed), e.seq));
+    let title = format!("{feed}");
+    let body = html! {
+        h1 { (feed.as_str()) }
+        p {
+            "A feed of " a.id href=(links::identity(&key)) { (key.to_string()) } ". "
+            (verified_note(state.verified_seq, listing.head_seq))
+            (status_badge(&state.status))
+        }
+        p {
+            "Subscribe: "
+            a href=(links::export(&key, &feed, "rss")) { "RSS" } " · "
+            a href=(links::export(&key, &feed, "atom")) { "Atom" } " · "
+            a href=(links::export(&key, &feed, "json")) { "JSON Feed" }
+        }
+        @if listing.entries.is_empty() { p { "No entries here." } }
+        (entry_list(&listing.entries, false))
+        @if let Some(older) = older { p { a href=(older) rel="next" { "Older entries →" } } }
+    };
+    Ok(page(&title, &alternates(&key, &feed), body))
+}
+
+/// `GET /{identity}/{feed}/{seq}`: one entry with its files and previews.
+pub async fn entry(
+    State(gateway): State<Gateway>,
+    Path((identity, feed, seq)): Path<(String, String, String)>,
+) -> PageResult {
+    let (key, feed, seq) = (
+        parse_identity(&identity)?,
+        parse_feed(&feed)?,
+        parse_seq(&seq)?,
+    );
+    let view = gateway.entry(&key, &feed, seq).await?;
+    let state = gateway.feed_state(&key, &feed).await?;
+    let previews = gateway.previews(&view).await;
+    let title = view.display_title();
+    let body = html! {
+        h1 { (title) }
+        @if view.retracted {
+            p.retracted { strong { "Retracted: " } "a later entry of this feed by its publisher withdraws it." }
+        }
+        (status_badge(&state.status))
+        p.verified { "✓ Signature and hash chain verified by this node (entry "
+            (view.seq) " of " (state.verified_seq) " verified)." }
+        table {
+            tr { th { "Feed" } td { a href=(links::feed(&key, &feed)) { (feed.as_str()) } " #" (view.seq) } }
+            tr { th { "Identity" } td { a.id href=(links::identity(&key)) { (view.identity) } } }
+            @if view.signed_by != view.identity {
+                tr { th { "Signed by" } td.id { (view.signed_by) " (a delegated key)" } }
+            } @else {
+                tr { th { "Signed by" } td { "the identity's own key" } }
+            }
+            tr { th { "Time" } td { (time(view.time)) } }
+            tr { th { "Kind" } td { (view.kind)
+                @if let Some(target) = view.retracts {
+                    " of " a href=(links::entry(&key, &feed, target)) { "#" (target) }
+                } } }
+            @for (name, value) in &view.meta {
+                tr { th { (name) } td { (value) } }
+            }
+            tr { th { "Entry hash" } td.id { (view.hash) } }
+        }
+        @if let Some(content) = &view.content {
+            h2 { "Files" }
+            p { (content.name) " — " (size(content.size)) ", infohash " span.id { (content.infohash) } }
+            @if !content.held { p { "This node does not hold these files." } }
+            ul.links {
+                @if let Some(magnet) = &view.magnet { li { a href=(magnet) { "Magnet link" } } }
+                @if let Some(url) = &view.webseed_torrent_href { li { a href=(url) { ".torrent" } " (with this gateway as web seed)" } }
+                @if let Some(url) = &view.torrent_href { li { a href=(url) { ".torrent as published" } } }
+            }
+            table {
+                tr { th { "File" } th { "Size" } th { "Type" } }
+                @for file in &content.files {
+                    tr {
+                        td { @if content.held { a href=(file.href) { (file.path) } } @else { (file.path) } }
+                        td { (size(file.length)) }
+                        td { (file.content_type) }
+                    }
+                }
+            }
+            @for preview in &previews { (preview) }
+        }
+        p { a href=(format!("/api/v1/entries/{key}/{feed}/{seq}")) { "This entry as JSON" } }
+    };
+    Ok(page(&title, &alternates(&key, &feed), body))
+}
+
+impl Gateway {
+    /// This node's identities (keystore name, key) with the feeds it publishes.
+    async fn own_identities(&self) -> Vec<(String, IdentityKey, Vec<FeedName>)> {
+        let data = self.node.data.clone();
+        tokio::task::spawn_blocking(move || {
+            let listed = data.keystore().list().unwrap_or_default();
+            listed
+                .into_iter()
+                .map(|id| {
+                    let feeds = data.feeds_of(&id.public).unwrap_or_default();
+                    (id.name, id.public, feeds)
+                })
+                .collect()
+        })
+        .await
+        .unwrap_or_default()
+    }
+
+    /// Inline previews of an entry's files: images, audio, video, and small text files.
+    async fn previews(&self, view: &EntryView) -> Vec<Markup> {
+        let Some(content) = view.content.as_ref().filter(|c| c.held) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for file in content.files.iter().take(MAX_PREVIEWS) {
+            let kind = file.content_type.split('/').next().unwrap_or("");
+            let markup = match kind {
+                "image" => Some(
+                    html! { figure { img src=(file.href) alt=(file.path); figcaption { (file.path) } } },
+                ),
+                "video" => Some(
+                    html! { figure { video controls preload="metadata" src=(file.href) {
+                    a href=(file.href) { (file.path) } } figcaption { (file.path) } } },
+                ),
+                "audio" => Some(
+                    html! { figure { audio controls preload="metadata" src=(file.href) {
+                    a href=(file.href) { (file.path) } } figcaption { (file.path) } } },
+                ),
+                _ if file.content_type == "text/plain" && file.length <= TEXT_PREVIEW_BYTES => self
+                    .text_preview(&content.infohash, &file.path)
+                    .await
+                    .map(|text| html! { figure { pre { (text) } figcaption { (file.path) } } }),
+                _ => None,
+            };
+            out.extend(markup);
+        }
+        out
+    }
+
+    /// A small text file, when complete on disk.
+    async fn text_preview(&self, infohash: &str, path: &str) -> Option<String> {
+        let infohash = infohash.parse().ok()?;
+        let held = HeldTorrent::load(&self.node, &infohash).await.ok()?;
+        let file = held.locate(&self.node, held.file(path).ok()?).ok()?;
+        let Source::Disk(disk) = file.source else {
+            return None;
+        };
+        let mut bytes = Vec::new();
+        tokio::fs::File::open(disk)
+            .await
+            .ok()?
+            .take(TEXT_PREVIEW_BYTES)
+            .read_to_end(&mut bytes)
+            .await
+            .ok()?;
+        Some(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// A list of entries linking to their pages.
+fn entry_list(entries: &[EntryView], with_feed: bool) -> Markup {
+    html! {
+        ul.entries {
+            @for entry in entries {
+                li {
+                    a href=(entry.page_path()) { (entry.display_title()) }
+                    " — #" (entry.seq) ", " (time(entry.time))
+                    @if let Some(content) = &entry.content { ", " (size(content.size)) }
+                    @if let Some(target) = entry.retracts { ", retracts #" (target) }
+                    @if entry.retracted { " " span.badge.retracted { "retracted" } }
+                    @if with_feed {
+                        " in " a href=(entry.feed_path()) { (entry.feed) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn verified_note(verified_seq: u64, head_seq: Option<u64>) -> Markup {
+    html! {
+        span.verified {
+            "✓ " (verified_seq) " entries verified"
+            @if let Some(head) = head_seq { " (signed head: entry " (head) ")" }
+            ". "
+        }
+    }
+}
+
+fn status_badge(status: &FeedStatus) -> Markup {
+    html! {
+        @match status {
+            FeedStatus::Ok => {},
+            FeedStatus::Frozen(_) => {
+                " " span.badge.frozen { "frozen" }
+                " Two different entries were signed for one seq (a fork): the feed stays at its last agreed entry."
+            },
+            FeedStatus::Error(message) => { " " span.badge { "update failing: " (message) } },
+        }
+    }
+}
+
+fn alternates(key: &IdentityKey, feed: &FeedName) -> Vec<Alternate> {
+    vec![
+        (
+            "application/rss+xml",
+            "RSS",
+            links::export(key, feed, "rss"),
+        ),
+        (
+            "application/atom+xml",
+            "Atom",
+            links::export(key, feed, "atom"),
+        ),
+        (
+            "application/feed+json",
+            "JSON Feed",
+            links::export(key, feed, "json"),
+        ),
+    ]
+}
