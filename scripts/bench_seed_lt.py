@@ -1,0 +1,59 @@
+#!/usr/bin/python3
+"""libtorrent on loopback for scripts/bench-seed.
+
+  bench_seed_lt.py leech TORRENT SAVE_DIR HOST:PORT   downloads from that one peer; prints seconds
+  bench_seed_lt.py seed TORRENT DATA_DIR              seeds; prints its port; runs until stdin closes
+"""
+import sys
+import time
+
+import libtorrent as lt
+
+
+def session():
+    return lt.session({
+        "listen_interfaces": "127.0.0.1:0",
+        "enable_dht": False,
+        "enable_lsd": False,
+        "enable_upnp": False,
+        "enable_natpmp": False,
+        "allow_multiple_connections_per_ip": True,
+        # TCP only: uTP on loopback is congestion-controlled to a crawl.
+        "enable_outgoing_utp": False,
+        "enable_incoming_utp": False,
+        "alert_mask": lt.alert.category_t.error_notification,
+    })
+
+
+def main():
+    mode, torrent = sys.argv[1], sys.argv[2]
+    info = lt.torrent_info(torrent)
+    ses = session()
+    params = lt.add_torrent_params()
+    params.ti = info
+    params.save_path = sys.argv[3]
+    if mode == "seed":
+        handle = ses.add_torrent(params)
+        handle.force_recheck()
+        while not handle.status().is_seeding:
+            time.sleep(0.1)
+        print(ses.listen_port(), flush=True)
+        sys.stdin.read()
+        return
+    host, port = sys.argv[4].rsplit(":", 1)
+    handle = ses.add_torrent(params)
+    start = time.monotonic()
+    handle.connect_peer((host, int(port)))
+    last_connect = start
+    while not handle.status().is_seeding:
+        time.sleep(0.02)
+        now = time.monotonic()
+        if handle.status().num_peers == 0 and now - last_connect > 2:
+            handle.connect_peer((host, int(port)))
+            last_connect = now
+        if now - start > 600:
+            sys.exit("timed out")
+    print(f"{time.monotonic() - start:.3f}")
+
+
+main()
