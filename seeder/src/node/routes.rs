@@ -236,13 +236,6 @@ async fn push_head(
         .put_head(&head)
         .await
         .map_err(ApiError::internal)?;
-    if let Some(url) = headers
-        .get("x-swarmfeed-node")
-        .and_then(|v| v.to_str().ok())
-        && fetch::fetch_allowed(&node, url)
-    {
-        let _ = node.store.note_node(url, Some((&identity, &feed))).await;
-    }
     if change == HeadChange::Older {
         tracing::warn!(%peer, %identity, %feed, seq = head.head().seq, "refused pushed head: older than the one held");
         return Err(ApiError::new(
@@ -250,6 +243,16 @@ async fn push_head(
             "stale_head",
             "a head with a higher seq is already held",
         ));
+    }
+    // Only a pusher of a head at least as new as the one held is noted as serving the feed: a
+    // refused push changes nothing (else a replayed old head would make this node fetch from
+    // whatever URL came with it).
+    if let Some(url) = headers
+        .get("x-swarmfeed-node")
+        .and_then(|v| v.to_str().ok())
+        && fetch::fetch_allowed(&node, url)
+    {
+        let _ = node.store.note_node(url, Some((&identity, &feed))).await;
     }
     if change == HeadChange::Newer {
         node.wake_replication();
