@@ -66,6 +66,7 @@ fn a_new_node_rebuilds_a_feed_from_a_seeder_after_the_publisher_is_gone() {
     ]);
     let mut publisher = NodeProcess::start(&p, &on_dht);
     let mut identity = String::new();
+    let mut infohashes = Vec::new();
     for name in ["small.txt", "medium.bin", "dir"] {
         let out = swarmfeed_ok(&[
             "--data",
@@ -74,10 +75,9 @@ fn a_new_node_rebuilds_a_feed_from_a_seeder_after_the_publisher_is_gone() {
             content.join(name).to_str().unwrap(),
             "--json",
         ]);
-        identity = serde_json::from_str::<serde_json::Value>(&out).unwrap()["identity"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let published: serde_json::Value = serde_json::from_str(&out).unwrap();
+        identity = published["identity"].as_str().unwrap().to_owned();
+        infohashes.push(published["infohash"].as_str().unwrap().to_owned());
     }
     let seeder = NodeProcess::start(&s1, &on_dht);
     swarmfeed_ok(&["--data", s1.to_str().unwrap(), "follow", &identity]);
@@ -123,6 +123,21 @@ fn a_new_node_rebuilds_a_feed_from_a_seeder_after_the_publisher_is_gone() {
                 );
             }
         }
+    }
+    if std::env::var_os("SWARMFEED_SHOW_LOGS").is_some() {
+        eprintln!("{}", newcomer.log());
+    }
+    // The new node can stand in for the publisher: it serves every .torrent too.
+    for infohash in &infohashes {
+        let url = format!("{}/torrents/{infohash}.torrent", newcomer.info.public_url);
+        let torrent = tests::node::http_get(&url).unwrap_or_else(|| panic!("no .torrent at {url}"));
+        assert_eq!(
+            feeds::Metainfo::decode(&torrent)
+                .unwrap()
+                .infohash()
+                .to_string(),
+            *infohash
+        );
     }
     drop(newcomer);
     drop(seeder);

@@ -241,6 +241,14 @@ impl Engine {
         Ok(())
     }
 
+    /// The exact info dictionary of a torrent the engine holds (for a magnet, once its
+    /// metadata arrived): enough to rebuild the .torrent, whose infohash it fixes.
+    pub fn info_bytes(&self, infohash: &InfoHash) -> Result<Vec<u8>> {
+        self.handle(infohash)?
+            .with_metadata(|m| m.info_bytes.to_vec())
+            .map_err(torrent_error("read the metadata of", *infohash))
+    }
+
     /// Progress and traffic of one torrent.
     pub fn stats(&self, infohash: &InfoHash) -> Result<TorrentStatus> {
         let handle = self.handle(infohash)?;

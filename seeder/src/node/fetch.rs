@@ -12,7 +12,7 @@ use super::{Error, NodeHandle, Result};
 use crate::engine::TorrentSource;
 
 /// How long a swarm download of a log part may take before the node tries again later.
-const SWARM_TIMEOUT: Duration = Duration::from_secs(60);
+const SWARM_TIMEOUT: Duration = Duration::from_secs(20);
 /// Most nodes asked for one thing.
 const MAX_NODES: usize = 6;
 
@@ -152,6 +152,13 @@ pub async fn log_part(
     let dir = log_dir(node, identity, feed, &infohash);
     let magnet = format!("magnet:?xt=urn:btih:{infohash}&dn={name}");
     let peers = swarm_peers(node, infohash).await;
+    if peers.is_empty() && node.engine.stats(&infohash).is_err() {
+        // Nobody to ask yet: fail fast, the next poll looks again (a magnet without peers
+        // would only wait out the timeout).
+        return Err(Error::Fetch(format!(
+            "no node or peer serves log part {infohash} yet"
+        )));
+    }
     let added = node
         .engine
         .download(TorrentSource::Magnet(magnet), Some(&dir), peers);

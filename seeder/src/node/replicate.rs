@@ -494,6 +494,23 @@ async fn verify_download(node: &NodeHandle, infohash: InfoHash) {
             .await;
         all_good &= good;
     }
+    if !torrent.has_metainfo {
+        // Fetched by magnet: keep a .torrent too, so this node can serve it like the publisher.
+        let rebuilt = node.engine.info_bytes(&infohash).ok().and_then(|info| {
+            let info = feeds::Info::decode(&info).ok()?;
+            Some(Metainfo {
+                info,
+                trackers: Vec::new(),
+                webseeds: Vec::new(),
+            })
+        });
+        if let Some(metainfo) = rebuilt.filter(|m| m.infohash() == infohash) {
+            let _ = node
+                .store
+                .set_torrent_metainfo(&infohash, metainfo.encode())
+                .await;
+        }
+    }
     let state = if all_good {
         TorrentState {
             complete: true,
