@@ -5,6 +5,7 @@
 //! `Node::start(config, gateway)` brings it all up and returns once every listener is
 //! bound and `node.json` says where; `shutdown` stops it cleanly.
 
+mod content;
 mod control;
 mod error;
 mod fetch;
@@ -157,7 +158,7 @@ impl Node {
         tasks.push(tokio::spawn(control::serve(handle.clone(), control)));
         tasks.push(tokio::spawn(replicate::poll_loop(handle.clone())));
         tasks.push(tokio::spawn(replicate::republish_loop(handle.clone())));
-        tasks.push(tokio::spawn(replicate::content_loop(handle.clone())));
+        tasks.push(tokio::spawn(content::content_loop(handle.clone())));
 
         let info = NodeInfo {
             pid: std::process::id(),
