@@ -72,6 +72,32 @@ pub struct ContentFile {
     pub fs_path: PathBuf,
     pub length: u64,
     pub blake3: String,
+    /// Modification time when published (nanoseconds since the Unix epoch), for the record:
+    /// the BitTorrent engine opens seeded files read-write and its truncate to the same
+    /// length moves it, so it cannot tell an edit apart (a BLAKE3 scrub does).
+    #[serde(default)]
+    pub modified_ns: Option<u128>,
+}
+
+impl ContentFile {
+    /// Whether the file is still where it was published, with its length; `Err` says what
+    /// differs. (An edit that keeps the length needs a BLAKE3 scrub to be seen.)
+    pub fn check_unchanged(&self) -> std::result::Result<(), String> {
+        let meta = std::fs::metadata(&self.fs_path)
+            .map_err(|e| format!("{} is gone or unreadable: {e}", self.fs_path.display()))?;
+        if meta.len() != self.length {
+            return Err(format!(
+                "{} changed size since it was published",
+                self.fs_path.display()
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn modified_ns(meta: &std::fs::Metadata) -> Option<u128> {
+    let time = meta.modified().ok()?;
+    Some(time.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos())
 }
 
 /// The feed used when none is named.
@@ -290,11 +316,15 @@ fn content_of(built: &BuiltTorrent) -> Result<(ContentRef, ContentRecord)> {
             length: file.length,
             blake3,
         });
+        let modified = std::fs::metadata(&file.fs_path)
+            .ok()
+            .and_then(|m| modified_ns(&m));
         files.push(ContentFile {
             path,
             fs_path: absolute(&file.fs_path),
             length: file.length,
             blake3: hex::encode(blake3),
+            modified_ns: modified,
         });
     }
     let content = ContentRef {

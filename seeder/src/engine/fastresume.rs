@@ -50,6 +50,36 @@ pub(crate) fn write_complete(state_dir: &Path, infohash_hex: &str, pieces: u32) 
     fs::rename(&temp, &path).map_err(io_error("rename into place", &path))
 }
 
+/// Removes torrents from the saved session before an engine starts on `state_dir`, so that
+/// librqbit never reopens their files: it opens seeded files read-write and resizes one
+/// whose length changed, which must never happen to a publisher's own files.
+pub fn forget_saved(state_dir: &Path, infohashes: &[String]) -> Result<()> {
+    let session = state_dir.join("session.json");
+    let Ok(bytes) = fs::read(&session) else {
+        return Ok(());
+    };
+    let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return Ok(());
+    };
+    if let Some(torrents) = json.get_mut("torrents").and_then(|t| t.as_object_mut()) {
+        torrents.retain(|_, t| {
+            let hash = t
+                .get("info_hash")
+                .and_then(|h| h.as_str())
+                .unwrap_or_default();
+            !infohashes.iter().any(|h| h == hash)
+        });
+    }
+    for hash in infohashes {
+        let _ = fs::remove_file(bitfield_path(state_dir, hash));
+        let _ = fs::remove_file(state_dir.join(format!("{hash}.torrent")));
+    }
+    let temp = state_dir.join(".session.json.tmp");
+    let text = serde_json::to_vec(&json).unwrap_or(bytes);
+    fs::write(&temp, text).map_err(io_error("write", &temp))?;
+    fs::rename(&temp, &session).map_err(io_error("rename into place", &session))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

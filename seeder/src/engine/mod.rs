@@ -32,6 +32,7 @@ use librqbit::{
 
 pub use config::EngineConfig;
 pub use error::{Error, Result};
+pub use fastresume::forget_saved;
 pub use status::{TorrentState, TorrentStatus};
 pub use stream::TorrentFileStream;
 

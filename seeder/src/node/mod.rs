@@ -90,6 +90,11 @@ impl Node {
         let data = DataDir::new(&config.data_dir);
         publisher::data_dir::create_dir(data.root())?;
         let store = Store::open(data.store_path()).await?;
+        // Published files that changed while the node was down leave the engine's saved
+        // session before it starts: librqbit would reopen and resize them.
+        let changed = own::changed_published(&store, &data).await?;
+        let forget: Vec<String> = changed.iter().map(|(ih, _)| ih.to_string()).collect();
+        crate::engine::forget_saved(&config.data_dir.join("engine"), &forget)?;
         let dht = DhtNode::start(&DhtConfig {
             bind_address: config.bind_ip,
             port: config.dht_port,
@@ -138,6 +143,7 @@ impl Node {
         };
 
         // Own feeds first, so a restarted node seeds everything before it serves.
+        own::refuse_all(&handle, changed).await;
         own::sync_all(&handle).await?;
         replicate::resume(&handle).await?;
 

@@ -80,6 +80,10 @@ async fn seed_own_content(node: &NodeHandle, signed: &SignedEntry) {
                 tracing::warn!(%infohash, "published content has no record or .torrent in the data directory");
                 return;
             };
+            if let Some(change) = record.files.iter().find_map(|f| f.check_unchanged().err()) {
+                refuse_changed(node, infohash, change).await;
+                return;
+            }
             let origin = Origin::Published {
                 content_root: record.root.clone(),
             };
@@ -179,4 +183,61 @@ async fn read(path: &std::path::Path) -> Result<Vec<u8>> {
         path: path.display().to_string(),
         source,
     })
+}
+
+/// Published torrents whose files moved or changed length since publishing, each with
+/// what changed: a cheap stat per file, no re-hash (an edit that keeps the length needs a
+/// BLAKE3 scrub). Run before the engine starts, so it never reopens (and resizes) them.
+pub async fn changed_published(
+    store: &crate::store::Store,
+    data: &publisher::DataDir,
+) -> Result<Vec<(feeds::InfoHash, String)>> {
+    let mut changed = Vec::new();
+    let mut after = None;
+    loop {
+        let query = crate::store::TorrentQuery {
+            after,
+            limit: 500,
+            only_incomplete: false,
+        };
+        let page = store.torrents(query).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.infohash);
+        for torrent in page {
+            if !matches!(torrent.origin, Origin::Published { .. }) || torrent.state.error.is_some()
+            {
+                continue;
+            }
+            let Ok(bytes) = read(&data.content_path(&torrent.infohash)).await else {
+                continue;
+            };
+            let Ok(record) = serde_json::from_slice::<ContentRecord>(&bytes) else {
+                continue;
+            };
+            let check = tokio::task::spawn_blocking(move || {
+                record.files.iter().find_map(|f| f.check_unchanged().err())
+            });
+            if let Ok(Some(change)) = check.await {
+                changed.push((torrent.infohash, change));
+            }
+        }
+    }
+    Ok(changed)
+}
+
+/// Records that published content is no longer served, and why.
+pub async fn refuse_all(node: &NodeHandle, changed: Vec<(feeds::InfoHash, String)>) {
+    for (infohash, change) in changed {
+        refuse_changed(node, infohash, change).await;
+    }
+}
+
+async fn refuse_changed(node: &NodeHandle, infohash: feeds::InfoHash, change: String) {
+    tracing::error!(%infohash, "published content changed on disk, no longer served: {change}");
+    let _ = node.engine.remove(&infohash, false).await;
+    let state = TorrentState {
+        error: Some(change),
+        ..TorrentState::default()
+    };
+    let _ = node.store.set_torrent_state(&infohash, state).await;
 }
