@@ -34,6 +34,10 @@ pub struct PublishRequest {
     pub meta: Vec<(String, String)>,
     /// Piece size, web seeds and trackers of the torrent.
     pub torrent: TorrentOptions,
+    /// Base URL of a gateway that will serve the content (the node running on the data
+    /// directory): its BEP 19 web seed `{url}/ws/{infohash}/` joins the torrent's url-list,
+    /// which lies outside the info dictionary, so the infohash does not depend on it.
+    pub gateway: Option<String>,
 }
 
 /// A committed publication.
@@ -121,6 +125,7 @@ pub fn publish(
 pub struct PreparedPublish {
     tree: SourceTree,
     options: TorrentOptions,
+    gateway: Option<String>,
     keypair: Keypair,
     feed: FeedName,
     meta: BTreeMap<String, String>,
@@ -142,6 +147,7 @@ pub fn prepare(data: &DataDir, request: &PublishRequest) -> Result<PreparedPubli
     Ok(PreparedPublish {
         tree,
         options,
+        gateway: request.gateway.clone(),
         keypair,
         feed,
         meta,
@@ -166,7 +172,12 @@ impl PreparedPublish {
         now: u64,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Published> {
-        let built = build_torrent(&self.tree, &self.options, progress)?;
+        let mut built = build_torrent(&self.tree, &self.options, progress)?;
+        if let Some(gateway) = &self.gateway {
+            let infohash = built.metainfo.infohash();
+            let webseed = format!("{}/ws/{infohash}/", gateway.trim_end_matches('/'));
+            built.metainfo.webseeds.push(webseed);
+        }
         let (content, record) = content_of(&built)?;
         let infohash = content.infohash;
         let torrent_path = data.torrent_path(&infohash);

@@ -77,6 +77,11 @@ pub fn publish(args: PublishArgs, data: &Path) -> anyhow::Result<()> {
             trackers: args.trackers,
             blake3: true,
         },
+        // With a node running on the data directory, its gateway web-seeds the content.
+        gateway: seeder::node::ControlClient::connect(&data.control_socket())
+            .ok()
+            .and(data.node_info())
+            .map(|node| node.public_url),
     };
     let prepared = prepare(&data, &request)?;
     for link in prepared.skipped_symlinks() {
