@@ -129,8 +129,16 @@ fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it()
     let torrent = fs::read(published[0]["torrent_path"].as_str().unwrap()).unwrap();
     let webseeds = feeds::Metainfo::decode(&torrent).unwrap().webseeds;
     let infohash = published[0]["infohash"].as_str().unwrap();
-    assert_eq!(webseeds, vec![format!("{}/ws/{infohash}/", node_a.info.public_url)]);
-    assert!(published[0]["magnet"].as_str().unwrap().contains("&ws=http"));
+    assert_eq!(
+        webseeds,
+        vec![format!("{}/ws/{infohash}/", node_a.info.public_url)]
+    );
+    assert!(
+        published[0]["magnet"]
+            .as_str()
+            .unwrap()
+            .contains("&ws=http")
+    );
 
     let node_b = NodeProcess::start(&b, &on_dht);
     let started = Instant::now();
