@@ -67,7 +67,7 @@ impl Default for NodeConfig {
             public_url: None,
             bind_ip: Ipv4Addr::UNSPECIFIED,
             bt_port: 6881,
-            dht_port: 6881,
+            dht_port: 6882,
             dht_bootstrap: PUBLIC_BOOTSTRAP.iter().map(|s| s.to_string()).collect(),
             download_dir: None,
             archive: false,

@@ -32,7 +32,7 @@ pub struct ServeArgs {
     /// BitTorrent TCP port; 0 picks any free port [default: 6881].
     #[arg(long, value_name = "N", env = "SWARMFEED_BT_PORT")]
     bt_port: Option<u16>,
-    /// DHT UDP port; 0 picks any free port [default: 6881].
+    /// DHT UDP port; 0 picks any free port [default: 6882; the BitTorrent port also takes UDP, for uTP].
     #[arg(long, value_name = "N", env = "SWARMFEED_DHT_PORT")]
     dht_port: Option<u16>,
     /// DHT bootstrap nodes, HOST:PORT,…; `none` starts a network of its own

@@ -98,7 +98,7 @@ impl Node {
         let dht = DhtNode::start(&DhtConfig {
             bind_address: config.bind_ip,
             port: config.dht_port,
-            bootstrap: config.dht_bootstrap.clone(),
+            bootstrap: usable_bootstrap(&config.dht_bootstrap),
             server_mode: true,
         })?;
         let mut engine_config = EngineConfig::new(&config.data_dir);
@@ -202,6 +202,36 @@ impl Node {
             ),
         }
     }
+}
+
+/// The default public routers may not resolve (offline, no DNS): the node still starts,
+/// with those that do, and says so. A list the user gave is used as given (a typo there is
+/// an error at start).
+fn usable_bootstrap(list: &[String]) -> Vec<String> {
+    let public: Vec<String> = crate::config::PUBLIC_BOOTSTRAP
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    if list != public.as_slice() {
+        return list.to_vec();
+    }
+    use std::net::ToSocketAddrs;
+    let usable: Vec<String> = list
+        .iter()
+        .filter(|host| {
+            host.to_socket_addrs()
+                .is_ok_and(|mut a| a.any(|a| a.is_ipv4()))
+        })
+        .cloned()
+        .collect();
+    if usable.len() < list.len() {
+        tracing::warn!(
+            "{} of {} public DHT bootstrap routers do not resolve (offline?); the DHT starts with the others",
+            list.len() - usable.len(),
+            list.len()
+        );
+    }
+    usable
 }
 
 fn rate(bytes_per_second: u64) -> Option<u32> {
