@@ -30,9 +30,7 @@ pub async fn follow_now(
 pub fn publish_head(node: &NodeHandle, head: SignedHead) {
     let node = node.clone();
     tokio::spawn(async move {
-        if let Err(e) = node.dht.put_item(head.item()).await {
-            tracing::debug!(feed = %head.head().feed, "DHT put of head: {e}");
-        }
+        put_with_retries(&node, head.item()).await;
         if !node.config.push {
             return;
         }
@@ -50,6 +48,22 @@ pub fn publish_head(node: &NodeHandle, head: SignedHead) {
             }
         }
     });
+}
+
+/// Puts a signed item into the DHT. mainline refuses a put while another put of the same
+/// target is in flight (heads of quick successive publishes), so a refused put is retried
+/// a few times rather than leaving an older head as the newest the DHT holds.
+async fn put_with_retries(node: &NodeHandle, item: &feeds::MutableItem) {
+    for attempt in 1..=4u64 {
+        match node.dht.put_item(item).await {
+            Ok(()) => return,
+            Err(crate::dht::DhtError::Put(mainline::errors::PutMutableError::Concurrency(e))) => {
+                tracing::debug!(seq = item.seq(), attempt, "DHT put refused ({e}); retrying");
+                tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+            }
+            Err(e) => return tracing::debug!(seq = item.seq(), "DHT put: {e}"),
+        }
+    }
 }
 
 /// Announces in the DHT that this node seeds `infohash` (background).
@@ -410,10 +424,8 @@ pub async fn republish_loop(node: NodeHandle) {
             }
         }
         for (identity, feed) in feeds {
-            if let Ok(Some(head)) = node.store.head(&identity, &feed).await
-                && let Err(e) = node.dht.put_item(head.item()).await
-            {
-                tracing::debug!(%identity, %feed, "republish: {e}");
+            if let Ok(Some(head)) = node.store.head(&identity, &feed).await {
+                put_with_retries(&node, head.item()).await;
             }
         }
         for status in node.engine.list() {
