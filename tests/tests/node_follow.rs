@@ -2,80 +2,13 @@
 //! DHT bootstrap address, replicates every entry, verifies it, and seeds it.
 
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tests::binary::swarmfeed_ok;
-use tests::node::{NodeOptions, NodeProcess, Testnet, wait_for};
-
-/// Writes `len` bytes of a deterministic, incompressible-looking pattern.
-fn write_file(path: &Path, len: u64, seed: u64) {
-    let mut file = fs::File::create(path).unwrap();
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut left = len;
-    while left > 0 {
-        for chunk in buffer.chunks_mut(8) {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
-        }
-        let n = left.min(buffer.len() as u64) as usize;
-        file.write_all(&buffer[..n]).unwrap();
-        left -= n as u64;
-    }
-}
-
-fn publish(data: &Path, path: &Path, title: &str) -> serde_json::Value {
-    let out = swarmfeed_ok(&[
-        "--data",
-        data.to_str().unwrap(),
-        "publish",
-        path.to_str().unwrap(),
-        "--title",
-        title,
-        "--json",
-    ]);
-    serde_json::from_str(&out).unwrap()
-}
-
-fn follows(data: &Path) -> serde_json::Value {
-    serde_json::from_str(&swarmfeed_ok(&[
-        "--data",
-        data.to_str().unwrap(),
-        "follows",
-        "--json",
-    ]))
-    .unwrap()
-}
-
-fn blake3_of(path: &Path) -> [u8; 32] {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update_reader(fs::File::open(path).unwrap()).unwrap();
-    *hasher.finalize().as_bytes()
-}
-
-/// Every file under `dir`, relative path → BLAKE3.
-fn tree(dir: &Path) -> Vec<(PathBuf, [u8; 32])> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(current) = stack.pop() {
-        if current.is_file() {
-            out.push((
-                current.strip_prefix(dir).unwrap().to_owned(),
-                blake3_of(&current),
-            ));
-            continue;
-        }
-        for entry in fs::read_dir(&current).unwrap() {
-            stack.push(entry.unwrap().path());
-        }
-    }
-    out.sort();
-    out
-}
+use tests::node::{
+    NodeOptions, NodeProcess, Testnet, follows, publish, same_tree, wait_for, write_pattern_file,
+};
 
 #[test]
 fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it() {
@@ -86,12 +19,12 @@ fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it()
     };
     let (a, b, content) = (root.join("a"), root.join("b"), root.join("content"));
     fs::create_dir_all(content.join("album/disc 1")).unwrap();
-    write_file(&content.join("note.txt"), 1024, 1);
-    write_file(&content.join("picture.bin"), 3 << 20, 2);
-    write_file(&content.join("album/disc 1/track ü.bin"), 5 << 20, 3);
-    write_file(&content.join("album/cover.bin"), 100 << 10, 4);
-    write_file(&content.join("video.bin"), 200 << 20, 5);
-    write_file(&content.join("tiny.bin"), 1, 6);
+    write_pattern_file(&content.join("note.txt"), 1024, 1);
+    write_pattern_file(&content.join("picture.bin"), 3 << 20, 2);
+    write_pattern_file(&content.join("album/disc 1/track ü.bin"), 5 << 20, 3);
+    write_pattern_file(&content.join("album/cover.bin"), 100 << 10, 4);
+    write_pattern_file(&content.join("video.bin"), 200 << 20, 5);
+    write_pattern_file(&content.join("tiny.bin"), 1, 6);
 
     let dht = Testnet::new(4);
     let on_dht = NodeOptions {
@@ -115,7 +48,7 @@ fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it()
         ("video.bin", "A video"),
         ("tiny.bin", "One byte"),
     ] {
-        published.push(publish(&a, &content.join(name), title));
+        published.push(publish(&a, &content.join(name), title, &[]));
     }
     let identity = published[0]["identity"].as_str().unwrap().to_owned();
     assert!(
@@ -170,11 +103,7 @@ fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it()
             .unwrap()
             .file_name();
         let source = content.join(&source_name);
-        assert_eq!(
-            tree(&held.join(&source_name)),
-            tree(&source),
-            "files of {source_name:?} differ"
-        );
+        same_tree(&held.join(&source_name), &source).unwrap();
     }
 
     // `verify` fetches the feed from wherever it can be found, with a scratch node of its own.
