@@ -4,33 +4,14 @@
 //! verifies everything.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tests::binary::swarmfeed_ok;
-use tests::node::{NodeOptions, NodeProcess, Testnet, wait_for};
-
-fn write_file(path: &Path, len: usize, seed: u8) {
-    let bytes: Vec<u8> = (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect();
-    fs::File::create(path).unwrap().write_all(&bytes).unwrap();
-}
-
-fn follow_status(data: &Path) -> Option<serde_json::Value> {
-    let list: serde_json::Value = serde_json::from_str(&swarmfeed_ok(&[
-        "--data",
-        data.to_str().unwrap(),
-        "follows",
-        "--json",
-    ]))
-    .ok()?;
-    list.as_array()?.first().cloned()
-}
+use tests::node::{NodeOptions, NodeProcess, Testnet, first_follow, wait_for, write_pattern_file};
 
 fn complete(data: &Path, entries: u64) -> Option<serde_json::Value> {
-    let follow = follow_status(data)?;
+    let follow = first_follow(data)?;
     (follow["entries"] == entries && follow["torrents"] == entries && follow["complete"] == entries)
         .then_some(follow)
 }
@@ -46,10 +27,10 @@ fn a_new_node_rebuilds_a_feed_from_a_seeder_after_the_publisher_is_gone() {
         root.join("content"),
     );
     fs::create_dir_all(content.join("dir/sub")).unwrap();
-    write_file(&content.join("small.txt"), 1024, 1);
-    write_file(&content.join("medium.bin"), 2 << 20, 2);
-    write_file(&content.join("dir/sub/a.bin"), 300 << 10, 3);
-    write_file(&content.join("dir/b.txt"), 10, 4);
+    write_pattern_file(&content.join("small.txt"), 1024, 1);
+    write_pattern_file(&content.join("medium.bin"), 2 << 20, 2);
+    write_pattern_file(&content.join("dir/sub/a.bin"), 300 << 10, 3);
+    write_pattern_file(&content.join("dir/b.txt"), 10, 4);
 
     let dht = Testnet::new(4);
     let on_dht = NodeOptions {
