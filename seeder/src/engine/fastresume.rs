@@ -73,6 +73,7 @@ pub fn forget_saved(state_dir: &Path, infohashes: &[String]) -> Result<()> {
     for hash in infohashes {
         let _ = fs::remove_file(bitfield_path(state_dir, hash));
         let _ = fs::remove_file(state_dir.join(format!("{hash}.torrent")));
+        super::read_only::forget_marker(state_dir, hash);
     }
     let temp = state_dir.join(".session.json.tmp");
     let text = serde_json::to_vec(&json).unwrap_or(bytes);

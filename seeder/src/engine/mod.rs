@@ -13,6 +13,7 @@ mod error;
 mod fastresume;
 mod layout;
 mod local_tracker;
+mod read_only;
 mod status;
 mod stream;
 
@@ -39,6 +40,7 @@ pub use stream::TorrentFileStream;
 use error::{engine_error, io_error, torrent_error};
 use layout::TorrentLayout;
 use local_tracker::LocalTracker;
+use read_only::ReadOnlySet;
 
 /// What to download: a .torrent file's bytes or a magnet link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +58,8 @@ pub struct Engine {
     download_dir: PathBuf,
     config: EngineConfig,
     tracker: LocalTracker,
+    /// Published torrents, seeded through read-only storage (see [`read_only`]).
+    read_only: ReadOnlySet,
     /// librqbit 9.1.0's JSON persistence picks a new torrent's id as the highest stored id
     /// plus one before storing it, so two adds at once get the same id and the second is
     /// answered with the first torrent (see docs/engine-gaps.md): adds go one at a time.
@@ -98,8 +102,10 @@ impl Engine {
                 state_dir: state_dir.clone(),
                 message: format!("bad tracker URL: {e}"),
             })?;
+        let read_only = ReadOnlySet::load(&state_dir)?;
         let options = SessionOptions {
             dht: None,
+            default_storage_factory: Some(read_only.factory()),
             disable_local_service_discovery: true,
             fastresume: true,
             persistence: Some(SessionPersistenceConfig::Json {
@@ -146,6 +152,7 @@ impl Engine {
             download_dir,
             config,
             tracker,
+            read_only,
             add_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -167,8 +174,8 @@ impl Engine {
     /// the files are those the torrent was hashed from (our publisher hashed every piece in
     /// its one read pass), so the engine records every piece as present (fastresume) instead
     /// of re-hashing; librqbit still spot-checks a few pieces and re-hashes all of them if
-    /// one is wrong. Lengths are checked first: librqbit opens the files read-write and
-    /// would resize a file that changed. Already seeding: nothing happens.
+    /// one is wrong. The files are opened read-only (see [`read_only`]): never resized,
+    /// written or touched; lengths are checked first. Already seeding: nothing happens.
     pub async fn seed_existing(&self, torrent: &[u8], content_path: &Path) -> Result<InfoHash> {
         let layout = TorrentLayout::parse(torrent)?;
         if self.handle(&layout.infohash).is_ok() {
@@ -178,8 +185,10 @@ impl Engine {
         let output_folder = layout.output_folder(&content_path)?;
         let state_dir = self.state_dir.clone();
         let checked = layout.clone();
+        let (read_only, folder) = (self.read_only.clone(), output_folder.clone());
         tokio::task::spawn_blocking(move || {
             checked.check_files(&content_path)?;
+            read_only.mark(&state_dir, checked.id20, &folder)?;
             fastresume::write_complete(&state_dir, &format!("{:?}", checked.id20), checked.pieces)
         })
         .await
@@ -275,10 +284,15 @@ impl Engine {
     pub async fn remove(&self, infohash: &InfoHash, delete_files: bool) -> Result<()> {
         self.handle(infohash)?;
         self.tracker.forget(infohash);
+        let id = Id20::new(infohash.0);
+        // Published files are the publisher's: never deleted, whatever the caller asks.
+        let delete_files = delete_files && !self.read_only.contains(&id);
         self.session
-            .delete(TorrentIdOrHash::Hash(Id20::new(infohash.0)), delete_files)
+            .delete(TorrentIdOrHash::Hash(id), delete_files)
             .await
-            .map_err(torrent_error("remove", *infohash))
+            .map_err(torrent_error("remove", *infohash))?;
+        self.read_only.forget(&self.state_dir, &id);
+        Ok(())
     }
 
     /// Waits until every wanted byte of a torrent is on disk and verified.
