@@ -7,6 +7,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use ::feeds::{FeedName, IdentityKey, InfoHash, SignedIdentityRecord};
 
+use super::limits::{FollowCaps, follow_caps};
 use super::{
     JobResult, Result, Store, corrupt, decode_feed_name, decode_key, ensure_feed, ensure_identity,
     identity_id, now,
@@ -33,6 +34,8 @@ pub struct FollowStatus {
     /// Bytes held and bytes named, over the known torrents.
     pub have_bytes: u64,
     pub total_bytes: u64,
+    /// Its disk caps, what counts against them, and what waits over them.
+    pub limits: FollowCaps,
 }
 
 /// What an unfollow did.
@@ -176,6 +179,7 @@ impl Store {
                     complete: 0,
                     have_bytes: 0,
                     total_bytes: 0,
+                    limits: follow_caps(tx, id)?,
                 };
                 add_feeds(tx, id, &mut status)?;
                 add_torrents(tx, id, &mut status)?;

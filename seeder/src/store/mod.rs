@@ -22,6 +22,7 @@ mod entries;
 mod feeds;
 mod follows;
 mod identities;
+mod limits;
 mod logs;
 mod nodes;
 pub mod schema;
@@ -29,6 +30,7 @@ mod torrents;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -42,6 +44,7 @@ pub use self::entries::{AppendOutcome, EntryPage, Order, RecentCursor, RecentPag
 pub use self::feeds::{FeedState, FeedStatus, HeadChange};
 pub use self::follows::{FollowStatus, Unfollowed};
 pub use self::identities::IdentityInfo;
+pub use self::limits::{Admission, CapChange, Caps, FollowCaps, Usage, human};
 pub use self::logs::{LogPart, LogTorrent};
 pub use self::nodes::KnownNode;
 pub use self::torrents::{
@@ -110,6 +113,8 @@ pub struct Store {
     writer: mpsc::Sender<Job>,
     readers: mpsc::Sender<Job>,
     path: Arc<Path>,
+    /// Moves after every committed write (see [`Store::generation`]).
+    generation: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -166,6 +171,7 @@ impl Store {
             writer,
             readers,
             path,
+            generation: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -179,16 +185,25 @@ impl Store {
         &self.path
     }
 
+    /// A counter that moves after every committed write of this store (every clone shares
+    /// it). Whatever was computed from reads that began after `generation()` returned N is
+    /// still current while it returns N: the gateway keys its page cache on it.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// Runs `f` in an immediate (write) transaction on the writer thread; commits if it succeeds.
     pub(crate) async fn write<T, F>(&self, op: &'static str, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Transaction) -> JobResult<T> + Send + 'static,
     {
+        let generation = self.generation.clone();
         call(&self.writer, op, move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let out = f(&tx)?;
             tx.commit()?;
+            generation.fetch_add(1, Ordering::Release);
             Ok(out)
         })
         .await

@@ -13,7 +13,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{ErrorKind, JobResult};
 
 /// The migrations, oldest first; the schema version is how many have been applied.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = "
 CREATE TABLE identities (
@@ -132,6 +132,24 @@ CREATE TABLE node_feeds (
     PRIMARY KEY (feed_id, node_id)
 ) WITHOUT ROWID;
 CREATE INDEX node_feeds_by_node ON node_feeds (node_id);
+";
+
+/// Disk caps: per-follow caps, and each followed torrent's reservation. A torrent is
+/// `reserved` once its full size counts against the caps (before its download starts);
+/// `over_limit` says why one that did not fit waits. Torrents already held count at once.
+const V2: &str = "
+ALTER TABLE follows ADD COLUMN max_bytes INTEGER CHECK (max_bytes IS NULL OR max_bytes >= 0);
+ALTER TABLE follows ADD COLUMN max_files INTEGER CHECK (max_files IS NULL OR max_files >= 0);
+ALTER TABLE torrents ADD COLUMN file_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE torrents ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE torrents ADD COLUMN over_limit TEXT;
+UPDATE torrents SET file_count =
+    (SELECT count(*) FROM torrent_files f WHERE f.infohash = torrents.infohash);
+UPDATE torrents SET reserved = 1
+    WHERE origin = 'followed' AND (error IS NULL OR error NOT LIKE 'retracted%');
+CREATE INDEX torrents_reserved ON torrents (infohash, total_size, file_count) WHERE reserved = 1;
+CREATE INDEX torrents_waiting ON torrents (added_at, infohash)
+    WHERE reserved = 0 AND origin = 'followed' AND error IS NULL;
 ";
 
 /// The schema version this program writes.

@@ -316,6 +316,8 @@ fn put(tx: &Transaction, t: &NewTorrent) -> JobResult<bool> {
     if !t.files.is_empty() {
         tx.prepare_cached("DELETE FROM torrent_files WHERE infohash = ?1")?
             .execute([t.infohash.0])?;
+        tx.prepare_cached("UPDATE torrents SET file_count = ?2 WHERE infohash = ?1")?
+            .execute(params![t.infohash.0, t.files.len()])?;
         let mut insert = tx.prepare_cached(
             "INSERT INTO torrent_files (infohash, idx, path, length, blake3) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;

@@ -19,6 +19,7 @@ use seeder::store::{
 };
 
 mod entries;
+mod limits;
 mod torrents;
 
 fn name(s: &str) -> FeedName {
