@@ -47,6 +47,8 @@ pub struct NodeConfig {
     pub allow_private_fetch: bool,
     /// Rate limits.
     pub limits: Limits,
+    /// The HTTP server and the gateway: exports, page cache, timeouts, connection cap.
+    pub gateway: GatewayConfig,
 }
 
 /// Rate limits. (Disk caps per follow and in total are planned: see issue 5's notes.)
@@ -57,6 +59,62 @@ pub struct Limits {
     pub download_rate: u64,
     /// Upload rate, bytes per second (0: no limit).
     pub upload_rate: u64,
+}
+
+/// The `[gateway]` table: how the HTTP server (gateway and node routes) behaves and what it
+/// holds back against bad clients. `Default` is what `swarmfeed serve` uses.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Items in each feed export (RSS, Atom, JSON Feed): the latest N.
+    pub export_items: u32,
+    /// Entries per feed page and per page of the JSON API's listings (at most 1000).
+    pub page_size: u32,
+    /// Bytes of rendered pages and exports kept in memory (0: no cache).
+    pub cache_bytes: u64,
+    /// Seconds a cached page lives at most, for what the store does not record (a new
+    /// identity in the keystore); any store write replaces cached pages at once.
+    pub cache_ttl_secs: u64,
+    /// Seconds a client has to send a request's headers, counted from the connection's
+    /// start or the end of the previous answer: slow senders and idle keep-alive
+    /// connections are closed after it.
+    pub header_timeout_secs: u64,
+    /// Seconds an answer may wait for a client that reads nothing before the connection is
+    /// closed.
+    pub write_timeout_secs: u64,
+    /// Connections served at once; more wait in the kernel's accept queue.
+    pub max_connections: u32,
+    /// Largest request head (request line and headers) in bytes; larger gets 431.
+    pub max_header_bytes: u32,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            export_items: 50,
+            page_size: 50,
+            cache_bytes: 64 << 20,
+            cache_ttl_secs: 60,
+            header_timeout_secs: 10,
+            write_timeout_secs: 60,
+            max_connections: 2048,
+            max_header_bytes: 32 << 10,
+        }
+    }
+}
+
+impl GatewayConfig {
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs.max(1))
+    }
+
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.write_timeout_secs.max(1))
+    }
+
+    pub fn cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.cache_ttl_secs.max(1))
+    }
 }
 
 impl Default for NodeConfig {
@@ -76,6 +134,7 @@ impl Default for NodeConfig {
             push: true,
             allow_private_fetch: false,
             limits: Limits::default(),
+            gateway: GatewayConfig::default(),
         }
     }
 }
@@ -150,5 +209,11 @@ mod tests {
         assert_eq!(some.bt_port, 0);
         assert_eq!(some.limits.upload_rate, 10);
         assert!(toml::from_str::<NodeConfig>("bt_prot = 0").is_err());
+        let gateway: NodeConfig =
+            toml::from_str("[gateway]\nexport_items = 7\nheader_timeout_secs = 2\n").unwrap();
+        assert_eq!(gateway.gateway.export_items, 7);
+        assert_eq!(gateway.gateway.header_timeout_secs, 2);
+        assert_eq!(gateway.gateway.max_connections, 2048);
+        assert!(toml::from_str::<NodeConfig>("[gateway]\nexport_item = 7").is_err());
     }
 }

@@ -54,6 +54,54 @@ pub struct ServeArgs {
     /// Allow fetching from private and loopback addresses (tests, LANs).
     #[arg(long, env = "SWARMFEED_ALLOW_PRIVATE_FETCH")]
     allow_private_fetch: bool,
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+/// The `[gateway]` table's overrides.
+#[derive(Debug, Args)]
+struct GatewayArgs {
+    /// Items in each feed export (RSS, Atom, JSON Feed) [default: 50].
+    #[arg(long, value_name = "N", env = "SWARMFEED_EXPORT_ITEMS")]
+    export_items: Option<u32>,
+    /// Bytes of rendered pages kept in memory; 0 turns the cache off [default: 67108864].
+    #[arg(long, value_name = "BYTES", env = "SWARMFEED_CACHE_BYTES")]
+    cache_bytes: Option<u64>,
+    /// Seconds a client has to send a request's headers (also closes idle keep-alive
+    /// connections) [default: 10].
+    #[arg(long, value_name = "SECS", env = "SWARMFEED_HEADER_TIMEOUT")]
+    header_timeout: Option<u64>,
+    /// Seconds an answer waits for a client that reads nothing [default: 60].
+    #[arg(long, value_name = "SECS", env = "SWARMFEED_WRITE_TIMEOUT")]
+    write_timeout: Option<u64>,
+    /// HTTP connections served at once; more wait in the accept queue [default: 2048].
+    #[arg(long, value_name = "N", env = "SWARMFEED_MAX_CONNECTIONS")]
+    max_connections: Option<u32>,
+    /// Largest request head in bytes, at least 8192; larger gets 431 [default: 32768].
+    #[arg(long, value_name = "BYTES", env = "SWARMFEED_MAX_HEADER_BYTES")]
+    max_header_bytes: Option<u32>,
+}
+
+impl GatewayArgs {
+    fn apply(self, config: &mut seeder::config::GatewayConfig) {
+        let set = |field: &mut u64, value: Option<u64>| {
+            if let Some(value) = value {
+                *field = value;
+            }
+        };
+        set(&mut config.cache_bytes, self.cache_bytes);
+        set(&mut config.header_timeout_secs, self.header_timeout);
+        set(&mut config.write_timeout_secs, self.write_timeout);
+        if let Some(n) = self.export_items {
+            config.export_items = n;
+        }
+        if let Some(n) = self.max_connections {
+            config.max_connections = n;
+        }
+        if let Some(n) = self.max_header_bytes {
+            config.max_header_bytes = n;
+        }
+    }
 }
 
 impl ServeArgs {
@@ -93,6 +141,7 @@ impl ServeArgs {
         }
         config.push &= !self.no_push;
         config.allow_private_fetch |= self.allow_private_fetch;
+        self.gateway.apply(&mut config.gateway);
         Ok(config)
     }
 }

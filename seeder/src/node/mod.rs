@@ -5,6 +5,7 @@
 //! `Node::start(config, gateway)` brings it all up and returns once every listener is
 //! bound and `node.json` says where; `shutdown` stops it cleanly.
 
+mod access_log;
 mod content;
 mod control;
 mod error;
@@ -13,6 +14,7 @@ mod own;
 mod replicate;
 mod routes;
 
+mod server;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -151,16 +153,8 @@ impl Node {
         let app = routes::router(handle.clone()).merge(gateway(handle.clone()));
         let mut tasks = Vec::new();
         let cancel = handle.cancel.clone();
-        tasks.push(tokio::spawn(async move {
-            let serve = axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(cancel.cancelled_owned());
-            if let Err(e) = serve.await {
-                tracing::error!("HTTP server stopped: {e}");
-            }
-        }));
+        let limits = server::Limits::from_config(&handle.config.gateway);
+        tasks.push(tokio::spawn(server::serve(listener, app, limits, cancel)));
         tasks.push(tokio::spawn(control::serve(handle.clone(), control)));
         tasks.push(tokio::spawn(replicate::poll_loop(handle.clone())));
         tasks.push(tokio::spawn(replicate::republish_loop(handle.clone())));
