@@ -86,6 +86,15 @@ pub enum Error {
     /// A `--meta` key that cannot be used.
     #[error("metadata key {key:?} {reason}")]
     BadMeta { key: String, reason: &'static str },
+    /// An identity imported from a backup whose feeds were not synced from the network yet:
+    /// signing now could fork them (see `crate::restore`).
+    #[error(
+        "identity {0} was imported from a backup and its feeds are not synced from the network yet; \
+         publishing now could sign an entry the network already has (a fork of your own feed). \
+         Run `swarmfeed identity sync` (it needs the DHT or a node that holds the feeds), or pass \
+         --force-new-feed if this identity never published anything"
+    )]
+    NotSynced(String),
 }
 
 /// `Result` with the publisher's [`Error`].

@@ -322,7 +322,7 @@ fn read_log_range(log: &mut File, path: &Path, from: u64, to: u64) -> Result<Vec
 }
 
 /// Writes a log torrent's data file and its .torrent beside it.
-fn write_log_torrent(dir: &Path, info: &Info, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_log_torrent(dir: &Path, info: &Info, bytes: &[u8]) -> Result<()> {
     let data_path = dir.join(&info.name);
     write_atomic(&data_path, bytes)?;
     let metainfo = Metainfo {
@@ -336,7 +336,7 @@ fn write_log_torrent(dir: &Path, info: &Info, bytes: &[u8]) -> Result<()> {
     )
 }
 
-fn read_state(dir: &Path) -> Result<Option<FeedState>> {
+pub(crate) fn read_state(dir: &Path) -> Result<Option<FeedState>> {
     let path = dir.join("state.json");
     match fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes)
@@ -350,7 +350,7 @@ fn read_state(dir: &Path) -> Result<Option<FeedState>> {
     }
 }
 
-fn to_json(state: &FeedState) -> Result<Vec<u8>> {
+pub(crate) fn to_json(state: &FeedState) -> Result<Vec<u8>> {
     serde_json::to_vec_pretty(state).map_err(|e| Error::Corrupt {
         path: PathBuf::from("state.json"),
         reason: e.to_string(),

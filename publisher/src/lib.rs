@@ -10,6 +10,7 @@ pub mod error;
 pub mod feed_writer;
 pub mod keystore;
 pub mod publish;
+pub mod restore;
 pub mod torrent;
 
 pub use data_dir::DataDir;

@@ -58,6 +58,20 @@ pub enum IdentityCommand {
         /// Make it the default identity.
         #[arg(long)]
         default: bool,
+        /// Do not sync its feeds from the network now (publishing stays refused until
+        /// `identity sync` succeeds).
+        #[arg(long)]
+        no_sync: bool,
+        #[command(flatten)]
+        sync: super::restore::SyncArgs,
+    },
+    /// Fetch an identity's own feeds from the network (DHT, nodes) into this data
+    /// directory, so the next publish continues them; needed after `identity import`.
+    Sync {
+        /// The identity [default: the default identity].
+        name: Option<String>,
+        #[command(flatten)]
+        sync: super::restore::SyncArgs,
     },
 }
 
@@ -97,10 +111,22 @@ pub fn run(command: IdentityCommand, data: &Path) -> anyhow::Result<()> {
             file,
             name,
             default,
+            no_sync,
+            sync,
         } => {
             let backup = read_backup(&file)?;
             let identity = store.import(&backup, passphrase(false)?, name.as_deref(), default)?;
+            // Until its feeds are synced, publishing as it could fork them.
+            let data_dir = publisher::DataDir::new(data);
+            publisher::restore::mark_pending(&data_dir, &identity.public)?;
             print_identity(&identity);
+            // The key is in: a failed sync is reported, and publishing stays refused.
+            if !no_sync && let Err(e) = super::restore::sync(data, Some(&identity.name), &sync) {
+                eprintln!("warning: {e:#}");
+            }
+        }
+        IdentityCommand::Sync { name, sync } => {
+            super::restore::sync(data, name.as_deref(), &sync)?;
         }
     }
     Ok(())

@@ -15,6 +15,7 @@ mod identity;
 mod node;
 mod progress;
 mod publish;
+mod restore;
 mod size;
 mod torrent;
 

@@ -44,6 +44,10 @@ pub struct PublishArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Publish even though the identity was imported from a backup and its feeds were not
+    /// synced from the network (`identity sync`): only for an identity that never published.
+    #[arg(long)]
+    force_new_feed: bool,
 }
 
 /// Publish a signed `delete` entry that retracts an earlier entry.
@@ -64,6 +68,7 @@ pub struct RetractArgs {
 
 pub fn publish(args: PublishArgs, data: &Path) -> anyhow::Result<()> {
     let data = DataDir::new(data);
+    check_synced(&data, args.identity.as_deref(), args.force_new_feed)?;
     let request = PublishRequest {
         path: args.path,
         feed: Some(args.feed),
@@ -98,6 +103,7 @@ pub fn publish(args: PublishArgs, data: &Path) -> anyhow::Result<()> {
 
 pub fn retract(args: RetractArgs, data: &Path) -> anyhow::Result<()> {
     let data = DataDir::new(data);
+    check_synced(&data, args.identity.as_deref(), false)?;
     let published = publisher::retract(
         &data,
         args.identity.as_deref(),
@@ -167,6 +173,17 @@ fn report(data: &DataDir, published: &Published, json: bool) -> anyhow::Result<(
         println!("entry: {url}");
     }
     Ok(())
+}
+
+/// An identity imported from a backup signs nothing until its feeds are synced (see
+/// `publisher::restore`); `force` starts from what the data directory holds instead.
+fn check_synced(data: &DataDir, identity: Option<&str>, force: bool) -> anyhow::Result<()> {
+    let (_, keypair) = data.keystore().resolve(identity)?;
+    if force {
+        publisher::restore::clear_pending(data, &keypair.public())?;
+        return Ok(());
+    }
+    Ok(publisher::restore::check_synced(data, &keypair.public())?)
 }
 
 fn unix_now() -> u64 {

@@ -12,9 +12,10 @@ mod error;
 mod fetch;
 mod own;
 mod replicate;
+mod restore;
 mod routes;
-
 mod server;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ use crate::store::Store;
 pub use control::{ControlClient, ControlError, FollowRequest, follow_json};
 pub use error::{Error, Result};
 pub use replicate::{follow_now, update_feed};
+pub use restore::{RestoreOptions, RestoredFeed, restore_identity};
 pub use routes::{ApiError, parse_feed, parse_identity, parse_infohash};
 
 /// What every part of a running node shares. Cheap to clone.

@@ -1,0 +1,236 @@
+//! Syncing an identity's own feeds from the network into a data directory, so a publisher
+//! restored from a key backup continues its feeds instead of forking them (see
+//! `publisher::restore`).
+//!
+//! A scratch node (its own temporary store, a DHT node bootstrapped as told) finds the
+//! identity record (DHT and the nodes given), then for each feed it lists every head it can
+//! find (DHT, nodes), and takes the highest one whose log can actually be fetched and
+//! verified (a head whose tail nobody seeds any more falls back to the next one). The
+//! verified entries and that head are installed in the data directory; the identity record
+//! is kept so the next one signed here has a higher seq. Only when every listed feed is in
+//! does the restore mark go.
+
+use std::time::{Duration, Instant};
+
+use feeds::layout::{read_tail, segment_name, tail_name, verify_feed_log};
+use feeds::{FeedName, IdentityKey, Keypair, SignedEntry, SignedHead, SignedIdentityRecord};
+use publisher::DataDir;
+use publisher::restore::{Installed, clear_pending, install_feed, install_identity_record};
+
+use super::{Error, Node, NodeHandle, Result, fetch};
+use crate::config::NodeConfig;
+
+/// Where to look for the identity's feeds.
+#[derive(Clone, Debug)]
+pub struct RestoreOptions {
+    /// DHT bootstrap nodes (`host:port`).
+    pub dht_bootstrap: Vec<String>,
+    /// Base URLs of nodes that may hold the feeds.
+    pub nodes: Vec<String>,
+    /// Allow fetching from private and loopback addresses.
+    pub allow_private_fetch: bool,
+    /// The address the scratch node's DHT and BitTorrent bind to.
+    pub bind_ip: std::net::Ipv4Addr,
+    /// How long to keep looking before giving up.
+    pub limit: Duration,
+}
+
+/// One feed as the restore left it.
+#[derive(Clone, Debug)]
+pub struct RestoredFeed {
+    pub feed: FeedName,
+    pub installed: Installed,
+}
+
+/// Fetches, verifies and installs every feed of `keypair`'s identity into `data`, then
+/// clears the restore mark. Fails (leaving the mark) when the identity record or a listed
+/// feed cannot be found or verified within `options.limit`. `scratch` is an empty
+/// directory for the scratch node's store (removed by the caller).
+pub async fn restore_identity(
+    data: &DataDir,
+    keypair: &Keypair,
+    options: &RestoreOptions,
+    scratch: &std::path::Path,
+) -> Result<Vec<RestoredFeed>> {
+    let mut config = NodeConfig::for_tests(scratch.to_owned());
+    config.bind_ip = options.bind_ip;
+    config.allow_private_fetch = options.allow_private_fetch;
+    config.dht_bootstrap = options.dht_bootstrap.clone();
+    config.push = false;
+    let node = Node::start(config, |_| axum::Router::new()).await?;
+    let result = restore_with(node.handle(), data, keypair, options).await;
+    node.shutdown().await;
+    result
+}
+
+async fn restore_with(
+    node: &NodeHandle,
+    data: &DataDir,
+    keypair: &Keypair,
+    options: &RestoreOptions,
+) -> Result<Vec<RestoredFeed>> {
+    let identity = keypair.public();
+    let deadline = Instant::now() + options.limit;
+    let mut noted = Vec::new();
+    for url in &options.nodes {
+        let url = url.trim_end_matches('/').to_owned();
+        node.store.note_node(&url, None).await?;
+        noted.push(url);
+    }
+    let record = find_identity_record(node, &identity, &noted, deadline).await?;
+    node.store.put_identity_record(&record).await?;
+    let mut restored = Vec::new();
+    for feed in &record.record().feeds {
+        for url in &noted {
+            node.store.note_node(url, Some((&identity, feed))).await?;
+        }
+        let (head, entries) = fetch_feed(node, &identity, feed, deadline).await?;
+        let (data, keypair, name) = (data.clone(), keypair.clone(), feed.clone());
+        let installed =
+            blocking(move || install_feed(&data, &keypair, &name, &entries, &head)).await??;
+        tracing::info!(%identity, %feed, ?installed, "own feed synced from the network");
+        restored.push(RestoredFeed {
+            feed: feed.clone(),
+            installed,
+        });
+    }
+    let (data2, keypair2) = (data.clone(), keypair.clone());
+    blocking(move || install_identity_record(&data2, &keypair2, &record)).await??;
+    clear_pending(data, &identity)?;
+    Ok(restored)
+}
+
+/// The newest identity record the DHT or the given nodes hold, asking until `deadline`
+/// (a fresh DHT node needs a moment to fill its routing table).
+async fn find_identity_record(
+    node: &NodeHandle,
+    identity: &IdentityKey,
+    nodes: &[String],
+    deadline: Instant,
+) -> Result<SignedIdentityRecord> {
+    loop {
+        let mut best: Option<SignedIdentityRecord> = None;
+        let mut offer = |record: SignedIdentityRecord| {
+            if record.identity() == *identity
+                && best
+                    .as_ref()
+                    .is_none_or(|b| record.item().seq() > b.item().seq())
+            {
+                best = Some(record);
+            }
+        };
+        if let Ok(Some(record)) = tokio::time::timeout(
+            Duration::from_secs(10),
+            node.dht.get_identity_record(identity),
+        )
+        .await
+        {
+            offer(record);
+        }
+        for url in nodes {
+            if let Ok(bytes) =
+                fetch::get(node, &format!("{url}/api/v1/identities/{identity}"), 4096).await
+                && let Ok(record) = SignedIdentityRecord::decode(&bytes)
+            {
+                offer(record);
+            }
+        }
+        if let Some(record) = best {
+            return Ok(record);
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Fetch(format!(
+                "no identity record of {identity} found in the DHT or at the given nodes: \
+                 is the network reachable (--dht-bootstrap, --node)?"
+            )));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Every head of the feed that can be found (DHT and nodes), highest seq first.
+async fn heads(node: &NodeHandle, identity: &IdentityKey, feed: &FeedName) -> Vec<SignedHead> {
+    let mut heads = Vec::new();
+    if let Ok(Some(head)) =
+        tokio::time::timeout(Duration::from_secs(10), node.dht.get_head(identity, feed)).await
+    {
+        heads.push(head);
+    }
+    for (_, head) in fetch::head_from_nodes(node, identity, feed).await {
+        heads.push(head);
+    }
+    heads.retain(|h| h.author() == *identity && h.head().feed == *feed);
+    heads.sort_by_key(|h| std::cmp::Reverse(h.head().seq));
+    heads.dedup_by_key(|h| (h.head().seq, h.head().entry_hash));
+    heads
+}
+
+/// Fetches and verifies the feed up to the highest head whose log can be fetched (tail and
+/// segments from nodes or the swarm, each checked against its infohash, every signature and
+/// the chain verified); returns that head and the entries. A lower head that disagrees with
+/// the chosen log is a fork: refused. Keeps trying until `deadline`.
+async fn fetch_feed(
+    node: &NodeHandle,
+    identity: &IdentityKey,
+    feed: &FeedName,
+    deadline: Instant,
+) -> Result<(SignedHead, Vec<SignedEntry>)> {
+    let mut last_error = String::from("no head found (DHT or nodes)");
+    loop {
+        let found = heads(node, identity, feed).await;
+        for head in &found {
+            match fetch_log(node, identity, feed, head).await {
+                Ok(entries) => {
+                    if let Some(other) = found.iter().find(|h| {
+                        entries
+                            .get((h.head().seq as usize).wrapping_sub(1))
+                            .is_none_or(|e| e.hash() != h.head().entry_hash)
+                    }) {
+                        return Err(Error::Fetch(format!(
+                            "{identity}/{feed} forked: a head at seq {} names another entry than \
+                             the log at seq {}; restore refuses to pick one",
+                            other.head().seq,
+                            head.head().seq
+                        )));
+                    }
+                    return Ok((head.clone(), entries));
+                }
+                Err(e) => {
+                    tracing::info!(%identity, %feed, seq = head.head().seq, "head's log not fetched: {e}");
+                    last_error = format!("head at seq {}: {e}", head.head().seq);
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Fetch(format!(
+                "cannot fetch {identity}/{feed} from the network: {last_error}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn fetch_log(
+    node: &NodeHandle,
+    identity: &IdentityKey,
+    feed: &FeedName,
+    head: &SignedHead,
+) -> Result<Vec<SignedEntry>> {
+    let tail = fetch::log_part(node, identity, feed, head.head().log, &tail_name(feed)).await?;
+    let (hashes, _) = read_tail(&tail)?;
+    let mut segments = Vec::with_capacity(hashes.len());
+    for (index, hash) in hashes.iter().enumerate() {
+        let name = segment_name(feed, index as u64);
+        segments.push(fetch::log_part(node, identity, feed, *hash, &name).await?);
+    }
+    let (author, head) = (*identity, head.clone());
+    let verified =
+        blocking(move || verify_feed_log(&author, &head, &tail, &segments, None)).await??;
+    Ok(verified.entries)
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Fetch(format!("worker stopped: {e}")))
+}
