@@ -51,14 +51,28 @@ pub struct NodeConfig {
     pub gateway: GatewayConfig,
 }
 
-/// Rate limits. (Disk caps per follow and in total are planned: see issue 5's notes.)
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+/// Rate limits, disk caps, and what the node takes from strangers. Caps per follow are kept
+/// with each follow (`swarmfeed follow --max-bytes`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Download rate, bytes per second (0: no limit).
     pub download_rate: u64,
     /// Upload rate, bytes per second (0: no limit).
     pub upload_rate: u64,
+    /// Most bytes of followed content the node holds, over every follow: a number or a
+    /// size such as `"500GiB"` (none: no cap). Content published here, seeded from where it
+    /// lies, does not count.
+    #[serde(deserialize_with = "optional_size")]
+    pub max_bytes: Option<u64>,
+    /// Most files of followed content the node holds, over every follow (none: no cap).
+    pub max_files: Option<u64>,
+    /// Follower registrations (`POST /api/v1/followers`) kept per feed.
+    pub followers_per_feed: u32,
+    /// Follower registrations kept over every feed.
+    pub followers_total: u32,
+    /// Follower registrations one client address may make per minute.
+    pub registrations_per_minute: u32,
 }
 
 /// The `[gateway]` table: how the HTTP server (gateway and node routes) behaves and what it
@@ -195,6 +209,63 @@ impl NodeConfig {
     }
 }
 
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            download_rate: 0,
+            upload_rate: 0,
+            max_bytes: None,
+            max_files: None,
+            followers_per_feed: 64,
+            followers_total: 4096,
+            registrations_per_minute: 20,
+        }
+    }
+}
+
+/// Parses a size in bytes: `262144`, `256KiB`, `256K`, `4MiB`, `1GiB`, `2TiB`; suffixes are
+/// binary (K = KiB = 1024) and case-insensitive.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, suffix) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (try 262144, 256KiB or 4MiB)"))?;
+    let shift = match suffix.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "ki" | "kib" => 10,
+        "m" | "mi" | "mib" => 20,
+        "g" | "gi" | "gib" => 30,
+        "t" | "ti" | "tib" => 40,
+        _ => {
+            return Err(format!(
+                "{text:?} has an unknown unit (use KiB, MiB, GiB or TiB)"
+            ));
+        }
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// A TOML size: a number of bytes or a string such as `"10GiB"`.
+fn optional_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Option::<Size>::deserialize(d)? {
+        None => Ok(None),
+        Some(Size::Bytes(n)) => Ok(Some(n)),
+        Some(Size::Text(text)) => parse_size(&text).map(Some).map_err(serde::de::Error::custom),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,6 +280,14 @@ mod tests {
         assert_eq!(some.bt_port, 0);
         assert_eq!(some.limits.upload_rate, 10);
         assert!(toml::from_str::<NodeConfig>("bt_prot = 0").is_err());
+        let caps: NodeConfig =
+            toml::from_str("[limits]\nmax_bytes = \"2GiB\"\nmax_files = 10\n").unwrap();
+        assert_eq!(caps.limits.max_bytes, Some(2 << 30));
+        assert_eq!(caps.limits.max_files, Some(10));
+        let plain: NodeConfig = toml::from_str("[limits]\nmax_bytes = 1000\n").unwrap();
+        assert_eq!(plain.limits.max_bytes, Some(1000));
+        assert!(toml::from_str::<NodeConfig>("[limits]\nmax_bytes = \"2 parsecs\"").is_err());
+        assert_eq!(parse_size("3TiB"), Ok(3 << 40));
         let gateway: NodeConfig =
             toml::from_str("[gateway]\nexport_items = 7\nheader_timeout_secs = 2\n").unwrap();
         assert_eq!(gateway.gateway.export_items, 7);

@@ -1,30 +1,8 @@
 //! Byte sizes on the command line: `262144`, `256KiB`, `256K`, `4MiB`, `1GiB`.
 
-/// Parses a size in bytes; suffixes are binary (K = KiB = 1024) and case-insensitive.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, suffix) = text.split_at(split);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (try 262144, 256KiB or 4MiB)"))?;
-    let shift = match suffix.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "ki" | "kib" => 10,
-        "m" | "mi" | "mib" => 20,
-        "g" | "gi" | "gib" => 30,
-        _ => {
-            return Err(format!(
-                "{text:?} has an unknown unit (use KiB, MiB or GiB)"
-            ));
-        }
-    };
-    number
-        .checked_mul(1 << shift)
-        .ok_or_else(|| format!("{text:?} is too large"))
-}
+/// Parses a size in bytes; suffixes are binary (K = KiB = 1024) and case-insensitive. The
+/// node's TOML config takes the same sizes.
+pub use seeder::config::parse_size;
 
 /// A size for people: `256 KiB`, `1.5 GiB`, `12 bytes`.
 pub fn format_size(bytes: u64) -> String {

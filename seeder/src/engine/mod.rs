@@ -385,8 +385,9 @@ impl Engine {
         }
     }
 
-    /// Fetches a magnet link's metadata; returns the .torrent bytes and the peers seen.
-    async fn resolve_magnet(
+    /// Fetches a magnet link's metadata without downloading anything; returns the .torrent
+    /// bytes and the peers seen. Waits until a peer sends the metadata (wrap it in a timeout).
+    pub async fn resolve_magnet(
         &self,
         link: &str,
         initial_peers: &[SocketAddr],
