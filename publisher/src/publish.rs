@@ -76,11 +76,30 @@ pub struct ContentFile {
     pub fs_path: PathBuf,
     pub length: u64,
     pub blake3: String,
-    /// Modification time when published (nanoseconds since the Unix epoch), for the record:
-    /// the BitTorrent engine opens seeded files read-write and its truncate to the same
-    /// length moves it, so it cannot tell an edit apart (a BLAKE3 scrub does).
+    /// Modification time when published or last verified (nanoseconds since the Unix
+    /// epoch). The node's engine opens published files read-only, so it stays put unless
+    /// somebody writes the file.
     #[serde(default)]
     pub modified_ns: Option<u128>,
+    /// Status change time (ctime, nanoseconds) when published or last verified: unlike the
+    /// mtime it cannot be set back by hand (`touch -d`).
+    #[serde(default)]
+    pub changed_ns: Option<i128>,
+    /// Inode number when published or last verified (a file replaced by another one).
+    #[serde(default)]
+    pub inode: Option<u64>,
+}
+
+/// What a `stat` says of a published file, compared with its record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileCheck {
+    /// Same length, mtime, ctime and inode: untouched since it was last verified.
+    Untouched,
+    /// Same length but something moved (or the record predates the stamp): only its
+    /// BLAKE3 can tell whether the bytes changed.
+    Suspect(String),
+    /// Gone, not a regular file, or another length: changed for certain.
+    Changed(String),
 }
 
 impl ContentFile {
@@ -96,6 +115,74 @@ impl ContentFile {
             ));
         }
         Ok(())
+    }
+
+    /// Compares the file on disk with the stamp recorded when it was published or last
+    /// verified; one `stat`, no read.
+    pub fn check_stamp(&self) -> FileCheck {
+        let meta = match std::fs::metadata(&self.fs_path) {
+            Ok(meta) => meta,
+            Err(e) => {
+                return FileCheck::Changed(format!(
+                    "{} is gone or unreadable: {e}",
+                    self.fs_path.display()
+                ));
+            }
+        };
+        if !meta.is_file() || meta.len() != self.length {
+            return FileCheck::Changed(format!(
+                "{} changed size since it was published",
+                self.fs_path.display()
+            ));
+        }
+        let now = Stamp::of(&meta);
+        let recorded = Stamp {
+            modified_ns: self.modified_ns,
+            changed_ns: self.changed_ns,
+            inode: self.inode,
+        };
+        if recorded.modified_ns.is_none() || recorded.changed_ns.is_none() {
+            return FileCheck::Suspect(format!(
+                "{} has no full stamp on record",
+                self.fs_path.display()
+            ));
+        }
+        if now != recorded {
+            return FileCheck::Suspect(format!(
+                "{} was modified, replaced or had its status changed since it was last verified",
+                self.fs_path.display()
+            ));
+        }
+        FileCheck::Untouched
+    }
+
+    /// Records the file's current mtime, ctime and inode (after its BLAKE3 was checked).
+    pub fn restamp(&mut self, meta: &std::fs::Metadata) {
+        let stamp = Stamp::of(meta);
+        self.modified_ns = stamp.modified_ns;
+        self.changed_ns = stamp.changed_ns;
+        self.inode = stamp.inode;
+    }
+}
+
+/// The parts of a file's metadata that move when it is written or replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    modified_ns: Option<u128>,
+    changed_ns: Option<i128>,
+    inode: Option<u64>,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            modified_ns: modified_ns(meta),
+            changed_ns: Some(
+                i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            ),
+            inode: Some(meta.ino()),
+        }
     }
 }
 
@@ -327,16 +414,19 @@ fn content_of(built: &BuiltTorrent) -> Result<(ContentRef, ContentRecord)> {
             length: file.length,
             blake3,
         });
-        let modified = std::fs::metadata(&file.fs_path)
-            .ok()
-            .and_then(|m| modified_ns(&m));
-        files.push(ContentFile {
+        let mut content_file = ContentFile {
             path,
             fs_path: absolute(&file.fs_path),
             length: file.length,
             blake3: hex::encode(blake3),
-            modified_ns: modified,
-        });
+            modified_ns: None,
+            changed_ns: None,
+            inode: None,
+        };
+        if let Ok(meta) = std::fs::metadata(&file.fs_path) {
+            content_file.restamp(&meta);
+        }
+        files.push(content_file);
     }
     let content = ContentRef {
         infohash,

@@ -47,6 +47,8 @@ pub struct NodeConfig {
     pub allow_private_fetch: bool,
     /// Rate limits.
     pub limits: Limits,
+    /// Re-verification of held content (`[scrub]`: interval, rate, stat checks).
+    pub scrub: crate::node::ScrubConfig,
     /// The HTTP server and the gateway: exports, page cache, timeouts, connection cap.
     pub gateway: GatewayConfig,
 }
@@ -148,6 +150,7 @@ impl Default for NodeConfig {
             push: true,
             allow_private_fetch: false,
             limits: Limits::default(),
+            scrub: crate::node::ScrubConfig::default(),
             gateway: GatewayConfig::default(),
         }
     }

@@ -10,10 +10,12 @@ mod content;
 mod control;
 mod error;
 mod fetch;
+mod integrity;
 mod own;
 mod replicate;
 mod restore;
 mod routes;
+mod scrub;
 mod server;
 
 use std::net::SocketAddr;
@@ -36,6 +38,7 @@ pub use error::{Error, Result};
 pub use replicate::{follow_now, update_feed};
 pub use restore::{RestoreOptions, RestoredFeed, restore_identity};
 pub use routes::{ApiError, parse_feed, parse_identity, parse_infohash};
+pub use scrub::{ScrubConfig, verify_failures};
 
 /// What every part of a running node shares. Cheap to clone.
 #[derive(Clone)]
@@ -94,11 +97,10 @@ impl Node {
         let data = DataDir::new(&config.data_dir);
         publisher::data_dir::create_dir(data.root())?;
         let store = Store::open(data.store_path()).await?;
-        // Published files that changed while the node was down leave the engine's saved
-        // session before it starts: librqbit would reopen and resize them.
-        let changed = own::changed_published(&store, &data).await?;
-        let forget: Vec<String> = changed.iter().map(|(ih, _)| ih.to_string()).collect();
-        crate::engine::forget_saved(&config.data_dir.join("engine"), &forget)?;
+        // Published files that changed while the node was down (a stat, a BLAKE3 pass if
+        // their stamp moved) leave the engine's saved session before it opens anything.
+        let checked = scrub::check_at_start(&store, &data).await?;
+        crate::engine::forget_saved(&config.data_dir.join("engine"), &checked.forget())?;
         let dht = DhtNode::start(&DhtConfig {
             bind_address: config.bind_ip,
             port: config.dht_port,
@@ -147,7 +149,8 @@ impl Node {
         };
 
         // Own feeds first, so a restarted node seeds everything before it serves.
-        own::refuse_all(&handle, changed).await;
+        own::refuse_all(&handle, checked.changed).await;
+        scrub::reseed(&handle, checked.reverified).await;
         own::sync_all(&handle).await?;
         replicate::resume(&handle).await?;
 
@@ -161,6 +164,7 @@ impl Node {
         tasks.push(tokio::spawn(replicate::poll_loop(handle.clone())));
         tasks.push(tokio::spawn(replicate::republish_loop(handle.clone())));
         tasks.push(tokio::spawn(content::content_loop(handle.clone())));
+        tasks.push(tokio::spawn(scrub::scrub_loop(handle.clone())));
 
         let info = NodeInfo {
             pid: std::process::id(),

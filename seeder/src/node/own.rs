@@ -94,10 +94,11 @@ async fn seed_own_content(node: &NodeHandle, signed: &SignedEntry) {
                 return;
             }
             let state = match node.engine.seed_existing(&torrent, &record.root).await {
+                // The publisher hashed every byte (BLAKE3 included) just now.
                 Ok(_) => TorrentState {
                     complete: true,
                     have_bytes: content.size,
-                    last_verified: None,
+                    last_verified: Some(unix_now()),
                     error: None,
                 },
                 Err(e) => {
@@ -185,46 +186,6 @@ async fn read(path: &std::path::Path) -> Result<Vec<u8>> {
     })
 }
 
-/// Published torrents whose files moved or changed length since publishing, each with
-/// what changed: a cheap stat per file, no re-hash (an edit that keeps the length needs a
-/// BLAKE3 scrub). Run before the engine starts, so it never reopens (and resizes) them.
-pub async fn changed_published(
-    store: &crate::store::Store,
-    data: &publisher::DataDir,
-) -> Result<Vec<(feeds::InfoHash, String)>> {
-    let mut changed = Vec::new();
-    let mut after = None;
-    loop {
-        let query = crate::store::TorrentQuery {
-            after,
-            limit: 500,
-            only_incomplete: false,
-        };
-        let page = store.torrents(query).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.infohash);
-        for torrent in page {
-            if !matches!(torrent.origin, Origin::Published { .. }) || torrent.state.error.is_some()
-            {
-                continue;
-            }
-            let Ok(bytes) = read(&data.content_path(&torrent.infohash)).await else {
-                continue;
-            };
-            let Ok(record) = serde_json::from_slice::<ContentRecord>(&bytes) else {
-                continue;
-            };
-            let check = tokio::task::spawn_blocking(move || {
-                record.files.iter().find_map(|f| f.check_unchanged().err())
-            });
-            if let Ok(Some(change)) = check.await {
-                changed.push((torrent.infohash, change));
-            }
-        }
-    }
-    Ok(changed)
-}
-
 /// Records that published content is no longer served, and why.
 pub async fn refuse_all(node: &NodeHandle, changed: Vec<(feeds::InfoHash, String)>) {
     for (infohash, change) in changed {
@@ -240,4 +201,10 @@ async fn refuse_changed(node: &NodeHandle, infohash: feeds::InfoHash, change: St
         ..TorrentState::default()
     };
     let _ = node.store.set_torrent_state(&infohash, state).await;
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

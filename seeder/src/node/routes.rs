@@ -310,8 +310,10 @@ async fn metrics(State(node): State<NodeHandle>) -> Response {
         "# TYPE swarmfeed_torrents gauge\nswarmfeed_torrents {}\n\
          # TYPE swarmfeed_torrents_seeding gauge\nswarmfeed_torrents_seeding {seeding}\n\
          # TYPE swarmfeed_uploaded_bytes counter\nswarmfeed_uploaded_bytes {uploaded}\n\
-         # TYPE swarmfeed_peers gauge\nswarmfeed_peers {peers}\n",
-        all.len()
+         # TYPE swarmfeed_peers gauge\nswarmfeed_peers {peers}\n\
+         # TYPE swarmfeed_verify_failures counter\nswarmfeed_verify_failures {}\n",
+        all.len(),
+        super::verify_failures()
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
