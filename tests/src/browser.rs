@@ -1,6 +1,6 @@
 //! Headless Chromium driven over the DevTools protocol, for tests of what a person sees in a
 //! browser. Debian's `/usr/bin/chromium` runs with a fresh profile, no network of its own
-//! (no component updates, sync or background traffic) and a DevTools port chosen by itself
+//! (no component updates, sync or background traffic, no hostname resolves) and a DevTools port chosen by itself
 //! (`--remote-debugging-port=0`, read back from `DevToolsActivePort`). Pages carry no script
 //! and their CSP forbids it, so tests look at the DOM through `Runtime.evaluate`, which the
 //! page's CSP does not govern.
@@ -49,6 +49,9 @@ impl Browser {
                 "--disable-sync",
                 "--disable-extensions",
                 "--mute-audio",
+                // Hostnames never resolve (Chromium otherwise looks up Google hosts even with
+                // background networking off): tests use IP literals on 127.0.0.1 only.
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
                 "--window-size=1200,1400",
                 "--remote-debugging-address=127.0.0.1",
                 "--remote-debugging-port=0",
