@@ -5,6 +5,7 @@
 //! name, seq, infohash and file path ([`links`]), so it means the same on every gateway.
 
 mod api;
+mod cache;
 mod exports;
 mod files;
 pub mod links;
@@ -22,46 +23,35 @@ use axum::response::Response;
 use axum::routing::get;
 use seeder::node::NodeHandle;
 
-/// How the gateway behaves; `Default` works out of the box.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GatewayConfig {
-    /// Items in each feed export (RSS, Atom, JSON Feed): the latest N.
-    pub export_items: u32,
-    /// Entries per feed page and per page of the JSON API's listings (at most 1000).
-    pub page_size: u32,
-}
-
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        GatewayConfig {
-            export_items: 50,
-            page_size: 50,
-        }
-    }
-}
+/// How the gateway behaves: the `[gateway]` table of the node's configuration.
+pub use seeder::config::GatewayConfig;
 
 /// What every gateway handler shares. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Gateway {
     pub node: NodeHandle,
     pub config: Arc<GatewayConfig>,
+    pub cache: Arc<cache::PageCache>,
 }
 
-/// The gateway's routes for a running node, with the default [`GatewayConfig`].
+/// The gateway's routes for a running node, configured by its `[gateway]` table.
 pub fn router(node: NodeHandle) -> Router {
-    router_with(node, GatewayConfig::default())
+    let config = node.config.gateway.clone();
+    router_with(node, config)
 }
 
 /// The gateway's routes for a running node.
 pub fn router_with(node: NodeHandle, config: GatewayConfig) -> Router {
     let gateway = Gateway {
         node,
+        cache: Arc::new(cache::PageCache::new(
+            config.cache_bytes,
+            config.cache_ttl(),
+        )),
         config: Arc::new(config),
     };
-    Router::new()
-        .route("/files/{infohash}/{*path}", get(webseed::file))
-        .route("/ws/{infohash}/{*path}", get(webseed::webseed))
-        .route("/webseed-torrents/{file}", get(webseed::webseed_torrent))
+    // Pages, exports and API answers come from the page cache while the store is unchanged.
+    let rendered = Router::new()
         .route("/api/v1/feeds/{identity}/{feed}/entries", get(api::entries))
         .route("/api/v1/entries/{identity}/{feed}/{seq}", get(api::entry))
         .route("/", get(pages::home))
@@ -71,6 +61,15 @@ pub fn router_with(node: NodeHandle, config: GatewayConfig) -> Router {
         .route("/{identity}/{feed}/feed.rss", get(exports::rss))
         .route("/{identity}/{feed}/feed.atom", get(exports::atom))
         .route("/{identity}/{feed}/feed.json", get(exports::json_feed))
+        .route_layer(axum::middleware::from_fn_with_state(
+            gateway.clone(),
+            cache::cached,
+        ));
+    Router::new()
+        .route("/files/{infohash}/{*path}", get(webseed::file))
+        .route("/ws/{infohash}/{*path}", get(webseed::webseed))
+        .route("/webseed-torrents/{file}", get(webseed::webseed_torrent))
+        .merge(rendered)
         .layer(axum::middleware::map_response(nosniff))
         .with_state(gateway)
 }

@@ -1,0 +1,264 @@
+//! Rendered pages, feed exports and API answers, kept in memory until the store changes.
+//!
+//! A page depends on the store (heads, verified entries, torrents held, follows), on the
+//! keystore (own identities) and, for text previews, on files whose BLAKE3 is signed. The
+//! store's [`generation`](seeder::store::Store::generation) moves after every committed write
+//! — a new signed head, a new entry, a torrent completing — so an answer is served from
+//! memory only while the generation it was rendered at is still current, and for at most
+//! `cache_ttl_secs` (for the keystore). A hit costs no SQLite query at all.
+//!
+//! Every answer carries an `ETag`: the BLAKE3 of its bytes, so it changes exactly when the
+//! page does, and the same page has the same tag after a restart. `If-None-Match` → `304`.
+//! `Cache-Control: no-cache` makes browsers revalidate each time.
+//!
+//! The cache holds at most `cache_bytes` (bodies, headers and keys counted), least recently
+//! used answers leaving first; only `200` answers to `GET` are stored.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use lru::LruCache;
+
+use crate::Gateway;
+
+/// Largest answer the cache renders into memory; larger ones (none today) are passed on.
+const MAX_ENTRY: usize = 16 << 20;
+/// Bytes counted per entry on top of its body, headers and key.
+const OVERHEAD: usize = 256;
+
+/// One stored answer.
+struct Cached {
+    generation: u64,
+    stored: Instant,
+    headers: HeaderMap,
+    body: Bytes,
+    etag: HeaderValue,
+    weight: usize,
+}
+
+/// The byte-bounded LRU of answers.
+pub struct PageCache {
+    budget: usize,
+    ttl: Duration,
+    state: Mutex<Entries>,
+}
+
+struct Entries {
+    entries: LruCache<String, Arc<Cached>>,
+    used: usize,
+}
+
+impl PageCache {
+    pub fn new(budget: u64, ttl: Duration) -> PageCache {
+        PageCache {
+            budget: usize::try_from(budget).unwrap_or(usize::MAX),
+            ttl,
+            state: Mutex::new(Entries {
+                entries: LruCache::unbounded(),
+                used: 0,
+            }),
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.budget > 0
+    }
+
+    fn get(&self, key: &str, generation: u64) -> Option<Arc<Cached>> {
+        let mut state = self.state.lock().ok()?;
+        let hit = state.entries.get(key)?.clone();
+        if hit.generation == generation && hit.stored.elapsed() < self.ttl {
+            return Some(hit);
+        }
+        if let Some(stale) = state.entries.pop(key) {
+            state.used -= stale.weight;
+        }
+        None
+    }
+
+    fn put(&self, key: String, entry: Arc<Cached>) {
+        if entry.weight > self.budget {
+            return;
+        }
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        state.used += entry.weight;
+        if let Some(old) = state.entries.put(key, entry) {
+            state.used -= old.weight;
+        }
+        while state.used > self.budget {
+            match state.entries.pop_lru() {
+                Some((_, gone)) => state.used -= gone.weight,
+                None => break,
+            }
+        }
+    }
+
+    /// Bytes held now.
+    #[cfg(test)]
+    pub fn used(&self) -> usize {
+        self.state.lock().map_or(0, |s| s.used)
+    }
+}
+
+/// Middleware over the cacheable routes: answers from memory while the store has not
+/// changed, else renders, tags and stores.
+pub async fn cached(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    if method != Method::GET && method != Method::HEAD {
+        return next.run(request).await;
+    }
+    let cache = &gateway.cache;
+    let key = request.uri().path_and_query().map_or_else(
+        || request.uri().path().to_owned(),
+        |p| p.as_str().to_owned(),
+    );
+    let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
+    // Read before rendering: a write during the render moves the generation past this one,
+    // so the stored answer is never served after that write.
+    let generation = gateway.node.store.generation();
+    if cache.enabled()
+        && let Some(hit) = cache.get(&key, generation)
+    {
+        return answer(&hit.headers, &hit.etag, &hit.body, if_none_match.as_ref());
+    }
+    let response = next.run(request).await;
+    if response.status() != StatusCode::OK {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_ENTRY).await {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::warn!(path = %key, "cannot buffer an answer for the page cache: {e}");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let etag = etag(&body);
+    let response = answer(&parts.headers, &etag, &body, if_none_match.as_ref());
+    if cache.enabled() && method == Method::GET {
+        let weight = body.len()
+            + key.len()
+            + OVERHEAD
+            + parts
+                .headers
+                .iter()
+                .map(|(n, v)| n.as_str().len() + v.len() + 32)
+                .sum::<usize>();
+        cache.put(
+            key,
+            Arc::new(Cached {
+                generation,
+                stored: Instant::now(),
+                headers: parts.headers,
+                body,
+                etag,
+                weight,
+            }),
+        );
+    }
+    response
+}
+
+/// The quoted hex of the BLAKE3 of the answer's bytes (128 bits).
+fn etag(body: &[u8]) -> HeaderValue {
+    let hash = blake3::hash(body);
+    let text = format!("\"{}\"", &hash.to_hex()[..32]);
+    HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+fn answer(
+    headers: &HeaderMap,
+    etag: &HeaderValue,
+    body: &Bytes,
+    if_none_match: Option<&HeaderValue>,
+) -> Response {
+    let fresh = if_none_match.is_some_and(|v| matches_etag(v, etag));
+    let mut response = if fresh {
+        let mut r = Response::new(Body::empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let mut r = Response::new(Body::from(body.clone()));
+        *r.headers_mut() = headers.clone();
+        r
+    };
+    let out = response.headers_mut();
+    out.insert(header::ETAG, etag.clone());
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if fresh && let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        out.insert(header::CONTENT_TYPE, ct.clone());
+    }
+    response
+}
+
+/// `If-None-Match`: `*` or a list of (possibly weak) tags; weak comparison (RFC 9110 13.1.2).
+fn matches_etag(header: &HeaderValue, etag: &HeaderValue) -> bool {
+    let Ok(text) = header.to_str() else {
+        return false;
+    };
+    let ours = etag.as_bytes();
+    text.split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(generation: u64, len: usize) -> Arc<Cached> {
+        Arc::new(Cached {
+            generation,
+            stored: Instant::now(),
+            headers: HeaderMap::new(),
+            body: Bytes::from(vec![b'x'; len]),
+            etag: etag(&vec![b'x'; len]),
+            weight: len,
+        })
+    }
+
+    #[test]
+    fn the_cache_keeps_within_its_budget_and_drops_the_least_recently_used() {
+        let cache = PageCache::new(1000, Duration::from_secs(60));
+        cache.put("a".into(), entry(1, 400));
+        cache.put("b".into(), entry(1, 400));
+        assert!(cache.get("a", 1).is_some());
+        cache.put("c".into(), entry(1, 400));
+        assert_eq!(cache.used(), 800);
+        assert!(cache.get("b", 1).is_none(), "b was the least recently used");
+        assert!(cache.get("a", 1).is_some() && cache.get("c", 1).is_some());
+        cache.put("huge".into(), entry(1, 2000));
+        assert!(cache.get("huge", 1).is_none());
+        assert_eq!(cache.used(), 800);
+    }
+
+    #[test]
+    fn an_answer_of_an_older_generation_or_past_its_ttl_is_not_served() {
+        let cache = PageCache::new(10_000, Duration::from_secs(60));
+        cache.put("a".into(), entry(1, 10));
+        assert!(cache.get("a", 2).is_none());
+        assert_eq!(cache.used(), 0, "the stale answer left");
+        let short = PageCache::new(10_000, Duration::ZERO);
+        short.put("a".into(), entry(1, 10));
+        assert!(short.get("a", 1).is_none());
+    }
+
+    #[test]
+    fn if_none_match_compares_weakly_and_accepts_lists_and_star() {
+        let tag = etag(b"page");
+        let text = tag.to_str().unwrap().to_owned();
+        let check = |h: &str| matches_etag(&HeaderValue::from_str(h).unwrap(), &tag);
+        assert!(check(&text));
+        assert!(check(&format!("W/{text}")));
+        assert!(check(&format!("\"other\", {text}")));
+        assert!(check("*"));
+        assert!(!check("\"other\""));
+    }
+}
