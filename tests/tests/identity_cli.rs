@@ -123,3 +123,121 @@ fn a_bad_identity_name_or_a_taken_one_is_refused_with_exit_code_3() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 }
+
+/// Runs Debian's `age -d` on `backup` under `script` (a pseudo-terminal: age reads the
+/// passphrase from the terminal only), typing `passphrase` once it asks. Returns whether it
+/// succeeded, and what it wrote to `out`.
+fn age_decrypt(backup: &Path, out: &Path, passphrase: &str) -> (bool, Option<Vec<u8>>) {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
+    let command = format!("age -d -o {} {}", quote(out), quote(backup));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run script (util-linux) with age");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            let _ = tx.send(String::from_utf8_lossy(&seen).into_owned());
+        }
+    });
+    // Type only once age prompts, as a user would.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let shown = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+        if shown.contains("Enter passphrase") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "age never asked for the passphrase: {shown:?}"
+        );
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{passphrase}\n").as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline + Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("age did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    (status.success(), std::fs::read(out).ok())
+}
+
+#[test]
+fn debians_age_cli_decrypts_an_exported_backup_to_the_same_secret_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_arg(&dir.path().join("data"));
+    let created = swarmfeed_ok(&["--data", &data, "identity", "new", "--name", "alice"]);
+    let secret = swarmfeed_ok(&[
+        "--data",
+        &data,
+        "identity",
+        "show",
+        "alice",
+        "--show-secret",
+    ]);
+    let seed = field(&secret, "secret seed").unwrap().to_owned();
+    let backup = dir.path().join("alice.age");
+    let pass = [("SWARMFEED_PASSPHRASE", "correct horse battery staple")];
+    let out = swarmfeed_with_env(
+        &[
+            "--data",
+            &data,
+            "identity",
+            "export",
+            "alice",
+            "-o",
+            backup.to_str().unwrap(),
+        ],
+        &pass,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let plain = dir.path().join("alice.key");
+    let (ok, wrote) = age_decrypt(&backup, &dir.path().join("wrong.key"), "not the passphrase");
+    assert!(!ok, "a wrong passphrase must fail");
+    assert!(
+        wrote.is_none_or(|w| w.is_empty()),
+        "nothing decrypted with a wrong passphrase"
+    );
+
+    let (ok, wrote) = age_decrypt(&backup, &plain, "correct horse battery staple");
+    assert!(ok, "age -d failed");
+    let text = String::from_utf8(wrote.unwrap()).unwrap();
+    // The same key file the keystore holds: name, public id, secret seed.
+    let on_disk = std::fs::read_to_string(dir.path().join("data/keys/alice.key")).unwrap();
+    assert_eq!(text, on_disk);
+    let line = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+            .map(str::to_owned)
+    };
+    assert_eq!(line("seed").as_deref(), Some(seed.as_str()));
+    assert_eq!(line("public").as_deref(), field(&created, "id"));
+    assert_eq!(line("name").as_deref(), Some("alice"));
+}
