@@ -448,3 +448,60 @@ fn content_of(built: &BuiltTorrent) -> Result<(ContentRef, ContentRecord)> {
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn recorded(path: &Path) -> ContentFile {
+        let mut file = ContentFile {
+            path: vec!["f".into()],
+            fs_path: path.to_owned(),
+            length: std::fs::metadata(path).unwrap().len(),
+            blake3: String::new(),
+            modified_ns: None,
+            changed_ns: None,
+            inode: None,
+        };
+        file.restamp(&std::fs::metadata(path).unwrap());
+        file
+    }
+
+    #[test]
+    fn a_stamp_tells_untouched_touched_and_changed_files_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"published bytes").unwrap();
+        let mut file = recorded(&path);
+        assert_eq!(file.check_stamp(), FileCheck::Untouched);
+
+        // Same length, mtime set back: the ctime still moved.
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let handle = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&handle, b"P", 0).unwrap();
+        handle.set_modified(mtime).unwrap();
+        drop(handle);
+        assert!(matches!(file.check_stamp(), FileCheck::Suspect(_)));
+        file.restamp(&std::fs::metadata(&path).unwrap());
+        assert_eq!(file.check_stamp(), FileCheck::Untouched);
+
+        // Replaced by another file of the same length: another inode.
+        let other = dir.path().join("g");
+        std::fs::write(&other, b"published bytes").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        assert!(matches!(file.check_stamp(), FileCheck::Suspect(_)));
+
+        std::fs::write(&path, b"longer than it was").unwrap();
+        assert!(matches!(file.check_stamp(), FileCheck::Changed(_)));
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(file.check_stamp(), FileCheck::Changed(_)));
+
+        // A record written before stamps existed is suspect until re-hashed.
+        std::fs::write(&path, b"published bytes").unwrap();
+        let mut old = recorded(&path);
+        old.changed_ns = None;
+        assert!(matches!(old.check_stamp(), FileCheck::Suspect(_)));
+    }
+}

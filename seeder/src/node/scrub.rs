@@ -222,7 +222,7 @@ async fn scrub_round(node: &NodeHandle, config: &ScrubConfig) -> Result<()> {
         if node.cancel.is_cancelled() {
             return Ok(());
         }
-        verify_published(node, &torrent, false, 0).await;
+        verify_published(node, &torrent, false, config.rate).await;
     }
     due.sort_by_key(|t| t.state.last_verified);
     for torrent in due {
