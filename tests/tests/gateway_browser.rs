@@ -1,7 +1,7 @@
 //! The gateway in a real browser (Debian's headless Chromium, driven over DevTools):
 //! Journey 1 of DESIGN.md (serve, publish an album, the pages show it, the video plays and
-//! seeks, the image renders, the exports validate), and published HTML or SVG that must not
-//! reach the gateway's cookies or API.
+//! seeks, the image renders, the exports validate), published HTML or SVG that must not
+//! reach the gateway's cookies or API, and hostile titles and metadata that stay text.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -498,4 +498,42 @@ fn published_html_and_svg_opened_through_the_gateway_can_neither_read_its_cookie
         assert_eq!(cookie, "refused: SecurityError", "{path}");
         listener.requests.lock().unwrap().clear();
     }
+}
+
+#[test]
+fn untrusted_titles_and_metadata_stay_text_in_the_browser() {
+    let (_guard, root) = test_root();
+    let (data, node) = start_node(&root);
+    let url = node.info.public_url.clone();
+    let title = "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>Mix & \"match\"";
+    let meta = "<b>bold</b><iframe src=\"/\"></iframe>";
+    let published = publish(
+        &data,
+        &fixture("poster.png"),
+        title,
+        &["--meta", &format!("note={meta}")],
+    );
+    let identity = published["identity"].as_str().unwrap().to_owned();
+
+    let mut browser = Browser::start();
+    browser.navigate(&format!("{url}/{identity}/main"));
+    let listed = browser.evaluate(
+        "[...document.querySelectorAll('main li a')].map(a => [a.textContent, a.children.length])",
+    );
+    assert_eq!(listed, json!([[title, 0]]));
+    browser.navigate(published["entry_url"].as_str().unwrap());
+    assert_eq!(
+        browser.evaluate("document.title"),
+        format!("{title} · swarmfeed")
+    );
+    let heading =
+        browser.evaluate("(() => { const h = document.querySelector('h1'); return [h.textContent, h.children.length] })()");
+    assert_eq!(heading, json!([title, 0]));
+    let note = browser.evaluate(
+        "[...document.querySelectorAll('tr')].filter(tr => tr.cells[0].textContent === 'note')\
+         .map(tr => [tr.cells[1].textContent, tr.cells[1].children.length])",
+    );
+    assert_eq!(note, json!([[meta, 0]]));
+    let active = browser.evaluate("document.querySelectorAll('script, iframe, [onerror]').length");
+    assert_eq!(active, 0);
 }
