@@ -116,7 +116,7 @@ pub async fn identity(State(gateway): State<Gateway>, Path(identity): Path<Strin
                 li {
                     a href=(links::feed(&key, feed)) { (feed.as_str()) }
                     @if let Some(state) = state {
-                        " — " (state.verified_seq) " entries verified"
+                        " — " (verified_count(state.verified_seq))
                         (status_badge(&state.status))
                     }
                 }
@@ -327,11 +327,21 @@ fn entry_list(entries: &[EntryView], with_feed: bool) -> Markup {
 fn verified_note(verified_seq: u64, head_seq: Option<u64>) -> Markup {
     html! {
         span.verified {
-            "✓ " (verified_seq) " entries verified"
+            "✓ " (verified_count(verified_seq))
             @if let Some(head) = head_seq { " (signed head: entry " (head) ")" }
             ". "
         }
     }
+}
+
+/// "1 entry verified", "2 entries verified".
+fn verified_count(verified_seq: u64) -> String {
+    let noun = if verified_seq == 1 {
+        "entry"
+    } else {
+        "entries"
+    };
+    format!("{verified_seq} {noun} verified")
 }
 
 fn status_badge(status: &FeedStatus) -> Markup {
