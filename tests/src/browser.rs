@@ -85,10 +85,15 @@ impl Browser {
         let address = format!("127.0.0.1:{port}");
         let stream = TcpStream::connect(&address).expect("connect to the DevTools port");
         stream
-            .set_read_timeout(Some(Duration::from_millis(500)))
+            .set_read_timeout(Some(COMMAND_LIMIT))
             .expect("read timeout");
         let (socket, _) = tungstenite::client(format!("ws://{address}{path}"), stream)
             .expect("DevTools WebSocket handshake");
+        // Short reads from now on, so that waits can give up on time.
+        socket
+            .get_ref()
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .expect("read timeout");
         let mut browser = Browser {
             child: browser_child.0.take().expect("the child"),
             profile,

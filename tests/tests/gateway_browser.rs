@@ -80,6 +80,11 @@ fn journey_1_a_browser_shows_the_published_album_plays_its_video_and_renders_its
         browser.evaluate("document.querySelector('h1').textContent"),
         "main"
     );
+    let verified = browser.evaluate("document.querySelector('main .verified').textContent");
+    assert!(
+        verified.as_str().unwrap().contains("1 entry verified"),
+        "{verified}"
+    );
     let entry_links = browser.evaluate(
         "[...document.querySelectorAll('main a')].filter(a => a.textContent.trim() === 'Album')\
          .map(a => a.getAttribute('href'))",
