@@ -412,8 +412,8 @@ fn published_html_and_svg_opened_through_the_gateway_can_neither_read_its_cookie
     };
     let listener = Listener::start(String::new());
     let html = listener_probe(&listener.url);
-    // The control: the same page served by the listener itself (no CSP) proves that the
-    // probe runs and reports in this browser. The listener answers only the probe page.
+    // The control: the same page served by a second listener of the test (another origin,
+    // no CSP) proves that the probe runs, reads cookies and reports in this browser.
     let control = Listener::start(html.clone());
     let svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"100\" height=\"100\">\
