@@ -8,7 +8,9 @@
 //! 3. `verify_log` of entries decoded beforehand;
 //!
 //! and prints entries/s and the ratios (2)/(1) and (3)/(1). A parallel decode alone is timed
-//! too, to show where the rest of the time goes. Run with
+//! too, to show where the rest of the time goes. The CPU time all threads of the process
+//! spent in each case (Linux `schedstat`) is printed beside it: on a loaded machine it shows
+//! the work done when wall time mostly shows the wait. Run with
 //! `cargo bench -p feeds --bench verify_log`; `VERIFY_LOG_ENTRIES` and `VERIFY_LOG_RUNS`
 //! override the feed size and the number of runs.
 
@@ -60,6 +62,7 @@ fn main() {
     let mut decode_only = Vec::new();
     let mut full = Vec::new();
     let mut predecoded = Vec::new();
+    let first_timed = CPU.with(|c| c.borrow().len());
     for _ in 0..runs.max(1) {
         floor.push(time_floor(&messages, &signatures, &keys));
         decode_only.push(time_decode(&raw));
@@ -75,23 +78,34 @@ fn main() {
         ));
     }
     let [floor, decode_only, full, predecoded] = [floor, decode_only, full, predecoded].map(median);
+    // Four timed cases per run, in the order above.
+    let cpu = [0, 1, 2, 3].map(|case| cpu_times(first_timed, 4, case).map(median));
 
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
     let per_core =
         |d: Duration| d.as_secs_f64() * 1e6 * rayon::current_num_threads() as f64 / n as f64;
-    let line = |name: &str, d: Duration| {
+    let cpu_floor = cpu[0];
+    let line = |name: &str, d: Duration, cpu: Option<Duration>| {
+        let cpu = match (cpu, cpu_floor) {
+            (Some(c), Some(f)) => format!(
+                "  cpu {:>7.2?} ratio {:.3}",
+                c,
+                f.as_secs_f64() / c.as_secs_f64()
+            ),
+            _ => String::new(),
+        };
         println!(
-            "{name:<44} {:>9.2?}  {:>9.0} entries/s  {:>5.1} µs/entry/core  ratio {:.3}",
+            "{name:<44} {:>9.2?}  {:>9.0} entries/s  {:>5.1} µs/entry/core  ratio {:.3}{cpu}",
             d,
             rate(d),
             per_core(d),
             rate(d) / rate(floor),
         );
     };
-    line("(1) ed25519_dalek::verify_batch (floor)", floor);
-    line("    parallel SignedEntry::decode only", decode_only);
-    line("(2) decode_and_verify_log", full);
-    line("(3) verify_log (pre-decoded)", predecoded);
+    line("(1) ed25519_dalek::verify_batch (floor)", floor, cpu[0]);
+    line("    parallel SignedEntry::decode only", decode_only, cpu[1]);
+    line("(2) decode_and_verify_log", full, cpu[2]);
+    line("(3) verify_log (pre-decoded)", predecoded, cpu[3]);
     let ratio = rate(full) / rate(floor);
     println!(
         "decode_and_verify_log: {:.2?} for {n} entries (target < {TARGET:?}: {}), \
@@ -141,11 +155,44 @@ fn build_feed(author: &Keypair, feed: &FeedName, n: u64) -> Vec<SignedEntry> {
 /// Times `run` on `input`; the input is prepared, and the output checked and dropped,
 /// outside the clock.
 fn time<T, R>(input: T, run: impl FnOnce(T) -> R, check: impl FnOnce(R) -> bool) -> Duration {
+    let cpu = cpu_time();
     let started = Instant::now();
     let output = run(input);
     let elapsed = started.elapsed();
+    let cpu = cpu_time()
+        .zip(cpu)
+        .map(|(after, before)| after.saturating_sub(before));
     assert!(check(output), "the bench feed verifies");
+    CPU.with(|c| c.borrow_mut().push(cpu));
     elapsed
+}
+
+thread_local! {
+    /// CPU time of each [`time`] call, in call order.
+    static CPU: std::cell::RefCell<Vec<Option<Duration>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// CPU time so far of all threads of this process, from `/proc/self/task/*/schedstat`
+/// (nanoseconds on the CPU); `None` where that does not exist.
+fn cpu_time() -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
+}
+
+/// The CPU times recorded since `from`, every `stride`-th one starting at `offset`.
+fn cpu_times(from: usize, stride: usize, offset: usize) -> Option<Vec<Duration>> {
+    CPU.with(|c| {
+        c.borrow()[from..]
+            .iter()
+            .skip(offset)
+            .step_by(stride)
+            .copied()
+            .collect()
+    })
 }
 
 fn time_floor(messages: &[&[u8]], signatures: &[Signature], keys: &[VerifyingKey]) -> Duration {

@@ -248,6 +248,84 @@ pub fn visit_dict<'a>(
     parser.finish()
 }
 
+/// A strict one-pass reader for decoders that expect one known shape: each read checks
+/// canonical form exactly as [`decode`] does (digits, lengths, key order), and anything
+/// unexpected is `None`; the caller then falls back to a decoder that says what is wrong.
+/// Nesting is the caller's (a fixed shape stays far below [`MAX_DEPTH`]).
+#[derive(Clone, Debug)]
+pub struct Cursor<'a>(Parser<'a>);
+
+impl<'a> Cursor<'a> {
+    pub fn new(input: &'a [u8]) -> Cursor<'a> {
+        Cursor(Parser { input, pos: 0 })
+    }
+
+    pub fn int(&mut self) -> Option<i64> {
+        match self.0.peek().ok()? {
+            b'i' => self.0.int().ok(),
+            _ => None,
+        }
+    }
+
+    /// A non-negative integer.
+    pub fn uint(&mut self) -> Option<u64> {
+        self.int().and_then(|n| u64::try_from(n).ok())
+    }
+
+    pub fn bytes(&mut self) -> Option<&'a [u8]> {
+        match self.0.peek().ok()? {
+            b'0'..=b'9' => self.0.bytes().ok(),
+            _ => None,
+        }
+    }
+
+    pub fn fixed<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.bytes()?.try_into().ok()
+    }
+
+    pub fn str(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.bytes()?).ok()
+    }
+
+    /// Enters a list.
+    pub fn list(&mut self) -> Option<()> {
+        self.0.expect(b'l').ok()
+    }
+
+    /// Enters a dictionary.
+    pub fn dict(&mut self) -> Option<()> {
+        self.0.expect(b'd').ok()
+    }
+
+    /// Whether the open list has another item; steps out of it at its end.
+    pub fn more(&mut self) -> Option<bool> {
+        if self.0.peek().ok()? == b'e' {
+            self.0.pos += 1;
+            return Some(false);
+        }
+        Some(true)
+    }
+
+    /// The next key of the open dictionary, which must sort after `last` (the key before it,
+    /// kept by the caller); `Some(None)` and out of the dictionary at its end.
+    pub fn key(&mut self, last: &mut Option<&'a [u8]>) -> Option<Option<&'a [u8]>> {
+        if !self.more()? {
+            return Some(None);
+        }
+        let key = self.bytes()?;
+        if last.is_some_and(|last| last >= key) {
+            return None;
+        }
+        *last = Some(key);
+        Some(Some(key))
+    }
+
+    /// Whether all of the input was read.
+    pub fn at_end(&self) -> bool {
+        self.0.pos == self.0.input.len()
+    }
+}
+
 /// Encodes a value canonically.
 pub fn encode(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();

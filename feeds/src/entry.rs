@@ -16,7 +16,9 @@ use crate::error::{Error, Result};
 use crate::feed_name::FeedName;
 use crate::identity::{IdentityKey, Keypair};
 use crate::metainfo::InfoHash;
-use crate::record::{self, Fields};
+use crate::record::{self, Slots};
+
+mod fast;
 
 /// Largest encoded entry (room for a content reference listing ~100,000 files).
 pub const MAX_ENTRY_BYTES: usize = 16 << 20;
@@ -106,7 +108,8 @@ pub struct SignedEntry {
     bytes: Vec<u8>,
     body: std::ops::Range<usize>,
     signature: Signature,
-    entry: Entry,
+    /// Boxed: a log holds many entries, and moves them as it verifies them.
+    entry: Box<Entry>,
     hash: EntryHash,
 }
 
@@ -178,7 +181,7 @@ impl SignedEntry {
         let (body, signature) = record::open(&bytes, "entry", MAX_ENTRY_BYTES)?;
         let start = body.as_ptr() as usize - bytes.as_ptr() as usize;
         let body_range = start..start + body.len();
-        let entry = decode_body(body, author)?;
+        let entry = Box::new(decode_body(body, author)?);
         let hash = EntryHash::of(&bytes);
         Ok(SignedEntry {
             bytes,
@@ -289,64 +292,111 @@ fn encode_content(content: &ContentRef) -> Value {
     ])
 }
 
+/// The fields of an entry body, sorted by bytes as bencode sorts keys.
+const ENTRY_FIELDS: [&str; 12] = [
+    "author", "cert", "content", "feed", "kind", "meta", "prev", "retracts", "revokes", "seq",
+    "time", "type",
+];
+const AUTHOR: usize = 0;
+const CERT: usize = 1;
+const CONTENT: usize = 2;
+const FEED: usize = 3;
+const KIND: usize = 4;
+const META: usize = 5;
+const PREV: usize = 6;
+const RETRACTS: usize = 7;
+const REVOKES: usize = 8;
+const SEQ: usize = 9;
+const TIME: usize = 10;
+const TYPE: usize = 11;
+
+/// The fields of a content reference and of one of its files, sorted likewise.
+const CONTENT_FIELDS: [&str; 4] = ["files", "infohash", "name", "size"];
+const FILES: usize = 0;
+const INFOHASH: usize = 1;
+const NAME: usize = 2;
+const SIZE: usize = 3;
+const FILE_FIELDS: [&str; 3] = ["blake3", "length", "path"];
+const BLAKE3: usize = 0;
+const LENGTH: usize = 1;
+const PATH: usize = 2;
+
+/// Decodes an entry body: in one pass when it has the common shape ([`fast`]), otherwise
+/// fully. Either way the entry or the exact error of the reference decoder in the tests.
 fn decode_body(body: &[u8], known_author: Option<&IdentityKey>) -> Result<Entry> {
-    let mut fields = Fields::decode("entry", body)?;
-    fields.expect_type("entry")?;
-    let author = fields.slice("author")?;
+    match fast::decode_body(body, known_author) {
+        Some(entry) => Ok(entry),
+        None => decode_body_fully(body, known_author),
+    }
+}
+
+/// [`decode_body`] for any body: one validating pass over its bytes, then each field read
+/// from its slot, so bencode errors come first and field errors in the order of the checks
+/// below.
+fn decode_body_fully(body: &[u8], known_author: Option<&IdentityKey>) -> Result<Entry> {
+    let mut fields = Slots::decode("entry", &ENTRY_FIELDS, body)?;
+    let found = fields.str(TYPE)?;
+    if found != "entry" {
+        return Err(Error::WrongRecordType {
+            expected: "entry",
+            found: found.to_owned(),
+        });
+    }
+    let author = fields.slice(AUTHOR)?;
     let author = match known_author {
         // Same bytes, same key: `from_slice` is a pure function of them.
         Some(known) if known.as_bytes()[..] == author[..] => *known,
         _ => IdentityKey::from_slice(author)?,
     };
-    let feed = FeedName::from_bytes(fields.slice("feed")?)?;
-    let seq = fields.uint("seq")?;
+    let feed = FeedName::from_bytes(fields.slice(FEED)?)?;
+    let seq = fields.uint(SEQ)?;
     if seq == 0 || i64::try_from(seq).is_err() {
-        return Err(fields.bad("seq", "must be at least 1"));
+        return Err(fields.bad(SEQ, "must be at least 1"));
     }
-    let prev = match fields.take("prev") {
+    let prev = match fields.take(PREV) {
         Some(raw) => match raw.as_bytes() {
             Some(b) => Some(EntryHash(
                 b.try_into()
-                    .map_err(|_| fields.bad("prev", "is not 32 bytes"))?,
+                    .map_err(|_| fields.bad(PREV, "is not 32 bytes"))?,
             )),
-            None => return Err(fields.bad("prev", "is not a byte string")),
+            None => return Err(fields.bad(PREV, "is not a byte string")),
         },
         None => None,
     };
     if prev.is_some() != (seq > 1) {
-        return Err(fields.bad("prev", "must be present exactly when seq > 1"));
+        return Err(fields.bad(PREV, "must be present exactly when seq > 1"));
     }
-    let time = fields.uint("time")?;
-    let kind = match fields.str("kind")? {
+    let time = fields.uint(TIME)?;
+    let kind = match fields.str(KIND)? {
         "post" => Kind::Post,
         "delete" => {
-            let retracts = fields.uint("retracts")?;
+            let retracts = fields.uint(RETRACTS)?;
             if retracts == 0 || retracts >= seq {
-                return Err(fields.bad("retracts", "must name an earlier seq"));
+                return Err(fields.bad(RETRACTS, "must name an earlier seq"));
             }
             Kind::Delete { retracts }
         }
         "revoke" => Kind::Revoke {
-            cert: CertHash(fields.fixed("revokes")?),
+            cert: CertHash(fields.fixed(REVOKES)?),
         },
         other => return Err(Error::UnknownKind(other.to_owned())),
     };
-    let content = match fields.take("content") {
+    let content = match fields.take(CONTENT) {
         Some(value) => Some(decode_content(value)?),
         None => None,
     };
     if content.is_some() && kind != Kind::Post {
-        return Err(fields.bad("content", "is only allowed in a post"));
+        return Err(fields.bad(CONTENT, "is only allowed in a post"));
     }
-    let meta = match fields.take("meta") {
+    let meta = match fields.take(META) {
         Some(value) => decode_meta(value)?,
         None => BTreeMap::new(),
     };
-    let delegation = match fields.take("cert").map(Raw::as_list) {
+    let delegation = match fields.take(CERT).map(Raw::as_list) {
         Some(Some(items)) if items.clone().next().is_some() => items
             .map(|item| SignedCert::decode(item.as_slice()))
             .collect::<Result<Vec<_>>>()?,
-        Some(_) => return Err(fields.bad("cert", "is not a non-empty list of certificates")),
+        Some(_) => return Err(fields.bad(CERT, "is not a non-empty list of certificates")),
         None => Vec::new(),
     };
     fields.finish()?;
@@ -364,17 +414,20 @@ fn decode_body(body: &[u8], known_author: Option<&IdentityKey>) -> Result<Entry>
 }
 
 fn decode_content(value: Raw<'_>) -> Result<ContentRef> {
-    let mut fields = Fields::new("content", value)?;
-    let infohash = InfoHash(fields.fixed("infohash")?);
-    let name = fields.string("name")?;
-    let size = fields.uint("size")?;
+    let mut fields = Slots::of("content", &CONTENT_FIELDS, value)?;
+    let infohash = InfoHash(fields.fixed(INFOHASH)?);
+    let name = fields.str(NAME)?.to_owned();
+    let size = fields.uint(SIZE)?;
+    let items = fields.list(FILES)?;
     let mut files = Vec::new();
-    for item in fields.list("files")? {
-        let mut file = Fields::new("file", item)?;
-        let path = record::strings("file", "path", file.list("path")?)?;
-        let length = file.uint("length")?;
-        let blake3 = file.fixed("blake3")?;
+    let mut total = Some(0u64);
+    for item in items {
+        let mut file = Slots::of("file", &FILE_FIELDS, item)?;
+        let path = record::strings("file", "path", file.list(PATH)?)?;
+        let length = file.uint(LENGTH)?;
+        let blake3 = file.fixed(BLAKE3)?;
         file.finish()?;
+        total = total.and_then(|sum| sum.checked_add(length));
         files.push(FileRef {
             path,
             length,
@@ -389,9 +442,6 @@ fn decode_content(value: Raw<'_>) -> Result<ContentRef> {
             reason: "is empty",
         });
     }
-    let total = files
-        .iter()
-        .try_fold(0u64, |sum, f| sum.checked_add(f.length));
     if total != Some(size) {
         return Err(Error::BadField {
             record: "content",
@@ -416,22 +466,42 @@ fn decode_meta(value: Raw<'_>) -> Result<BTreeMap<String, String>> {
     let Some(map) = value.as_dict() else {
         return Err(bad("is not a dictionary"));
     };
-    if map.clone().count() > MAX_META_FIELDS {
+    // One pass: the field count is checked before any key or value, as it always was.
+    let mut meta = BTreeMap::new();
+    let mut first_error = None;
+    let mut count = 0usize;
+    for (key, value) in map {
+        count += 1;
+        if first_error.is_some() || count > MAX_META_FIELDS {
+            continue;
+        }
+        match meta_field(key, value) {
+            Ok((key, value)) => {
+                meta.insert(key, value);
+            }
+            Err(reason) => first_error = Some(reason),
+        }
+    }
+    if count > MAX_META_FIELDS {
         return Err(bad("has more than 256 fields"));
     }
-    map.map(|(key, value)| {
-        let key = std::str::from_utf8(key).map_err(|_| bad("has a key that is not UTF-8"))?;
-        if key.is_empty() || key.len() > 64 {
-            return Err(bad("has a key that is empty or longer than 64 bytes"));
-        }
-        match value.as_bytes() {
-            Some(v) => std::str::from_utf8(v)
-                .map(|v| (key.to_owned(), v.to_owned()))
-                .map_err(|_| bad("has a value that is not UTF-8")),
-            None => Err(bad("has a value that is not a string")),
-        }
-    })
-    .collect()
+    match first_error {
+        Some(reason) => Err(bad(reason)),
+        None => Ok(meta),
+    }
+}
+
+fn meta_field(key: &[u8], value: Raw<'_>) -> std::result::Result<(String, String), &'static str> {
+    let key = std::str::from_utf8(key).map_err(|_| "has a key that is not UTF-8")?;
+    if key.is_empty() || key.len() > 64 {
+        return Err("has a key that is empty or longer than 64 bytes");
+    }
+    match value.as_bytes() {
+        Some(v) => std::str::from_utf8(v)
+            .map(|v| (key.to_owned(), v.to_owned()))
+            .map_err(|_| "has a value that is not UTF-8"),
+        None => Err("has a value that is not a string"),
+    }
 }
 
 #[cfg(test)]
@@ -861,6 +931,84 @@ mod tests {
         for body in sample_bodies() {
             assert!(decode_body(&body, None).is_ok());
             same_verdict(&body).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_common_shapes_take_the_single_pass() {
+        // All samples but the delegated one (certificates go to the full decoder).
+        let bodies = sample_bodies();
+        for body in &bodies[..4] {
+            let entry = fast::decode_body(body, None).expect("single pass");
+            assert_eq!(Ok(entry), decode_body_fully(body, None));
+        }
+        assert_eq!(fast::decode_body(&bodies[4], None), None);
+    }
+
+    /// The single pass and the full decoder agree on `body`, and both with the reference.
+    fn fast_agrees(body: &[u8]) {
+        for author in [None, Some(key(1).public())] {
+            if let Some(entry) = fast::decode_body(body, author.as_ref()) {
+                assert_eq!(
+                    Ok(entry),
+                    decode_body_fully(body, author.as_ref()),
+                    "body {:?}",
+                    String::from_utf8_lossy(body)
+                );
+            }
+        }
+        same_verdict(body).unwrap();
+    }
+
+    #[test]
+    fn every_single_edit_near_the_rules_decodes_alike() {
+        let long = |n| Box::leak("k".repeat(n).into_boxed_str()) as &'static str;
+        let keys: Vec<&'static str> = KEYS.iter().copied().chain([long(64), long(65)]).collect();
+        let mut values: Vec<Value> = [0i64, 1, 2, 4, 5, 6, -1, 30, 31]
+            .into_iter()
+            .map(Value::Int)
+            .collect();
+        values.extend([0usize, 1, 20, 31, 32].map(|n| Value::Bytes(vec![b'a'; n])));
+        values.extend(["post", "delete", "revoke", "entry", "main"].map(Value::bytes));
+        values.extend([
+            Value::Bytes(vec![0xff]),
+            Value::List(Vec::new()),
+            Value::List(vec![Value::bytes("x")]),
+            Value::List(vec![Value::Int(1)]),
+            Value::dict([("a", Value::bytes("b"))]),
+            Value::Dict(BTreeMap::new()),
+        ]);
+        for sample in sample_bodies() {
+            fast_agrees(&sample);
+            let body = bencode::decode(&sample).unwrap();
+            for which in 0..5 {
+                for key in &keys {
+                    let mut removed = body.clone();
+                    if let Some(map) = target(&mut removed, which) {
+                        map.remove(key.as_bytes());
+                        fast_agrees(&bencode::encode(&removed));
+                    }
+                    for value in &values {
+                        let mut edited = body.clone();
+                        if let Some(map) = target(&mut edited, which) {
+                            map.insert(key.as_bytes().to_vec(), value.clone());
+                            fast_agrees(&bencode::encode(&edited));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn metadata_at_and_past_its_limits_decodes_alike() {
+        let mut body = bencode::decode(&sample_bodies()[0]).unwrap();
+        for n in [255usize, 256, 257] {
+            let meta = (0..n).map(|i| (format!("k{i:04}"), Value::bytes("v")));
+            if let Value::Dict(top) = &mut body {
+                top.insert(b"meta".to_vec(), Value::dict(meta));
+            }
+            fast_agrees(&bencode::encode(&body));
         }
     }
 

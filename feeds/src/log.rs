@@ -133,9 +133,10 @@ impl ForkProof {
 /// Decodes raw entries and verifies them as one log (see [`verify_log`]).
 ///
 /// One parallel pass over batches of [`BATCH_SIZE`](signatures::BATCH_SIZE) entries decodes
-/// a batch and checks its signatures while its bytes are still in cache, on every core;
-/// then the ordered checks run. Any entry that does not decode is the verdict, the first one
-/// in the log if several do not.
+/// a batch, checks its signatures and every check that needs no other batch while its bytes
+/// are still in cache, on every core; then an ordered pass looks only at the few entries
+/// that carry state from one entry to the next (see [`check_batches`]). Any entry that does
+/// not decode is the verdict, the first one in the log if several do not.
 pub fn decode_and_verify_log(
     author: &IdentityKey,
     feed: &FeedName,
@@ -145,11 +146,12 @@ pub fn decode_and_verify_log(
     let total = raw.len();
     // Once an entry fails to decode the log is refused: later batches skip their signatures.
     let failed = AtomicBool::new(false);
-    let batches: Vec<Result<(Vec<SignedEntry>, Vec<bool>)>> = raw
+    let batches: Vec<Result<Batch>> = raw
         .into_par_iter()
         .enumerate()
         .chunks(signatures::BATCH_SIZE)
         .map(|batch| {
+            let start = batch.first().map_or(0, |(index, _)| *index);
             let mut entries = Vec::with_capacity(batch.len());
             for (index, bytes) in batch {
                 match SignedEntry::decode_by(bytes, Some(author)) {
@@ -163,21 +165,19 @@ pub fn decode_and_verify_log(
                     }
                 }
             }
-            let ok = match failed.load(Ordering::Relaxed) {
-                true => Vec::new(),
-                false => signatures::verify_chunk(&entries),
-            };
-            Ok((entries, ok))
+            Ok(match failed.load(Ordering::Relaxed) {
+                true => Batch {
+                    start,
+                    entries,
+                    ok: Vec::new(),
+                    local: None,
+                },
+                false => Batch::check(author, feed, start, entries),
+            })
         })
         .collect();
-    let mut entries = Vec::with_capacity(total);
-    let mut entry_ok = Vec::with_capacity(total);
-    for batch in batches {
-        let (batch, ok) = batch?;
-        entries.extend(batch);
-        entry_ok.extend(ok);
-    }
-    check_log(author, feed, entries, &entry_ok, trusted)
+    let batches = batches.into_iter().collect::<Result<Vec<_>>>()?;
+    check_batches(author, feed, batches, total, trusted)
 }
 
 /// Verifies decoded entries as the log of `feed` by `author`, in order, optionally against a
@@ -188,8 +188,23 @@ pub fn verify_log(
     entries: Vec<SignedEntry>,
     trusted: Option<&Checkpoint>,
 ) -> Result<VerifiedLog> {
-    let entry_ok = signatures::verify_all(&entries);
-    check_log(author, feed, entries, &entry_ok, trusted)
+    let total = entries.len();
+    let mut chunks = Vec::with_capacity(total.div_ceil(signatures::BATCH_SIZE));
+    let mut entries = entries.into_iter();
+    while entries.len() > 0 {
+        chunks.push(
+            entries
+                .by_ref()
+                .take(signatures::BATCH_SIZE)
+                .collect::<Vec<_>>(),
+        );
+    }
+    let batches: Vec<Batch> = chunks
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, entries)| Batch::check(author, feed, i * signatures::BATCH_SIZE, entries))
+        .collect();
+    check_batches(author, feed, batches, total, trusted)
 }
 
 impl Signed for SignedEntry {
@@ -212,6 +227,131 @@ impl Signed for SignedCert {
     }
 }
 
+/// One batch of consecutive entries of a log, checked on its own.
+struct Batch {
+    /// Index of its first entry in the log.
+    start: usize,
+    entries: Vec<SignedEntry>,
+    /// Whether each entry's own signature holds.
+    ok: Vec<bool>,
+    /// The outcome of [`Batch::check_local`]; `None` when not checked.
+    local: Option<LocalCheck>,
+}
+
+/// What the checks that need no other batch found.
+struct LocalCheck {
+    /// Every entry passed them.
+    passed: bool,
+    /// Log indices of the entries that carry state to later ones (delegated entries, and
+    /// kinds other than `post`): the ordered pass must look at them.
+    stateful: Vec<usize>,
+}
+
+impl Batch {
+    /// Checks the batch's signatures and then [`Batch::check_local`].
+    fn check(
+        author: &IdentityKey,
+        feed: &FeedName,
+        start: usize,
+        entries: Vec<SignedEntry>,
+    ) -> Batch {
+        let ok = signatures::verify_chunk(&entries);
+        let mut batch = Batch {
+            start,
+            entries,
+            ok,
+            local: None,
+        };
+        batch.local = Some(batch.check_local(author, feed));
+        batch
+    }
+
+    /// The checks of [`check_log`] that need nothing outside the batch: author, feed, own
+    /// signature, the delegation chain's structure, and seq and hash links between the
+    /// batch's own entries. Only says whether they all pass: on any failure the whole log
+    /// goes through [`check_log`], which finds the exact first verdict.
+    fn check_local(&self, author: &IdentityKey, feed: &FeedName) -> LocalCheck {
+        let mut stateful = Vec::new();
+        let mut previous: Option<&SignedEntry> = None;
+        for (i, (signed, ok)) in self.entries.iter().zip(&self.ok).enumerate() {
+            let entry = signed.entry();
+            let linked =
+                previous.is_none_or(|p| entry.seq == p.seq() + 1 && entry.prev == Some(p.hash()));
+            if entry.author != *author
+                || entry.feed != *feed
+                || !ok
+                || !linked
+                || signed.check_delegation().is_err()
+            {
+                return LocalCheck {
+                    passed: false,
+                    stateful,
+                };
+            }
+            if !entry.delegation.is_empty() || entry.kind != Kind::Post {
+                stateful.push(self.start + i);
+            }
+            previous = Some(signed);
+        }
+        LocalCheck {
+            passed: self.ok.len() == self.entries.len(),
+            stateful,
+        }
+    }
+}
+
+/// Joins checked batches into a verified log, or finds the verdict.
+///
+/// When every batch passed its local checks, the verdict of [`check_log`] can only come from
+/// the checks that need other entries, and only at the entries where those can fail: the
+/// first entry (the start and the checkpoint), each batch's first entry (the link to the
+/// previous batch), the entry with the checkpoint's seq, and the stateful entries. Those are
+/// checked in log order, exactly as [`check_log`] checks them. Otherwise [`check_log`] runs
+/// over the whole log.
+fn check_batches(
+    author: &IdentityKey,
+    feed: &FeedName,
+    batches: Vec<Batch>,
+    total: usize,
+    trusted: Option<&Checkpoint>,
+) -> Result<VerifiedLog> {
+    let passed = batches
+        .iter()
+        .all(|b| b.local.as_ref().is_some_and(|l| l.passed));
+    let mut entries = Vec::with_capacity(total);
+    if !passed {
+        let mut entry_ok = Vec::with_capacity(total);
+        for batch in batches {
+            entries.extend(batch.entries);
+            entry_ok.extend(batch.ok);
+        }
+        return check_log(author, feed, entries, &entry_ok, trusted);
+    }
+    let mut visit = Vec::new();
+    for batch in batches {
+        visit.push(batch.start);
+        visit.extend(batch.local.into_iter().flat_map(|l| l.stateful));
+        entries.extend(batch.entries);
+    }
+    let first_seq = entries.first().map_or(0, SignedEntry::seq);
+    if let Some(t) = trusted {
+        // Up to the first failure seqs run on by one, so only this entry can carry the
+        // checkpoint's seq.
+        if let Some(at) = t.seq.checked_sub(first_seq) {
+            visit.push(usize::try_from(at).unwrap_or(usize::MAX));
+        }
+    }
+    visit.retain(|&i| i < entries.len());
+    visit.sort_unstable();
+    visit.dedup();
+    let bad_certs = check_cert_signatures(visit.iter().map(|&i| &entries[i]));
+    let mut state = OrderedState::default();
+    for &index in &visit {
+        state.check(&entries, index, &bad_certs, trusted)?;
+    }
+    finish(entries, state, trusted)
+}
+
 /// The ordered checks of [`verify_log`], given whether each entry's own signature holds.
 fn check_log(
     author: &IdentityKey,
@@ -221,8 +361,7 @@ fn check_log(
     trusted: Option<&Checkpoint>,
 ) -> Result<VerifiedLog> {
     let bad_certs = check_cert_signatures(&entries);
-    let mut retracted = BTreeSet::new();
-    let mut revoked = BTreeSet::new();
+    let mut state = OrderedState::default();
     // Entries are checked in place and then move into the verified log as a whole.
     for (index, signed) in entries.iter().enumerate() {
         let entry = signed.entry();
@@ -241,10 +380,36 @@ fn check_log(
                 found: entry.feed.to_string(),
             });
         }
-        if !entry_ok[index] {
+        if !entry_ok.get(index).copied().unwrap_or(false) {
             return Err(Error::BadSignature { seq });
         }
         signed.check_delegation()?;
+        state.check(&entries, index, &bad_certs, trusted)?;
+    }
+    finish(entries, state, trusted)
+}
+
+/// What the entries checked so far carry to later ones.
+#[derive(Default)]
+struct OrderedState {
+    retracted: BTreeSet<u64>,
+    revoked: BTreeSet<CertHash>,
+}
+
+impl OrderedState {
+    /// The checks of entry `index` that depend on other entries, in [`check_log`]'s order:
+    /// its certificates, its seq and link to the previous entry (or the start), the trusted
+    /// checkpoint, and what its kind does.
+    fn check(
+        &mut self,
+        entries: &[SignedEntry],
+        index: usize,
+        bad_certs: &BTreeSet<CertHash>,
+        trusted: Option<&Checkpoint>,
+    ) -> Result<()> {
+        let signed = &entries[index];
+        let entry = signed.entry();
+        let seq = entry.seq;
         for cert in &entry.delegation {
             let hash = cert.hash();
             if bad_certs.contains(&hash) {
@@ -253,7 +418,7 @@ fn check_log(
                     reason: "certificate signature does not verify",
                 });
             }
-            if revoked.contains(&hash) {
+            if self.revoked.contains(&hash) {
                 return Err(Error::Delegation {
                     seq,
                     reason: "certificate was revoked earlier in the feed",
@@ -301,13 +466,22 @@ fn check_log(
                         target: *retracts,
                     });
                 }
-                retracted.insert(*retracts);
+                self.retracted.insert(*retracts);
             }
             Kind::Revoke { cert } => {
-                revoked.insert(*cert);
+                self.revoked.insert(*cert);
             }
         }
+        Ok(())
     }
+}
+
+/// The last check, that the log does not end below the trusted checkpoint; then the log.
+fn finish(
+    entries: Vec<SignedEntry>,
+    state: OrderedState,
+    trusted: Option<&Checkpoint>,
+) -> Result<VerifiedLog> {
     if let Some(trusted) = trusted {
         let found = entries.last().map_or(0, SignedEntry::seq);
         if found < trusted.seq {
@@ -319,8 +493,8 @@ fn check_log(
     }
     Ok(VerifiedLog {
         entries,
-        retracted,
-        revoked,
+        retracted: state.retracted,
+        revoked: state.revoked,
     })
 }
 
@@ -367,7 +541,9 @@ fn fork_or_repeat(previous: &SignedEntry, current: &SignedEntry) -> Error {
 
 /// Checks the signature of every distinct certificate the entries carry, in parallel
 /// batches; returns the hashes of those that do not verify.
-fn check_cert_signatures(entries: &[SignedEntry]) -> BTreeSet<CertHash> {
+fn check_cert_signatures<'a>(
+    entries: impl IntoIterator<Item = &'a SignedEntry>,
+) -> BTreeSet<CertHash> {
     let mut certs = HashMap::new();
     for entry in entries {
         for cert in &entry.entry().delegation {
@@ -404,3 +580,6 @@ pub fn split_entries(bytes: &[u8]) -> Result<Vec<Vec<u8>>> {
         .map(<[u8]>::to_vec)
         .collect())
 }
+
+#[cfg(test)]
+mod tests;
