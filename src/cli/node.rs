@@ -149,7 +149,7 @@ impl ServeArgs {
 pub fn serve(args: ServeArgs, data: &Path) -> anyhow::Result<()> {
     let config = args.into_config(data)?;
     init_logging();
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = seeder::engine::runtime().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let node = Node::start(config, gateway::router).await?;
         println!(

@@ -14,6 +14,7 @@ mod fastresume;
 mod layout;
 mod local_tracker;
 mod read_only;
+mod runtime;
 mod status;
 mod stream;
 
@@ -34,6 +35,7 @@ use librqbit::{
 pub use config::EngineConfig;
 pub use error::{Error, Result};
 pub use fastresume::forget_saved;
+pub use runtime::runtime;
 pub use status::{TorrentState, TorrentStatus};
 pub use stream::TorrentFileStream;
 
