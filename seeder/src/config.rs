@@ -265,7 +265,9 @@ fn optional_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, 
     match Option::<Size>::deserialize(d)? {
         None => Ok(None),
         Some(Size::Bytes(n)) => Ok(Some(n)),
-        Some(Size::Text(text)) => parse_size(&text).map(Some).map_err(serde::de::Error::custom),
+        Some(Size::Text(text)) => parse_size(&text)
+            .map(Some)
+            .map_err(serde::de::Error::custom),
     }
 }
 

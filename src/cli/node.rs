@@ -9,7 +9,7 @@ use clap::Args;
 use feeds::{FeedName, IdentityKey};
 use publisher::DataDir;
 use seeder::config::NodeConfig;
-use seeder::node::{ControlClient, ControlError, FollowRequest, Node};
+use seeder::node::{CapValue, ControlClient, ControlError, FollowRequest, Node};
 use seeder::store::Store;
 
 use super::InputError;
@@ -54,6 +54,15 @@ pub struct ServeArgs {
     /// Allow fetching from private and loopback addresses (tests, LANs).
     #[arg(long, env = "SWARMFEED_ALLOW_PRIVATE_FETCH")]
     allow_private_fetch: bool,
+    /// Where followed content is downloaded [default: DATA/downloads].
+    #[arg(long, value_name = "DIR", env = "SWARMFEED_DOWNLOAD_DIR")]
+    download_dir: Option<PathBuf>,
+    /// Most bytes of followed content held over every follow (e.g. 500GiB) [default: no cap].
+    #[arg(long, value_name = "SIZE", env = "SWARMFEED_MAX_BYTES", value_parser = super::size::parse_size)]
+    max_bytes: Option<u64>,
+    /// Most files of followed content held over every follow [default: no cap].
+    #[arg(long, value_name = "N", env = "SWARMFEED_MAX_FILES")]
+    max_files: Option<u64>,
     #[command(flatten)]
     gateway: GatewayArgs,
 }
@@ -141,6 +150,15 @@ impl ServeArgs {
         }
         config.push &= !self.no_push;
         config.allow_private_fetch |= self.allow_private_fetch;
+        if self.download_dir.is_some() {
+            config.download_dir = self.download_dir;
+        }
+        if self.max_bytes.is_some() {
+            config.limits.max_bytes = self.max_bytes;
+        }
+        if self.max_files.is_some() {
+            config.limits.max_files = self.max_files;
+        }
         self.gateway.apply(&mut config.gateway);
         Ok(config)
     }
@@ -198,6 +216,30 @@ fn init_logging() {
 pub struct FollowArgs {
     /// `KEY` or `KEY/FEED` (KEY: the 52-character identity id).
     target: String,
+    /// Most bytes this follow may hold (e.g. 10GiB; `none`: no cap). Following again with
+    /// another value changes it.
+    #[arg(long, value_name = "SIZE", value_parser = parse_cap_size)]
+    max_bytes: Option<CapValue>,
+    /// Most files this follow may hold (`none`: no cap).
+    #[arg(long, value_name = "N", value_parser = parse_cap_count)]
+    max_files: Option<CapValue>,
+}
+
+fn parse_cap_size(text: &str) -> Result<CapValue, String> {
+    match text.trim() {
+        "none" => Ok(CapValue::Word("none".into())),
+        size => super::size::parse_size(size).map(CapValue::Limit),
+    }
+}
+
+fn parse_cap_count(text: &str) -> Result<CapValue, String> {
+    match text.trim() {
+        "none" => Ok(CapValue::Word("none".into())),
+        count => count
+            .parse()
+            .map(CapValue::Limit)
+            .map_err(|_| format!("{count:?} is not a number of files (or none)")),
+    }
 }
 
 /// Stop following.
@@ -256,7 +298,9 @@ pub fn follow(args: FollowArgs, data: &Path) -> anyhow::Result<()> {
     let request = FollowRequest {
         identity: key.to_string(),
         feed: feed.as_ref().map(|f| f.to_string()),
-        delete: false,
+        max_bytes: args.max_bytes.clone(),
+        max_files: args.max_files.clone(),
+        ..FollowRequest::default()
     };
     let new = match control(data) {
         Some(client) => {
@@ -265,9 +309,17 @@ pub fn follow(args: FollowArgs, data: &Path) -> anyhow::Result<()> {
                 .as_bool()
                 .unwrap_or(false)
         }
-        None => offline_store(data, async |store| {
-            Ok(store.follow(&key, feed.as_ref()).await?)
-        })?,
+        None => {
+            let max_bytes = CapValue::change(args.max_bytes.as_ref()).map_err(InputError)?;
+            let max_files = CapValue::change(args.max_files.as_ref()).map_err(InputError)?;
+            offline_store(data, async |store| {
+                let new = store.follow(&key, feed.as_ref()).await?;
+                store
+                    .set_follow_caps(&key, feed.as_ref(), max_bytes, max_files)
+                    .await?;
+                Ok(new)
+            })?
+        }
     };
     let what = feed.map_or_else(|| format!("{key} (every feed)"), |f| format!("{key}/{f}"));
     println!(
@@ -287,6 +339,7 @@ pub fn unfollow(args: UnfollowArgs, data: &Path) -> anyhow::Result<()> {
         identity: key.to_string(),
         feed: feed.as_ref().map(|f| f.to_string()),
         delete: args.delete,
+        ..FollowRequest::default()
     };
     let removed = match control(data) {
         Some(client) => {
@@ -354,8 +407,47 @@ pub fn follows(args: FollowsArgs, data: &Path) -> anyhow::Result<()> {
                 .map(|e| format!("  error: {e}"))
                 .unwrap_or_default(),
         );
+        if let Some(line) = caps_line(f) {
+            println!("  {line}");
+        }
     }
     Ok(())
+}
+
+/// `caps 10 MiB, 4 files: 8 MiB, 3 files held  over_limit: 2 torrents (5 MiB) wait: …`
+fn caps_line(f: &serde_json::Value) -> Option<String> {
+    use super::size::format_size;
+    let (max_bytes, max_files) = (f["max_bytes"].as_u64(), f["max_files"].as_u64());
+    let over = f["over_limit"].as_object();
+    if max_bytes.is_none() && max_files.is_none() && over.is_none() {
+        return None;
+    }
+    let caps: Vec<String> = [
+        max_bytes.map(format_size),
+        max_files.map(|n| format!("{n} files")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut line = format!(
+        "caps {}: {}, {} files held or downloading",
+        if caps.is_empty() {
+            "none (node caps only)".to_owned()
+        } else {
+            caps.join(", ")
+        },
+        format_size(f["reserved_bytes"].as_u64().unwrap_or(0)),
+        f["reserved_files"].as_u64().unwrap_or(0),
+    );
+    if let Some(over) = over {
+        line.push_str(&format!(
+            "\n  over_limit: {} torrents ({}) wait: {}",
+            over["torrents"].as_u64().unwrap_or(0),
+            format_size(over["bytes"].as_u64().unwrap_or(0)),
+            over["reason"].as_str().unwrap_or("over a cap"),
+        ));
+    }
+    Some(line)
 }
 
 /// Tells the node running on `data` (if any) to take in what was just published.

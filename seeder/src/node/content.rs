@@ -1,44 +1,179 @@
-//! Followed content: adding it to the engine, feeding downloads peers from the DHT, and
-//! checking every finished file against the BLAKE3 hash its entry names.
+//! Followed content: admitting it under the disk caps, adding it to the engine, feeding
+//! downloads peers from the DHT, and checking every finished file against the BLAKE3 hash
+//! its entry names.
 
 use std::collections::HashSet;
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use feeds::metainfo::FileLayout;
 use feeds::{InfoHash, Metainfo};
 
 use super::replicate::announce;
 use super::{NodeHandle, fetch};
 use crate::engine::TorrentSource;
-use crate::store::{Origin, TorrentQuery, TorrentState};
+use crate::store::{Admission, Caps, Origin, StoredFile, TorrentQuery, TorrentState};
 
-/// Adds a followed torrent to the engine (background: a magnet waits for peers).
+/// How long a magnet link may wait for its metadata before the download is tried again.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The node's own caps on followed content (`[limits]`).
+pub(super) fn node_caps(node: &NodeHandle) -> Caps {
+    Caps {
+        max_bytes: node.config.limits.max_bytes,
+        max_files: node.config.limits.max_files,
+    }
+}
+
+/// Reserves a followed torrent's full size under the disk caps, then downloads it; one that
+/// does not fit waits (its reason is stored and shown by `follows`).
+pub(super) async fn admit_and_start(node: &NodeHandle, infohash: InfoHash, name: Option<String>) {
+    match node.store.reserve(&infohash, node_caps(node)).await {
+        Ok(admission) if admission.admitted() => start_download(node, infohash, name).await,
+        Ok(Admission::OverLimit(reason)) => {
+            tracing::info!(%infohash, "not downloaded, over a disk cap: {reason}")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(%infohash, "cannot reserve disk space: {e}"),
+    }
+}
+
+/// Asks the content loop to reconsider torrents waiting over a cap (caps changed, space
+/// released).
+pub(crate) fn recheck_caps(node: &NodeHandle) {
+    node.recheck_caps.store(true, Ordering::Relaxed);
+}
+
+/// Admits waiting torrents, oldest first, and starts those that now fit.
+async fn admit_waiting(node: &NodeHandle) {
+    match node.store.admit_waiting(node_caps(node), 1000).await {
+        Ok(reserved) => {
+            for infohash in reserved {
+                tracing::info!(%infohash, "fits the disk caps now");
+                start_download(node, infohash, None).await;
+            }
+        }
+        Err(e) => tracing::warn!("cannot reconsider torrents over the disk caps: {e}"),
+    }
+}
+
+/// Adds a reserved followed torrent to the engine (background: a magnet waits for peers).
+/// The torrent's files must be exactly those its entry names (the size reserved): a magnet
+/// link's metadata is fetched and checked first, and nothing is written before.
 pub(super) async fn start_download(node: &NodeHandle, infohash: InfoHash, name: Option<String>) {
     if !in_flight().lock().is_ok_and(|mut set| set.insert(infohash)) {
         return;
     }
     let node = node.clone();
     tokio::spawn(async move {
-        let source = match node.store.torrent_file(&infohash).await {
-            Ok(Some(bytes)) => TorrentSource::Torrent(bytes),
-            _ => {
-                let name = name
-                    .map(|n| format!("&dn={}", percent(&n)))
-                    .unwrap_or_default();
-                TorrentSource::Magnet(format!("magnet:?xt=urn:btih:{infohash}{name}"))
-            }
-        };
         let peers = fetch::swarm_peers(&node, infohash).await;
-        let dir = node.config.download_dir().join(infohash.to_string());
         let peer_count = peers.len();
-        match node.engine.download(source, Some(&dir), peers).await {
-            Ok(_) => tracing::debug!(%infohash, peers = peer_count, "download started"),
-            Err(e) => tracing::warn!(%infohash, "cannot start download: {e}"),
+        match torrent_bytes(&node, infohash, name, &peers).await {
+            Ok(bytes) => {
+                let dir = node.config.download_dir().join(infohash.to_string());
+                let source = TorrentSource::Torrent(bytes);
+                match node.engine.download(source, Some(&dir), peers).await {
+                    Ok(_) => tracing::debug!(%infohash, peers = peer_count, "download started"),
+                    Err(e) => tracing::warn!(%infohash, "cannot start download: {e}"),
+                }
+            }
+            Err(Refusal::Later(e)) => tracing::debug!(%infohash, "download not started: {e}"),
+            Err(Refusal::Mismatch(e)) => {
+                tracing::error!(%infohash, "{e}");
+                let state = TorrentState {
+                    error: Some(e),
+                    ..TorrentState::default()
+                };
+                let _ = node.store.set_torrent_state(&infohash, state).await;
+                let _ = node.store.release(&infohash).await;
+            }
         }
         if let Ok(mut set) = in_flight().lock() {
             set.remove(&infohash);
         }
     });
+}
+
+enum Refusal {
+    /// Not now (no metadata yet): the next start tries again.
+    Later(String),
+    /// The torrent is not what its entry names: never downloaded.
+    Mismatch(String),
+}
+
+/// The .torrent of a followed torrent, checked against the files its entry names.
+async fn torrent_bytes(
+    node: &NodeHandle,
+    infohash: InfoHash,
+    name: Option<String>,
+    peers: &[std::net::SocketAddr],
+) -> Result<Vec<u8>, Refusal> {
+    let bytes = match node.store.torrent_file(&infohash).await {
+        Ok(Some(bytes)) => bytes,
+        _ => {
+            let name = name
+                .map(|n| format!("&dn={}", percent(&n)))
+                .unwrap_or_default();
+            let link = format!("magnet:?xt=urn:btih:{infohash}{name}");
+            let resolved =
+                tokio::time::timeout(METADATA_TIMEOUT, node.engine.resolve_magnet(&link, peers))
+                    .await;
+            match resolved {
+                Ok(Ok((bytes, _))) => bytes,
+                Ok(Err(e)) => return Err(Refusal::Later(e.to_string())),
+                Err(_) => {
+                    return Err(Refusal::Later(format!(
+                        "no metadata within {METADATA_TIMEOUT:?}"
+                    )));
+                }
+            }
+        }
+    };
+    let metainfo = Metainfo::decode(&bytes)
+        .map_err(|e| Refusal::Mismatch(format!("the .torrent does not decode: {e}")))?;
+    if metainfo.infohash() != infohash {
+        return Err(Refusal::Mismatch(
+            "the .torrent has another infohash".into(),
+        ));
+    }
+    let torrent = match node.store.torrent(&infohash).await {
+        Ok(Some(torrent)) => torrent,
+        _ => return Err(Refusal::Later("the torrent is not in the store".into())),
+    };
+    let files = node
+        .store
+        .torrent_files(&infohash)
+        .await
+        .map_err(|e| Refusal::Later(e.to_string()))?;
+    if !matches_entry(&metainfo.info, &torrent.name, torrent.total_size, &files) {
+        return Err(Refusal::Mismatch(
+            "the torrent's files are not those its entry names (sizes or paths differ)".into(),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Whether a torrent's info names exactly the files (paths and lengths) of its entry, so
+/// that downloading it writes exactly the bytes reserved.
+fn matches_entry(info: &feeds::Info, name: &str, total: u64, files: &[StoredFile]) -> bool {
+    if info.name != name {
+        return false;
+    }
+    let listed: Vec<(String, u64)> = match &info.files {
+        FileLayout::Single { length } => vec![(info.name.clone(), *length)],
+        FileLayout::Multi { files } => files.iter().map(|f| (f.path.join("/"), f.length)).collect(),
+    };
+    let sum: u64 = listed.iter().map(|(_, len)| *len).sum();
+    if sum != total {
+        return false;
+    }
+    files.is_empty()
+        || (listed.len() == files.len()
+            && listed
+                .iter()
+                .zip(files)
+                .all(|((path, len), f)| *path == f.path && *len == f.length))
 }
 
 /// Torrents being added right now (a magnet add can take a while).
@@ -58,35 +193,48 @@ pub async fn content_loop(node: NodeHandle) {
             _ = tick.tick() => {}
         }
         rounds += 1;
-        let page = node
-            .store
-            .torrents(TorrentQuery {
-                after: None,
-                limit: 1000,
-                only_incomplete: true,
-            })
-            .await;
-        for torrent in page.unwrap_or_default() {
-            if torrent.origin != Origin::Followed || torrent.state.error.is_some() {
-                continue;
-            }
-            let status = match node.engine.stats(&torrent.infohash) {
-                Ok(status) => status,
-                Err(e) => {
-                    tracing::debug!(infohash = %torrent.infohash, "not in the engine: {e}");
-                    continue;
-                }
-            };
-            if rounds % 5 == 1 {
-                tracing::debug!(infohash = %torrent.infohash, have = status.have_bytes, total = status.total_bytes, peers = status.peers, state = ?status.state, "downloading");
-            }
-            if status.complete {
-                verify_download(&node, torrent.infohash).await;
-            } else if rounds % 5 == 1 {
-                let peers = fetch::swarm_peers(&node, torrent.infohash).await;
-                let _ = node.engine.add_peers(&torrent.infohash, &peers);
+        if node.recheck_caps.swap(false, Ordering::Relaxed) {
+            admit_waiting(&node).await;
+        }
+        // Every incomplete torrent, a page at a time (torrents waiting over a cap are
+        // incomplete too, and must not hide downloads behind them).
+        let mut after = None;
+        loop {
+            let page = node
+                .store
+                .torrents(TorrentQuery {
+                    after,
+                    limit: 1000,
+                    only_incomplete: true,
+                })
+                .await
+                .unwrap_or_default();
+            let Some(last) = page.last() else { break };
+            after = Some(last.infohash);
+            for torrent in page {
+                watch(&node, &torrent, rounds).await;
             }
         }
+    }
+}
+
+/// One round of watching a followed download.
+async fn watch(node: &NodeHandle, torrent: &crate::store::StoredTorrent, rounds: u64) {
+    if torrent.origin != Origin::Followed || torrent.state.error.is_some() {
+        return;
+    }
+    // Not in the engine: waiting over a cap, or its metadata is still being fetched.
+    let Ok(status) = node.engine.stats(&torrent.infohash) else {
+        return;
+    };
+    if rounds % 5 == 1 {
+        tracing::debug!(infohash = %torrent.infohash, have = status.have_bytes, total = status.total_bytes, peers = status.peers, state = ?status.state, "downloading");
+    }
+    if status.complete {
+        verify_download(node, torrent.infohash).await;
+    } else if rounds % 5 == 1 {
+        let peers = fetch::swarm_peers(node, torrent.infohash).await;
+        let _ = node.engine.add_peers(&torrent.infohash, &peers);
     }
 }
 

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use tokio::net::UnixListener;
 
 use super::routes::{ApiError, parse_feed, parse_identity};
-use super::{Error, NodeHandle, Result, own, replicate};
+use super::{Error, NodeHandle, Result, content, own};
+use crate::store::CapChange;
 
 /// Binds the control socket (replacing a stale one left by a crash).
 pub async fn bind(node: &NodeHandle) -> Result<UnixListener> {
@@ -48,13 +49,38 @@ pub async fn serve(node: NodeHandle, listener: UnixListener) {
     }
 }
 
-/// A follow or unfollow request.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// A follow or unfollow request. A follow's caps: absent leaves the cap as it is, a number
+/// sets it, `"none"` removes it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct FollowRequest {
     pub identity: String,
     pub feed: Option<String>,
     #[serde(default)]
     pub delete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<CapValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_files: Option<CapValue>,
+}
+
+/// A cap in a follow request: a number, or `"none"` for no cap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CapValue {
+    Limit(u64),
+    Word(String),
+}
+
+impl CapValue {
+    /// The change it asks for.
+    pub fn change(value: Option<&CapValue>) -> Result<CapChange, String> {
+        match value {
+            None => Ok(CapChange::Keep),
+            Some(CapValue::Limit(n)) => Ok(CapChange::Set(*n)),
+            Some(CapValue::Word(w)) if w == "none" => Ok(CapChange::Remove),
+            Some(CapValue::Word(w)) => Err(format!("{w:?} is not a cap (a number, or \"none\")")),
+        }
+    }
 }
 
 async fn published(State(node): State<NodeHandle>) -> Result<StatusCode, ApiError> {
@@ -68,30 +94,55 @@ async fn published(State(node): State<NodeHandle>) -> Result<StatusCode, ApiErro
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn request(body: &[u8]) -> Result<(feeds::IdentityKey, Option<feeds::FeedName>, bool), ApiError> {
+type Parsed = (
+    feeds::IdentityKey,
+    Option<feeds::FeedName>,
+    bool,
+    (CapChange, CapChange),
+);
+
+fn request(body: &[u8]) -> Result<Parsed, ApiError> {
     let request: FollowRequest = serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
     let identity = parse_identity(&request.identity)?;
     let feed = request.feed.as_deref().map(parse_feed).transpose()?;
-    Ok((identity, feed, request.delete))
+    let cap = |value: Option<&CapValue>| {
+        CapValue::change(value).map_err(|e| ApiError::bad_request("bad_cap", e))
+    };
+    let caps = (
+        cap(request.max_bytes.as_ref())?,
+        cap(request.max_files.as_ref())?,
+    );
+    Ok((identity, feed, request.delete, caps))
 }
 
 async fn follow(State(node): State<NodeHandle>, body: Bytes) -> Result<String, ApiError> {
-    let (identity, feed, _) = request(&body)?;
-    let new = replicate::follow_now(&node, &identity, feed.as_ref())
+    let (identity, feed, _, (max_bytes, max_files)) = request(&body)?;
+    let failed = |e: crate::store::Error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "follow_failed",
+            e.to_string(),
+        )
+    };
+    let new = node
+        .store
+        .follow(&identity, feed.as_ref())
         .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "follow_failed",
-                e.to_string(),
-            )
-        })?;
+        .map_err(failed)?;
+    if (max_bytes, max_files) != (CapChange::Keep, CapChange::Keep) {
+        node.store
+            .set_follow_caps(&identity, feed.as_ref(), max_bytes, max_files)
+            .await
+            .map_err(failed)?;
+        content::recheck_caps(&node);
+    }
+    node.wake_replication();
     Ok(serde_json::json!({ "new": new }).to_string())
 }
 
 async fn unfollow(State(node): State<NodeHandle>, body: Bytes) -> Result<String, ApiError> {
-    let (identity, feed, delete) = request(&body)?;
+    let (identity, feed, delete, _) = request(&body)?;
     let outcome = node
         .store
         .unfollow(&identity, feed.as_ref(), delete)
@@ -104,9 +155,18 @@ async fn unfollow(State(node): State<NodeHandle>, body: Bytes) -> Result<String,
             )
         })?;
     for infohash in &outcome.infohashes {
-        if node.engine.remove(infohash, true).await.is_ok() {
+        // A torrent waiting over a cap was never in the engine: nothing to delete.
+        let removed = node.engine.remove(infohash, true).await.is_ok()
+            || !node.store.is_reserved(infohash).await.unwrap_or(true);
+        if removed {
+            let dir = node.config.download_dir().join(infohash.to_string());
+            let _ = std::fs::remove_dir_all(dir);
+            // Its reservation goes with its row: the space is free for what waits.
             let _ = node.store.remove_torrent(infohash).await;
         }
+    }
+    if !outcome.infohashes.is_empty() {
+        content::recheck_caps(&node);
     }
     Ok(serde_json::json!({ "removed": outcome.removed, "deleted_torrents": outcome.infohashes.len() }).to_string())
 }
@@ -133,6 +193,15 @@ pub fn follow_json(f: &crate::store::FollowStatus) -> serde_json::Value {
         "added_at": f.added_at,
         "last_update": f.last_update,
         "last_error": f.last_error,
+        "max_bytes": f.limits.caps.max_bytes,
+        "max_files": f.limits.caps.max_files,
+        "reserved_bytes": f.limits.used.bytes,
+        "reserved_files": f.limits.used.files,
+        "over_limit": (f.limits.waiting > 0).then(|| serde_json::json!({
+            "torrents": f.limits.waiting,
+            "bytes": f.limits.waiting_bytes,
+            "reason": f.limits.reason,
+        })),
     })
 }
 

@@ -33,7 +33,7 @@ use crate::dht::{DhtConfig, DhtNode};
 use crate::engine::{Engine, EngineConfig};
 use crate::store::Store;
 
-pub use control::{ControlClient, ControlError, FollowRequest, follow_json};
+pub use control::{CapValue, ControlClient, ControlError, FollowRequest, follow_json};
 pub use error::{Error, Result};
 pub use replicate::{follow_now, update_feed};
 pub use restore::{RestoreOptions, RestoredFeed, restore_identity};
@@ -57,6 +57,13 @@ pub struct NodeInner {
     http: reqwest::Client,
     /// Wakes the replication loop (a follow, a pushed head).
     wake: Notify,
+    /// Followed feeds being updated (at most a few at once, never one feed twice).
+    updates: replicate::Updates,
+    /// Set when disk caps changed or space was freed: torrents waiting over a cap are
+    /// reconsidered.
+    recheck_caps: std::sync::atomic::AtomicBool,
+    /// Follower registrations per client address.
+    registrations: routes::Registrations,
     cancel: CancellationToken,
 }
 
@@ -144,6 +151,9 @@ impl Node {
                     .build()
                     .map_err(|e| Error::Http(e.to_string()))?,
                 wake: Notify::new(),
+                updates: replicate::Updates::default(),
+                recheck_caps: std::sync::atomic::AtomicBool::new(false),
+                registrations: routes::Registrations::default(),
                 cancel: CancellationToken::new(),
             }),
         };

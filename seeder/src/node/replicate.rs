@@ -2,9 +2,12 @@
 //! the new part of the feed log, store it, download and verify every entry's content, and
 //! keep heads alive in the DHT (mainline never republishes; any node may, without a secret).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
 
 use feeds::layout::{SEGMENT_ENTRIES, log_torrent, read_tail, segment_name, tail_name};
 use feeds::{
@@ -26,27 +29,34 @@ pub async fn follow_now(
     Ok(new)
 }
 
-/// Puts a head into the DHT and pushes it to the nodes known to serve its feed (background).
+/// Pushes a head to the nodes known to serve its feed, then puts it into the DHT
+/// (background). Pushes first: they take milliseconds, while a DHT put can wait seconds on
+/// unresponsive DHT nodes.
 pub fn publish_head(node: &NodeHandle, head: SignedHead) {
     let node = node.clone();
     tokio::spawn(async move {
-        put_with_retries(&node, head.item()).await;
-        if !node.config.push {
-            return;
-        }
-        let (author, feed) = (head.author(), head.head().feed.clone());
-        for url in fetch::candidate_nodes(&node, &author, Some(&feed)).await {
-            let sent = node
-                .http
-                .post(format!("{url}/api/v1/heads"))
-                .header("x-swarmfeed-node", node.public_url.as_str())
-                .body(head.encode())
-                .send()
-                .await;
-            if let Err(e) = sent {
-                tracing::debug!(%url, "push of head: {e}");
+        if node.config.push {
+            let (author, feed) = (head.author(), head.head().feed.clone());
+            let started = Instant::now();
+            for url in fetch::candidate_nodes(&node, &author, Some(&feed)).await {
+                tracing::debug!(%url, seq = head.head().seq, after = ?started.elapsed(), "pushing head");
+                let sent = node
+                    .http
+                    .post(format!("{url}/api/v1/heads"))
+                    .header("x-swarmfeed-node", node.public_url.as_str())
+                    .body(head.encode())
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                match sent {
+                    Ok(answer) => {
+                        tracing::debug!(%url, status = %answer.status(), after = ?started.elapsed(), "pushed head")
+                    }
+                    Err(e) => tracing::debug!(%url, "push of head: {e}"),
+                }
             }
         }
+        put_with_retries(&node, head.item()).await;
     });
 }
 
@@ -108,6 +118,17 @@ pub async fn retract(node: &NodeHandle, author: &IdentityKey, feed: &FeedName, s
         ..TorrentState::default()
     };
     let _ = node.store.set_torrent_state(&content.infohash, state).await;
+    if delete_files {
+        // Its files are gone (or were never written): the space is free for what waits.
+        let _ = std::fs::remove_dir_all(
+            node.config
+                .download_dir()
+                .join(content.infohash.to_string()),
+        );
+        if node.store.release(&content.infohash).await.unwrap_or(false) {
+            content::recheck_caps(node);
+        }
+    }
 }
 
 /// After a restart: hand followed torrents the engine does not hold back to it.
@@ -129,18 +150,49 @@ pub async fn resume(node: &NodeHandle) -> Result<()> {
             if torrent.origin == Origin::Followed
                 && !running.contains(&torrent.infohash)
                 && torrent.state.error.is_none()
+                && node
+                    .store
+                    .is_reserved(&torrent.infohash)
+                    .await
+                    .unwrap_or(false)
             {
                 content::start_download(node, torrent.infohash, None).await;
             }
         }
     }
+    // Torrents that waited over a cap may fit now (caps or held content changed while down).
+    content::recheck_caps(node);
     Ok(())
 }
 
-/// Polls every followed feed each `poll_interval`, or at once when woken.
+/// Updates of followed feeds run at most this many at once: a feed whose log cannot be
+/// found (a swarm wait) holds one slot, not the others.
+const MAX_UPDATES: usize = 4;
+
+/// The updates in flight: never two of one feed at once; a feed asked for again while its
+/// update runs is updated once more right after.
+pub struct Updates {
+    running: Mutex<HashMap<(IdentityKey, FeedName), bool>>,
+    expanding: AtomicBool,
+    slots: Semaphore,
+}
+
+impl Default for Updates {
+    fn default() -> Self {
+        Updates {
+            running: Mutex::new(HashMap::new()),
+            expanding: AtomicBool::new(false),
+            slots: Semaphore::new(MAX_UPDATES),
+        }
+    }
+}
+
+/// Polls every followed feed each `poll_interval`, or at once when woken. Each feed's
+/// update runs on its own (see [`Updates`]), so a slow one delays no other.
 pub async fn poll_loop(node: NodeHandle) {
     loop {
-        update_all(&node).await;
+        expand_in_background(&node);
+        schedule_all(&node).await;
         tokio::select! {
             _ = node.cancel.cancelled() => return,
             _ = node.wake.notified() => {}
@@ -149,27 +201,94 @@ pub async fn poll_loop(node: NodeHandle) {
     }
 }
 
-async fn update_all(node: &NodeHandle) {
-    expand_identity_follows(node).await;
-    let feeds = match node.store.followed_feeds().await {
-        Ok(feeds) => feeds,
-        Err(e) => return tracing::error!("cannot list followed feeds: {e}"),
-    };
-    for (identity, feed) in feeds {
-        let result = update_feed(node, &identity, &feed).await;
-        let error = result.as_ref().err().map(ToString::to_string);
-        if let Some(error) = &error {
-            tracing::warn!(%identity, %feed, "update failed: {error}");
-        }
-        let _ = node
-            .store
-            .set_feed_error(&identity, &feed, error.as_deref())
-            .await;
-        let _ = node
-            .store
-            .set_follow_result(&identity, Some(&feed), error.as_deref())
-            .await;
+/// Resolves bare-key follows (DHT lookups, so in the background), then updates the feeds
+/// they expanded to.
+fn expand_in_background(node: &NodeHandle) {
+    if node.updates.expanding.swap(true, Ordering::AcqRel) {
+        return;
     }
+    let node = node.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = node.cancel.cancelled() => {}
+            _ = expand_identity_follows(&node) => schedule_all(&node).await,
+        }
+        node.updates.expanding.store(false, Ordering::Release);
+    });
+}
+
+async fn schedule_all(node: &NodeHandle) {
+    match node.store.followed_feeds().await {
+        Ok(feeds) => {
+            for (identity, feed) in feeds {
+                schedule_update(node, identity, feed);
+            }
+        }
+        Err(e) => tracing::error!("cannot list followed feeds: {e}"),
+    }
+}
+
+/// Starts an update of one feed in the background, unless one is running (then it runs
+/// again once that one ends).
+fn schedule_update(node: &NodeHandle, identity: IdentityKey, feed: FeedName) {
+    let key = (identity, feed);
+    {
+        let Ok(mut running) = node.updates.running.lock() else {
+            return;
+        };
+        if let Some(again) = running.get_mut(&key) {
+            *again = true;
+            return;
+        }
+        running.insert(key.clone(), false);
+    }
+    let node = node.clone();
+    tokio::spawn(async move {
+        let (identity, feed) = &key;
+        loop {
+            let Ok(_slot) = node.updates.slots.acquire().await else {
+                break;
+            };
+            tokio::select! {
+                _ = node.cancel.cancelled() => break,
+                _ = update_and_record(&node, identity, feed) => {}
+            }
+            let Ok(mut running) = node.updates.running.lock() else {
+                return;
+            };
+            match running.get_mut(&key) {
+                Some(again) if *again => *again = false,
+                _ => {
+                    running.remove(&key);
+                    return;
+                }
+            }
+        }
+        // Cancelled.
+        if let Ok(mut running) = node.updates.running.lock() {
+            running.remove(&key);
+        }
+    });
+}
+
+async fn update_and_record(node: &NodeHandle, identity: &IdentityKey, feed: &FeedName) {
+    let started = Instant::now();
+    let result = update_feed(node, identity, feed).await;
+    let error = result.as_ref().err().map(ToString::to_string);
+    match &error {
+        Some(error) => {
+            tracing::warn!(%identity, %feed, took = ?started.elapsed(), "update failed: {error}")
+        }
+        None => tracing::debug!(%identity, %feed, took = ?started.elapsed(), "updated"),
+    }
+    let _ = node
+        .store
+        .set_feed_error(identity, feed, error.as_deref())
+        .await;
+    let _ = node
+        .store
+        .set_follow_result(identity, Some(feed), error.as_deref())
+        .await;
 }
 
 /// A bare-key follow covers every feed of the identity record: resolve it and expand.
@@ -391,7 +510,7 @@ async fn take_in_entry(node: &NodeHandle, signed: &SignedEntry) {
                     return tracing::warn!(infohash = %content.infohash, "cannot store torrent: {e}");
                 }
             }
-            content::start_download(node, content.infohash, Some(content.name.clone())).await;
+            content::admit_and_start(node, content.infohash, Some(content.name.clone())).await;
         }
         (Kind::Delete { retracts }, _) => {
             retract(node, &entry.author, &entry.feed, *retracts).await
@@ -444,10 +563,20 @@ async fn register_as_follower(
     identity: &IdentityKey,
     feed: &FeedName,
 ) {
-    static REGISTERED: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    let key = format!("{url} {identity}/{feed}");
+    // Registered within the day: nothing to do. (Registrations lapse after a week unless
+    // renewed, so a follower that runs for long renews its own daily.)
+    static REGISTERED: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
+    const RENEW: Duration = Duration::from_secs(24 * 3600);
+    let key = format!("{} -> {url} {identity}/{feed}", node.public_url);
     let registered = REGISTERED.get_or_init(Default::default);
-    if !registered.lock().is_ok_and(|mut set| set.insert(key)) {
+    let due = registered.lock().is_ok_and(|mut map| {
+        let due = map.get(&key).is_none_or(|at| at.elapsed() >= RENEW);
+        if due {
+            map.insert(key, Instant::now());
+        }
+        due
+    });
+    if !due {
         return;
     }
     let body = serde_json::json!({"identity": identity.to_string(), "feed": feed.as_str(), "url": node.public_url});

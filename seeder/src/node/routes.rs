@@ -2,7 +2,9 @@
 //! verifies itself (signed heads, logs that hash to the infohashes heads name), so a node
 //! needs no trust in the node it fetches from.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -13,7 +15,7 @@ use axum::routing::{get, post};
 use feeds::{FeedName, IdentityKey, InfoHash, SignedHead};
 
 use super::{NodeHandle, fetch};
-use crate::store::HeadChange;
+use crate::store::{HeadChange, Registered};
 
 /// The node's own routes; the gateway merges its pages beside them.
 pub fn router(node: NodeHandle) -> Router {
@@ -267,20 +269,138 @@ struct FollowerRegistration {
     url: String,
 }
 
-/// A node says it follows a feed this node serves: new heads will be pushed to it.
-async fn register_follower(State(node): State<NodeHandle>, body: Bytes) -> ApiResult<StatusCode> {
-    let registration: FollowerRegistration = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
+/// The largest registration body taken.
+const MAX_REGISTRATION_BYTES: usize = 4096;
+/// Client addresses remembered by the rate limiter before idle ones are forgotten.
+const MAX_CLIENTS_TRACKED: usize = 10_000;
+
+/// Follower registrations per client address: a token bucket each, refilled at
+/// `registrations_per_minute` (the burst is the same). IPv6 clients count per /64.
+#[derive(Default)]
+pub struct Registrations {
+    buckets: std::sync::Mutex<HashMap<IpAddr, (f64, Instant)>>,
+}
+
+impl Registrations {
+    /// Takes one registration for `client`; `Err` says how long to wait.
+    fn take(&self, client: IpAddr, per_minute: u32) -> Result<(), Duration> {
+        let client = match client {
+            IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let s = ip.segments();
+                    IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+                }
+            },
+            v4 => v4,
+        };
+        let burst = f64::from(per_minute.max(1));
+        let rate = burst / 60.0;
+        let now = Instant::now();
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return Err(Duration::from_secs(60));
+        };
+        if buckets.len() >= MAX_CLIENTS_TRACKED && !buckets.contains_key(&client) {
+            // Forget clients whose bucket has refilled: they are as if new.
+            buckets.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
+            if buckets.len() >= MAX_CLIENTS_TRACKED {
+                return Err(Duration::from_secs(60));
+            }
+        }
+        let (tokens, at) = buckets.entry(client).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * rate).min(burst);
+        *at = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - *tokens) / rate))
+        }
+    }
+}
+
+/// Why a follower URL is refused, if it is: an absolute `http(s)` base URL with a host, no
+/// user info, query or fragment, at most 512 bytes, in a public range unless private
+/// fetches are allowed.
+fn check_follower_url(node: &NodeHandle, url: &str) -> Option<&'static str> {
+    if url.is_empty() || url.len() > 512 {
+        return Some("the URL is empty or longer than 512 bytes");
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("the URL holds spaces or control characters");
+    }
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return Some("the URL does not parse");
+    };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Some("the URL is not http or https");
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Some("the URL has no host");
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Some("the URL holds a user name or password");
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Some("the URL holds a query or fragment (give the node's base URL)");
+    }
+    if !fetch::fetch_allowed(node, url) {
+        return Some("the URL is in a private, loopback or link-local range");
+    }
+    None
+}
+
+/// A node says it follows a feed this node serves: new heads will be pushed to it. Limited
+/// per client address (`registrations_per_minute`), per feed and in all.
+async fn register_follower(
+    State(node): State<NodeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let limits = &node.config.limits;
+    if let Err(wait) = node
+        .registrations
+        .take(peer.ip(), limits.registrations_per_minute)
+    {
+        tracing::info!(%peer, "follower registration refused: rate limited");
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "at most {} follower registrations a minute from one address",
+                limits.registrations_per_minute
+            ),
+        )
+        .into_response();
+        let secs = wait.as_secs().max(1).to_string();
+        if let Ok(value) = header::HeaderValue::from_str(&secs) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return Ok(response);
+    }
+    if body.len() > MAX_REGISTRATION_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("a registration is at most {MAX_REGISTRATION_BYTES} bytes"),
+        ));
+    }
+    let registration: FollowerRegistration = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "bad_request",
+            format!("expected {{\"identity\", \"feed\", \"url\"}}: {e}"),
+        )
+    })?;
     let (identity, feed) = (
         parse_identity(&registration.identity)?,
         parse_feed(&registration.feed)?,
     );
     let url = registration.url.trim_end_matches('/');
-    if url.len() > 512 || !fetch::fetch_allowed(&node, url) {
-        return Err(ApiError::bad_request(
-            "bad_url",
-            "the follower URL is not an allowed http(s) URL",
-        ));
+    if let Some(reason) = check_follower_url(&node, url) {
+        tracing::info!(%peer, "follower registration refused: {reason}");
+        return Err(ApiError::bad_request("bad_url", reason));
     }
     if node
         .store
@@ -293,11 +413,39 @@ async fn register_follower(State(node): State<NodeHandle>, body: Bytes) -> ApiRe
             "this node does not serve {identity}/{feed}"
         )));
     }
-    node.store
-        .note_node(url, Some((&identity, &feed)))
+    let registered = node
+        .store
+        .register_follower(
+            url,
+            &identity,
+            &feed,
+            limits.followers_per_feed,
+            limits.followers_total,
+        )
         .await
         .map_err(ApiError::internal)?;
-    Ok(StatusCode::NO_CONTENT)
+    let full = |message: String| {
+        tracing::info!(%peer, %identity, %feed, "follower registration refused: {message}");
+        let mut response =
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "followers_full", message)
+                .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from_static("3600"),
+        );
+        Ok(response)
+    };
+    match registered {
+        Registered::New | Registered::Renewed => Ok(StatusCode::NO_CONTENT.into_response()),
+        Registered::FeedFull => full(format!(
+            "{identity}/{feed} has {} registered followers already",
+            limits.followers_per_feed
+        )),
+        Registered::NodeFull => full(format!(
+            "this node has {} follower registrations already",
+            limits.followers_total
+        )),
+    }
 }
 
 /// Prometheus text format: torrents, bytes, peers.

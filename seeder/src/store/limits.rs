@@ -300,11 +300,9 @@ impl<'a> Admitter<'a> {
         }
         let need = Usage { bytes, files };
         let capped = self.capped_follows(&infohash)?;
-        let mut refusal = check("node", self.node_caps, self.total, need);
+        // The follows' own caps first: they are the more specific reason.
+        let mut refusal = None;
         for follow in &capped {
-            if refusal.is_some() {
-                break;
-            }
             let used = match self.follows.get(&follow.id) {
                 Some(used) => *used,
                 None => {
@@ -314,7 +312,11 @@ impl<'a> Admitter<'a> {
                 }
             };
             refusal = check(&format!("follow {}", follow.label), follow.caps, used, need);
+            if refusal.is_some() {
+                break;
+            }
         }
+        let refusal = refusal.or_else(|| check("node", self.node_caps, self.total, need));
         if let Some(reason) = refusal {
             self.tx
                 .prepare_cached("UPDATE torrents SET over_limit = ?2 WHERE infohash = ?1")?

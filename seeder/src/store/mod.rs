@@ -46,7 +46,7 @@ pub use self::follows::{FollowStatus, Unfollowed};
 pub use self::identities::IdentityInfo;
 pub use self::limits::{Admission, CapChange, Caps, FollowCaps, Usage, human};
 pub use self::logs::{LogPart, LogTorrent};
-pub use self::nodes::KnownNode;
+pub use self::nodes::{KnownNode, REGISTRATION_LIFETIME_SECS, Registered};
 pub use self::torrents::{
     NewFile, NewTorrent, Origin, StoredFile, StoredTorrent, TorrentQuery, TorrentState,
 };

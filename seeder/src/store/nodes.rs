@@ -1,11 +1,27 @@
 //! Nodes we know by their HTTP base URL: those that pushed heads to us or serve a feed, so
 //! that feed logs can be fetched from them.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use ::feeds::{FeedName, IdentityKey};
 
 use super::{Result, Store, ensure_feed, feed_id, now};
+
+/// Registrations not renewed for this long no longer count, and make room for others.
+pub const REGISTRATION_LIFETIME_SECS: u64 = 7 * 24 * 3600;
+
+/// What a follower registration did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Registered {
+    /// A new registration.
+    New,
+    /// The node was registered (or known to serve the feed) already: renewed.
+    Renewed,
+    /// The feed has `per_feed` live registrations already.
+    FeedFull,
+    /// The node has `total` live registrations already.
+    NodeFull,
+}
 
 /// A known node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +103,69 @@ impl Store {
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
+    /// Registers the node at `url` as a follower of `feed` (it wants pushed heads): renews
+    /// an existing registration, else adds one if the feed has fewer than `per_feed` and
+    /// the node fewer than `total`, counting only registrations renewed within
+    /// [`REGISTRATION_LIFETIME_SECS`] (older ones are dropped).
+    pub async fn register_follower(
+        &self,
+        url: &str,
+        identity: &IdentityKey,
+        feed: &FeedName,
+        per_feed: u32,
+        total: u32,
+    ) -> Result<Registered> {
+        let (url, key, name) = (url.to_owned(), *identity, feed.clone());
+        self.write("register_follower", move |tx| {
+            let now = now();
+            let feed = ensure_feed(tx, &key, &name)?;
+            let node: Option<i64> = tx
+                .prepare_cached("SELECT node_id FROM nodes WHERE url = ?1")?
+                .query_row([&url], |r| r.get(0))
+                .optional()?;
+            if let Some(node) = node {
+                let renewed = tx
+                    .prepare_cached(
+                        "UPDATE node_feeds SET last_seen = ?3 WHERE feed_id = ?1 AND node_id = ?2",
+                    )?
+                    .execute(params![feed, node, now])?;
+                if renewed == 1 {
+                    tx.prepare_cached("UPDATE nodes SET last_seen = ?2 WHERE node_id = ?1")?
+                        .execute(params![node, now])?;
+                    return Ok(Registered::Renewed);
+                }
+            }
+            let stale = now.saturating_sub(REGISTRATION_LIFETIME_SECS);
+            tx.prepare_cached("DELETE FROM node_feeds WHERE feed_id = ?1 AND last_seen < ?2")?
+                .execute(params![feed, stale])?;
+            let on_feed: u32 = tx
+                .prepare_cached("SELECT count(*) FROM node_feeds WHERE feed_id = ?1")?
+                .query_row([feed], |r| r.get(0))?;
+            if on_feed >= per_feed {
+                return Ok(Registered::FeedFull);
+            }
+            let all: u32 = tx
+                .prepare_cached("SELECT count(*) FROM node_feeds WHERE last_seen >= ?1")?
+                .query_row([stale], |r| r.get(0))?;
+            if all >= total {
+                return Ok(Registered::NodeFull);
+            }
+            let node: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO nodes (url, first_seen, last_seen) VALUES (?1, ?2, ?2)
+                     ON CONFLICT (url) DO UPDATE SET last_seen = excluded.last_seen
+                     RETURNING node_id",
+                )?
+                .query_row(params![url, now], |r| r.get(0))?;
+            tx.prepare_cached(
+                "INSERT INTO node_feeds (feed_id, node_id, last_seen) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![feed, node, now])?;
+            Ok(Registered::New)
         })
         .await
     }
