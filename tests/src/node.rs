@@ -195,6 +195,36 @@ impl Testnet {
     pub fn bootstrap(&self) -> String {
         self.nodes[0].bootstrap_address()
     }
+
+    /// Stops every node and starts a new one on each one's port: mainline keeps items and
+    /// peers only in memory, so they come back empty (nodes bootstrapped from them can
+    /// still reach them at the same addresses).
+    pub fn restart(&mut self) {
+        let ports: Vec<u16> = self.nodes.iter().map(|n| n.local_addr().port()).collect();
+        for node in self.nodes.drain(..) {
+            node.shutdown();
+        }
+        let first = ports[0];
+        for (i, port) in ports.into_iter().enumerate() {
+            let config = seeder::dht::DhtConfig {
+                bind_address: std::net::Ipv4Addr::LOCALHOST,
+                port,
+                bootstrap: if i == 0 {
+                    Vec::new()
+                } else {
+                    vec![format!("127.0.0.1:{first}")]
+                },
+                server_mode: true,
+            };
+            // The old node's thread releases its socket a moment after it is dropped.
+            let node = wait_for(
+                Duration::from_secs(10),
+                "a DHT port to be free again",
+                || seeder::dht::DhtNode::start(&config).ok(),
+            );
+            self.nodes.push(node);
+        }
+    }
 }
 
 /// A plain HTTP/1.1 GET on loopback; the body of a 200 answer.
