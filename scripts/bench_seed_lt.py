@@ -2,8 +2,8 @@
 """libtorrent on loopback for scripts/bench-seed.
 
   bench_seed_lt.py leech TORRENT SAVE_DIR HOST:PORT   downloads from that one peer; prints the
-                                                      seconds it took, then the seconds until the
-                                                      first byte arrived
+                                                      seconds it took, the seconds until the
+                                                      first byte arrived, and its own CPU seconds
   bench_seed_lt.py seed TORRENT DATA_DIR              seeds; prints its port; runs until stdin closes
 
 The leecher connects in plaintext unless LT_ENCRYPTION=1: libtorrent's default first tries an
@@ -11,6 +11,7 @@ encrypted (MSE) handshake, which librqbit does not speak, and retries in plainte
 later; that is a connection set-up cost, not seeding speed (see docs/engine-gaps.md).
 """
 import os
+import resource
 import sys
 import time
 
@@ -71,7 +72,9 @@ def main():
         if now - start > 600:
             sys.exit("timed out")
     end = time.monotonic() - start
-    print(f"{end:.3f} {first_byte if first_byte is not None else end:.3f}")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"{end:.3f} {first_byte if first_byte is not None else end:.3f} {cpu:.2f}")
 
 
 main()
