@@ -1,125 +1,681 @@
-//! Content and feeds outlive their publisher: with the publisher's node killed and its data
-//! directory deleted, a brand-new node that knows only the identity id and a DHT bootstrap
-//! address finds the feed, fetches its log and content from a seeder over BitTorrent, and
-//! verifies everything.
+//! Content and feeds outlive their publisher and every gateway (issue 7), as one scenario on
+//! 127.0.0.1 with real `swarmfeed serve` processes and a private DHT of plain mainline
+//! nodes:
+//!
+//! 1. publisher P, seeders S1–S3 following it, gateway G, four plain DHT nodes;
+//! 2. P publishes 10 entries (1 KiB … 50 MiB, one a directory); S1–S3 hold everything;
+//! 3. P and G are SIGKILLed, P's data directory deleted;
+//! 4. stock libtorrent, given only the 10 bare magnet links and S1's DHT address, downloads
+//!    all 10, byte-identical;
+//! 5. a brand-new node N (empty data dir, P's id, one bootstrap address) rebuilds the feed
+//!    from the DHT and S1–S3, and its gateway renders it (10 entries in order) and streams a
+//!    file byte-exact;
+//! 6. the DHT forgets (plain nodes restarted empty, seeders restarted with an empty DHT
+//!    state): the seeders' republishing brings the head back, and a second fresh node does
+//!    step 5 again;
+//! 7. P is restored on a new machine from its key backup (`identity import`), which syncs
+//!    its feed from the network first, publishes seq 11, and S1–S3 and N take it; an
+//!    attacker's forged "seq 12" head of P's feed is refused by all and changes nothing.
+//!
+//! Every step prints `STEP …` with its time (`scripts/demo-survival` shows them). With
+//! `SWARMFEED_SURVIVAL_NO_PUSH` set, P runs with `--no-push`: the seeders learn of new
+//! entries by polling the DHT only.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tests::binary::swarmfeed_ok;
-use tests::node::{NodeOptions, NodeProcess, Testnet, first_follow, wait_for, write_pattern_file};
+use feeds::{FeedHead, FeedName, IdentityKey, Keypair, SignedHead};
+use publisher::DataDir;
+use tests::binary::{field, swarmfeed, swarmfeed_ok, swarmfeed_with_env};
+use tests::node::{
+    NodeOptions, NodeProcess, Testnet, first_follow, http_get, http_request, publish, run_python,
+    same_tree, test_root, wait_for, write_pattern_file,
+};
 
-fn complete(data: &Path, entries: u64) -> Option<serde_json::Value> {
-    let follow = first_follow(data)?;
-    (follow["entries"] == entries && follow["torrents"] == entries && follow["complete"] == entries)
-        .then_some(follow)
+const PASSPHRASE: (&str, &str) = ("SWARMFEED_PASSPHRASE", "survival test passphrase");
+/// Seconds between the seeders' republishing of held heads (shortened from 1800).
+const REPUBLISH_SECS: &str = "8";
+
+/// The 10 publications: name under the content dir, and a size (0: the directory).
+const ITEMS: [(&str, u64); 10] = [
+    ("note.txt", 1 << 10),
+    ("letter.txt", 64 << 10),
+    ("photo.jpg", 256 << 10),
+    ("song.mp3", 1 << 20),
+    ("album", 0),
+    ("talk.ogg", 3 << 20),
+    ("clip.mp4", 5 << 20),
+    ("lecture.webm", 10 << 20),
+    ("archive.bin", 50 << 20),
+    ("last-words.txt", 4 << 10),
+];
+/// The file streamed from a fresh node's gateway.
+const STREAMED: usize = 6;
+
+struct Clock {
+    start: Instant,
+    last: Instant,
 }
 
-#[test]
-fn a_new_node_rebuilds_a_feed_from_a_seeder_after_the_publisher_is_gone() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path();
-    let (p, s1, n, content) = (
-        root.join("p"),
-        root.join("s1"),
-        root.join("n"),
-        root.join("content"),
-    );
-    fs::create_dir_all(content.join("dir/sub")).unwrap();
-    write_pattern_file(&content.join("small.txt"), 1024, 1);
-    write_pattern_file(&content.join("medium.bin"), 2 << 20, 2);
-    write_pattern_file(&content.join("dir/sub/a.bin"), 300 << 10, 3);
-    write_pattern_file(&content.join("dir/b.txt"), 10, 4);
-
-    let dht = Testnet::new(4);
-    let on_dht = NodeOptions {
-        bootstrap: Some(dht.bootstrap()),
-        ..Default::default()
-    };
-    swarmfeed_ok(&[
-        "--data",
-        p.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        "publisher",
-    ]);
-    let mut publisher = NodeProcess::start(&p, &on_dht);
-    let mut identity = String::new();
-    let mut infohashes = Vec::new();
-    for name in ["small.txt", "medium.bin", "dir"] {
-        let out = swarmfeed_ok(&[
-            "--data",
-            p.to_str().unwrap(),
-            "publish",
-            content.join(name).to_str().unwrap(),
-            "--json",
-        ]);
-        let published: serde_json::Value = serde_json::from_str(&out).unwrap();
-        identity = published["identity"].as_str().unwrap().to_owned();
-        infohashes.push(published["infohash"].as_str().unwrap().to_owned());
+impl Clock {
+    fn new() -> Clock {
+        let now = Instant::now();
+        Clock {
+            start: now,
+            last: now,
+        }
     }
-    let seeder = NodeProcess::start(&s1, &on_dht);
-    swarmfeed_ok(&["--data", s1.to_str().unwrap(), "follow", &identity]);
-    wait_for(
+
+    fn step(&mut self, what: &str) {
+        let now = Instant::now();
+        println!(
+            "STEP {what}: {:.1} s (at {:.1} s)",
+            (now - self.last).as_secs_f64(),
+            (now - self.start).as_secs_f64()
+        );
+        self.last = now;
+    }
+}
+
+fn make_content(dir: &Path) {
+    for (i, (name, size)) in ITEMS.iter().enumerate() {
+        let seed = i as u64 + 1;
+        if *size == 0 {
+            write_pattern_file(&dir.join(name).join("cover.png"), 2 << 20, seed);
+            write_pattern_file(
+                &dir.join(name).join("tracks/01.flac"),
+                512 << 10,
+                seed + 100,
+            );
+            write_pattern_file(&dir.join(name).join("tracks/notes.txt"), 10, seed + 200);
+        } else {
+            write_pattern_file(&dir.join(name), *size, seed);
+        }
+    }
+}
+
+fn on(bootstrap: String, extra: &[&str]) -> NodeOptions {
+    NodeOptions {
+        bootstrap: Some(bootstrap),
+        args: extra.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// Whether the node on `data` holds `entries` entries of its one follow, every torrent
+/// complete (BLAKE3-verified).
+fn holds(data: &Path, entries: u64) -> bool {
+    first_follow(data).is_some_and(|f| {
+        f["entries"] == entries && f["torrents"] == entries && f["complete"] == entries
+    })
+}
+
+fn follow(data: &Path, identity: &str) {
+    swarmfeed_ok(&["--data", data.to_str().unwrap(), "follow", identity]);
+}
+
+fn head_at(node: &NodeProcess, identity: &IdentityKey) -> Option<SignedHead> {
+    let url = format!("{}/api/v1/heads/{identity}/main", node.info.public_url);
+    SignedHead::decode(&http_get(&url)?).ok()
+}
+
+fn api_entries(node: &NodeProcess, identity: &str) -> Option<serde_json::Value> {
+    let url = format!(
+        "{}/api/v1/feeds/{identity}/main/entries?limit=50",
+        node.info.public_url
+    );
+    serde_json::from_slice(&http_get(&url)?).ok()
+}
+
+/// A fresh node's gateway renders the whole feed: the JSON API lists seqs `n..=1` with
+/// their titles, the HTML feed page shows every title newest first, and a file streams
+/// byte-exact. Returns how long after `started` the full feed was first rendered.
+fn check_gateway(
+    node: &NodeProcess,
+    identity: &str,
+    titles: &[String],
+    infohashes: &[String],
+    content: &Path,
+    started: Instant,
+) -> f64 {
+    let n = titles.len();
+    let page = wait_for(
         Duration::from_secs(90),
-        "the seeder to hold everything",
-        || complete(&s1, 3),
+        "the fresh node's gateway to list every entry",
+        || api_entries(node, identity).filter(|p| p["entries"].as_array().map(Vec::len) == Some(n)),
     );
+    let rendered = started.elapsed().as_secs_f64();
+    let seqs: Vec<u64> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=n as u64).rev().collect::<Vec<_>>(), "{page}");
+    for entry in page["entries"].as_array().unwrap() {
+        let seq = entry["seq"].as_u64().unwrap() as usize;
+        assert_eq!(entry["title"], titles[seq - 1].as_str(), "{entry}");
+        assert_eq!(entry["content"]["infohash"], infohashes[seq - 1].as_str());
+        assert_eq!(entry["retracted"], false);
+    }
+    let html = String::from_utf8(
+        http_get(&format!("{}/{identity}/main", node.info.public_url)).expect("feed page"),
+    )
+    .unwrap();
+    let positions: Vec<usize> = titles
+        .iter()
+        .map(|t| {
+            html.find(t.as_str())
+                .unwrap_or_else(|| panic!("{t} missing from the feed page"))
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] > w[1]),
+        "the feed page does not list the entries newest first: {positions:?}"
+    );
+    let (name, _) = ITEMS[STREAMED];
+    let url = format!(
+        "{}/files/{}/{name}",
+        node.info.public_url, infohashes[STREAMED]
+    );
+    let streamed = wait_for(Duration::from_secs(60), "a streamed file", || {
+        http_get(&url)
+    });
+    assert!(
+        streamed == fs::read(content.join(name)).unwrap(),
+        "the streamed {name} differs"
+    );
+    let ranged = http_request("GET", &url, &[("Range", "bytes=1000-1999")], b"").unwrap();
+    assert_eq!(ranged.0, 206);
+    assert_eq!(ranged.1, fs::read(content.join(name)).unwrap()[1000..2000]);
+    rendered
+}
 
-    publisher.kill();
-    fs::remove_dir_all(&p).unwrap();
-
+/// A brand-new node: empty data dir, P's id, one bootstrap address. Rebuilds the feed and
+/// checks every file byte-exact; returns (feed rendered, everything held) seconds.
+fn fresh_node(
+    data: &Path,
+    bootstrap: String,
+    identity: &str,
+    titles: &[String],
+    infohashes: &[String],
+    content: &Path,
+) -> (NodeProcess, f64, f64) {
     let started = Instant::now();
-    let newcomer = NodeProcess::start(&n, &on_dht);
-    swarmfeed_ok(&["--data", n.to_str().unwrap(), "follow", &identity]);
-    let status = wait_for(
-        Duration::from_secs(150),
-        "the new node to rebuild the feed",
-        || complete(&n, 3),
+    let node = NodeProcess::start(data, &on(bootstrap, &[]));
+    follow(data, identity);
+    let rendered = check_gateway(&node, identity, titles, infohashes, content, started);
+    wait_for(
+        Duration::from_secs(120),
+        "the fresh node to hold every entry",
+        || holds(data, titles.len() as u64).then_some(()),
     );
-    println!(
-        "new node complete {:.1} s after start: {status}",
-        started.elapsed().as_secs_f64()
-    );
-
-    for name in ["small.txt", "medium.bin", "dir"] {
-        let held = fs::read_dir(n.join("downloads"))
+    let complete = started.elapsed().as_secs_f64();
+    for (name, _) in ITEMS {
+        let held = fs::read_dir(data.join("downloads"))
             .unwrap()
             .map(|e| e.unwrap().path().join(name))
             .find(|p| p.exists())
-            .unwrap_or_else(|| panic!("{name} not held by the new node"));
-        if held.is_file() {
-            assert_eq!(
-                fs::read(&held).unwrap(),
-                fs::read(content.join(name)).unwrap(),
-                "{name}"
-            );
+            .unwrap_or_else(|| panic!("{name} not held by {}", data.display()));
+        same_tree(&held, &content.join(name)).unwrap();
+    }
+    (node, rendered, complete)
+}
+
+#[derive(Clone, Default)]
+struct Publications {
+    identity: String,
+    titles: Vec<String>,
+    infohashes: Vec<String>,
+    magnets: Vec<String>,
+}
+
+impl Publications {
+    /// Publishes `ITEMS[i]` as entry `i + 1`.
+    fn publish(&mut self, p: &Path, content: &Path, i: usize) {
+        let (name, _) = ITEMS[i];
+        let title = format!("Survivor {} ({name})", i + 1);
+        let out = publish(p, &content.join(name), &title, &[]);
+        assert_eq!(out["seq"], i as u64 + 1, "{out}");
+        self.identity = out["identity"].as_str().unwrap().to_owned();
+        self.titles.push(title);
+        self.infohashes
+            .push(out["infohash"].as_str().unwrap().to_owned());
+        self.magnets
+            .push(bare_magnet(out["magnet"].as_str().unwrap()));
+    }
+}
+
+/// Strips web seeds (`ws=`) and trackers (`tr=`) from a magnet link.
+fn bare_magnet(magnet: &str) -> String {
+    let (base, query) = magnet.split_once('?').unwrap();
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.starts_with("ws=") && !p.starts_with("tr="))
+        .collect();
+    format!("{base}?{}", kept.join("&"))
+}
+
+/// A head that claims to be `victim`'s but is signed by `signer`.
+fn forged_head(signer: &Keypair, victim: &IdentityKey, head: FeedHead) -> Vec<u8> {
+    let mut bytes = head.sign(signer).unwrap().encode();
+    let own = signer.public();
+    let at = bytes.windows(32).position(|w| w == own.as_bytes()).unwrap();
+    bytes[at..at + 32].copy_from_slice(victim.as_bytes());
+    assert!(SignedHead::decode(&bytes).is_err(), "the forgery verifies");
+    bytes
+}
+
+/// SIGTERM to every node at once, then wait for each (a node takes a few seconds to stop).
+fn stop_all(nodes: Vec<NodeProcess>) {
+    for node in &nodes {
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(node.child.id().to_string())
+            .status();
+    }
+    drop(nodes);
+}
+
+fn wait_all_hold(datas: &[&Path], entries: u64, limit: Duration, what: &str) -> f64 {
+    let started = Instant::now();
+    wait_for(limit, what, || {
+        datas.iter().all(|d| holds(d, entries)).then_some(())
+    });
+    started.elapsed().as_secs_f64()
+}
+
+#[test]
+fn a_feed_outlives_its_publisher_and_gateway_and_its_restored_publisher_continues_it() {
+    let (_guard, root) = test_root();
+    let dir = |name: &str| root.join(name);
+    let (p, g, n, n2, p2, m) = (dir("p"), dir("g"), dir("n"), dir("n2"), dir("p2"), dir("m"));
+    let seeders: Vec<PathBuf> = (1..=3).map(|i| dir(&format!("s{i}"))).collect();
+    let content = dir("content");
+    let mut clock = Clock::new();
+    make_content(&content);
+    let push = std::env::var_os("SWARMFEED_SURVIVAL_NO_PUSH").is_none();
+
+    // 1. The network.
+    let mut dht = Testnet::new(4);
+    let p_str = p.to_str().unwrap();
+    swarmfeed_ok(&["--data", p_str, "identity", "new", "--name", "publisher"]);
+    let p_args: &[&str] = if push { &[] } else { &["--no-push"] };
+    let mut publisher = NodeProcess::start(&p, &on(dht.bootstrap(), p_args));
+    let republish = ["--republish-interval", REPUBLISH_SECS];
+    let seeder_nodes: Vec<NodeProcess> = seeders
+        .iter()
+        .map(|s| NodeProcess::start(s, &on(dht.bootstrap(), &republish)))
+        .collect();
+    let mut gateway = NodeProcess::start(&g, &on(dht.bootstrap(), &republish));
+    clock.step("1 network up (P, S1-S3, G, 4 plain DHT nodes)");
+
+    // 2. Ten publications; S1–S3 and G follow and hold everything.
+    let mut feed = Publications::default();
+    for i in 0..9 {
+        feed.publish(&p, &content, i);
+    }
+    let identity = feed.identity.clone();
+    let followers: Vec<&Path> = seeders
+        .iter()
+        .map(PathBuf::as_path)
+        .chain([g.as_path()])
+        .collect();
+    for data in &followers {
+        follow(data, &identity);
+    }
+    let first = wait_all_hold(
+        &followers,
+        9,
+        Duration::from_secs(180),
+        "S1-S3 and G to hold 9 entries",
+    );
+    clock.step(&format!(
+        "2a 9 entries published (71 MiB); S1-S3 and G hold them {first:.1} s after following"
+    ));
+    let published = Instant::now();
+    feed.publish(&p, &content, 9);
+    let Publications {
+        titles,
+        infohashes,
+        magnets,
+        ..
+    } = feed;
+    let seeder_paths: Vec<&Path> = seeders.iter().map(PathBuf::as_path).collect();
+    wait_all_hold(
+        &seeder_paths,
+        10,
+        Duration::from_secs(60),
+        "S1-S3 to hold entry 10",
+    );
+    let to_seeders = published.elapsed().as_secs_f64();
+    println!(
+        "MEASURE publish -> all three seeders hold it ({}): {to_seeders:.2} s",
+        if push {
+            "push"
         } else {
-            for file in ["sub/a.bin", "b.txt"] {
-                assert_eq!(
-                    fs::read(held.join(file)).unwrap(),
-                    fs::read(content.join(name).join(file)).unwrap()
-                );
-            }
+            "no push: DHT polling every 2 s"
         }
+    );
+    wait_all_hold(&[&g], 10, Duration::from_secs(60), "G to hold entry 10");
+    clock.step("2b entry 10 published; S1-S3 and G hold all 10");
+    let identity_key: IdentityKey = identity.parse().unwrap();
+
+    // P's key backup, taken while it still had one.
+    let backup = dir("publisher.age");
+    let out = swarmfeed_with_env(
+        &[
+            "--data",
+            p_str,
+            "identity",
+            "export",
+            "publisher",
+            "-o",
+            backup.to_str().unwrap(),
+        ],
+        &[PASSPHRASE],
+    );
+    assert!(out.status.success(), "{out:?}");
+
+    // 3. The publisher and the gateway die; the publisher's disk is gone.
+    publisher.kill();
+    gateway.kill();
+    fs::remove_dir_all(&p).unwrap();
+    clock.step("3 P and G SIGKILLed, P's data dir deleted");
+
+    // 4. Stock libtorrent, with the bare magnet links and S1's DHT address only.
+    let magnet_file = dir("magnets.txt");
+    fs::write(&magnet_file, magnets.join("\n")).unwrap();
+    assert!(
+        magnets
+            .iter()
+            .all(|m| !m.contains("ws=") && !m.contains("tr="))
+    );
+    let save = dir("libtorrent");
+    fs::create_dir_all(&save).unwrap();
+    let (ok, stdout, stderr) = run_python(
+        "lt_magnets_dht.py",
+        &[
+            seeder_nodes[0].dht_address(),
+            magnet_file.display().to_string(),
+            save.display().to_string(),
+            "120".into(),
+        ],
+        Duration::from_secs(140),
+    );
+    assert!(
+        ok,
+        "libtorrent did not download the 10 magnets:\n{stdout}\n{stderr}"
+    );
+    for (name, _) in ITEMS {
+        same_tree(&save.join(name), &content.join(name)).unwrap();
     }
-    if std::env::var_os("SWARMFEED_SHOW_LOGS").is_some() {
-        eprintln!("{}", newcomer.log());
+    clock.step(&format!(
+        "4 stock libtorrent downloaded all 10 by bare magnet via S1's DHT, byte-identical ({})",
+        stdout.lines().last().unwrap_or_default()
+    ));
+
+    // 5. A brand-new node rebuilds the feed and its gateway renders it.
+    let (newcomer, rendered, complete) = fresh_node(
+        &n,
+        seeder_nodes[1].dht_address(),
+        &identity,
+        &titles,
+        &infohashes,
+        &content,
+    );
+    println!(
+        "MEASURE cold start -> N renders the full feed: {rendered:.2} s; holds all 10: {complete:.2} s"
+    );
+    clock.step("5 fresh node N: feed rendered in order, file streamed, all 10 verified");
+
+    // 6. The DHT forgets everything; the seeders' republishing brings the head back.
+    let mut stopping = seeder_nodes;
+    stopping.push(newcomer);
+    stop_all(stopping);
+    dht.restart();
+    let probe = seeder::dht::DhtNode::start(&seeder::dht::DhtConfig {
+        bind_address: std::net::Ipv4Addr::LOCALHOST,
+        port: 0,
+        bootstrap: vec![dht.bootstrap()],
+        server_mode: false,
+    })
+    .unwrap();
+    let main_feed = FeedName::new("main").unwrap();
+    let head_in_dht = || futures_lite::future::block_on(probe.get_head(&identity_key, &main_feed));
+    assert!(
+        head_in_dht().is_none(),
+        "the head is still in the DHT after every node restarted"
+    );
+    let restarted = Instant::now();
+    let seeder_nodes: Vec<NodeProcess> = seeders
+        .iter()
+        .map(|s| NodeProcess::start(s, &on(dht.bootstrap(), &republish)))
+        .collect();
+    let back = wait_for(
+        Duration::from_secs(60),
+        "the seeders to republish the head",
+        head_in_dht,
+    );
+    assert_eq!(back.head().seq, 10);
+    println!(
+        "MEASURE head back in the DHT {:.1} s after the seeders restarted (republish every {REPUBLISH_SECS} s)",
+        restarted.elapsed().as_secs_f64()
+    );
+    clock.step("6a DHT emptied (plain nodes and seeders restarted); head republished");
+    let (second, rendered2, complete2) = fresh_node(
+        &n2,
+        dht.bootstrap(),
+        &identity,
+        &titles,
+        &infohashes,
+        &content,
+    );
+    println!("MEASURE second fresh node: renders {rendered2:.2} s, holds all {complete2:.2} s");
+    drop(second);
+    clock.step("6b second fresh node N2 rebuilt and rendered the feed");
+
+    // 7. P restored on a new machine from its key backup: it syncs first, then continues.
+    let p2_str = p2.to_str().unwrap();
+    let out = swarmfeed_with_env(
+        &[
+            "--data",
+            p2_str,
+            "identity",
+            "import",
+            backup.to_str().unwrap(),
+            "--dht-bootstrap",
+            &dht.bootstrap(),
+            "--bind-ip",
+            "127.0.0.1",
+            "--allow-private-fetch",
+            "--sync-timeout",
+            "90",
+        ],
+        &[PASSPHRASE],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(field(&stdout, "id"), Some(identity.as_str()));
+    assert!(
+        stdout.contains(&format!(
+            "synced {identity}/main: 10 entries fetched and verified; the next entry is seq 11"
+        )),
+        "{stdout}\n{stderr}"
+    );
+    assert!(!stderr.contains("warning"), "{stderr}");
+    clock.step("7a P restored on a new machine: key imported, feed synced (10 entries)");
+    let newcomer = NodeProcess::start(&n, &on(dht.bootstrap(), &[]));
+    let _restored = NodeProcess::start(&p2, &on(dht.bootstrap(), &[]));
+    let eleventh = dir("content2/epilogue.txt");
+    write_pattern_file(&eleventh, 2 << 10, 11);
+    let started = Instant::now();
+    let out = publish(&p2, &eleventh, "Survivor 11 (epilogue)", &[]);
+    assert_eq!(out["seq"], 11, "{out}");
+    assert_eq!(out["identity"], identity.as_str());
+    let hash11 = out["entry_hash"].as_str().unwrap().to_owned();
+    let everyone: Vec<&Path> = seeder_paths.iter().copied().chain([n.as_path()]).collect();
+    let took = wait_all_hold(
+        &everyone,
+        11,
+        Duration::from_secs(90),
+        "S1-S3 and N to hold entry 11",
+    );
+    println!(
+        "MEASURE restored publisher's seq 11 -> S1-S3 and N hold it: {took:.2} s (after publish {:.2} s)",
+        started.elapsed().as_secs_f64()
+    );
+    clock.step("7b restored P published seq 11; S1-S3 and N hold it");
+
+    // An attacker: its own key and data dir, its own "main" feed, and a forged head
+    // claiming P's feed at seq 12, pushed to everyone.
+    let m_str = m.to_str().unwrap();
+    swarmfeed_ok(&["--data", m_str, "identity", "new", "--name", "mallory"]);
+    let attacker = NodeProcess::start(&m, &on(dht.bootstrap(), &[]));
+    let fake = publish(&m, &eleventh, "Survivor 12 (forged)", &[]);
+    let mallory: Keypair = DataDir::new(&m).keystore().keypair("mallory").unwrap();
+    let mallory_head = SignedHead::decode(
+        &fs::read(
+            DataDir::new(&m)
+                .feed_dir(&mallory.public(), &main_feed)
+                .join("head"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let forged = forged_head(
+        &mallory,
+        &identity_key,
+        FeedHead {
+            feed: main_feed.clone(),
+            seq: 12,
+            entry_hash: mallory_head.head().entry_hash,
+            log: mallory_head.head().log,
+            time: mallory_head.head().time,
+        },
+    );
+    let nodes: Vec<&NodeProcess> = seeder_nodes.iter().chain([&newcomer]).collect();
+    for node in &nodes {
+        let (status, body) = http_request(
+            "POST",
+            &format!("{}/api/v1/heads", node.info.public_url),
+            &[("x-swarmfeed-node", attacker.info.public_url.as_str())],
+            &forged,
+        )
+        .unwrap();
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+        assert!(String::from_utf8_lossy(&body).contains("bad_head_signature"));
     }
-    // The new node can stand in for the publisher: it serves every .torrent too.
-    for infohash in &infohashes {
-        let url = format!("{}/torrents/{infohash}.torrent", newcomer.info.public_url);
-        let torrent = tests::node::http_get(&url).unwrap_or_else(|| panic!("no .torrent at {url}"));
-        assert_eq!(
-            feeds::Metainfo::decode(&torrent)
-                .unwrap()
-                .infohash()
-                .to_string(),
-            *infohash
+    // Give any effect time to show, then check nothing changed anywhere.
+    std::thread::sleep(Duration::from_secs(4));
+    for (node, data) in nodes.iter().zip(&everyone) {
+        let head = head_at(node, &identity_key).expect("head");
+        assert_eq!(head.head().seq, 11);
+        assert_eq!(head.head().entry_hash.to_string(), hash11);
+        assert!(holds(data, 11), "{:?}", first_follow(data));
+        let entry: serde_json::Value = serde_json::from_slice(
+            &http_get(&format!(
+                "{}/api/v1/entries/{identity}/main/11",
+                node.info.public_url
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(entry["hash"], hash11.as_str());
+        assert!(
+            http_get(&format!(
+                "{}/api/v1/entries/{identity}/main/12",
+                node.info.public_url
+            ))
+            .is_none()
         );
     }
-    drop(newcomer);
-    drop(seeder);
+    assert_ne!(fake["identity"], identity.as_str());
+    clock.step("7c attacker's forged seq 12 refused by S1-S3 and N; nothing changed");
+    println!("TOTAL {:.1} s", clock.start.elapsed().as_secs_f64());
+}
+
+/// An identity imported from a backup signs nothing until its feeds are synced from the
+/// network: offline, the sync fails clearly and `publish` refuses (exit 3) rather than fork;
+/// `--force-new-feed` is the escape for an identity that never published.
+#[test]
+fn an_imported_identity_refuses_to_publish_until_its_feeds_are_synced() {
+    let (_guard, root) = test_root();
+    let (one, two) = (root.join("one"), root.join("two"));
+    let (one, two) = (one.to_str().unwrap(), two.to_str().unwrap());
+    swarmfeed_ok(&["--data", one, "identity", "new", "--name", "alice"]);
+    let backup = root.join("alice.age");
+    let backup = backup.to_str().unwrap();
+    let out = swarmfeed_with_env(
+        &["--data", one, "identity", "export", "alice", "-o", backup],
+        &[PASSPHRASE],
+    );
+    assert!(out.status.success());
+    let file = root.join("post.txt");
+    write_pattern_file(&file, 100, 1);
+
+    // Offline: no bootstrap, no node. The key is imported; the sync fails and says why.
+    let out = swarmfeed_with_env(
+        &[
+            "--data",
+            two,
+            "identity",
+            "import",
+            backup,
+            "--dht-bootstrap",
+            "none",
+        ],
+        &[PASSPHRASE],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("warning: cannot sync the feeds"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("offline"), "{stderr}");
+
+    let refused = swarmfeed(&["--data", two, "publish", file.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("not synced from the network"), "{stderr}");
+    assert!(stderr.contains("identity sync"), "{stderr}");
+    assert!(
+        !Path::new(two)
+            .join("feeds")
+            .join(
+                DataDir::new(two)
+                    .keystore()
+                    .resolve(None)
+                    .unwrap()
+                    .1
+                    .public()
+                    .to_string()
+            )
+            .join("main")
+            .exists()
+    );
+    let refused = swarmfeed(&["--data", two, "retract", "1"]);
+    assert_eq!(refused.status.code(), Some(3));
+
+    let out = swarmfeed(&["--data", two, "identity", "sync", "--dht-bootstrap", "none"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+
+    // The escape: this identity never published anything.
+    let out = swarmfeed_ok(&[
+        "--data",
+        two,
+        "publish",
+        file.to_str().unwrap(),
+        "--force-new-feed",
+        "--json",
+    ]);
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["seq"], 1);
+    // The mark is gone: the next publish needs no flag.
+    let out = publish(Path::new(two), &file, "again", &[]);
+    assert_eq!(out["seq"], 2);
 }
