@@ -202,3 +202,105 @@ pub fn install_identity_record(
 pub fn local_state(data: &DataDir, identity: &IdentityKey, feed: &FeedName) -> Result<FeedState> {
     Ok(read_state(&data.feed_dir(identity, feed))?.unwrap_or_default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PublishRequest;
+    use crate::feed_writer::read_committed;
+
+    fn feed() -> FeedName {
+        FeedName::new("main").unwrap()
+    }
+
+    /// A data dir with `n` entries published as `alice`; returns it with her keypair.
+    fn published(root: &std::path::Path, n: u64) -> (DataDir, Keypair) {
+        let data = DataDir::new(root.join("original"));
+        data.keystore().generate("alice", true).unwrap();
+        let (_, keypair) = data.keystore().resolve(None).unwrap();
+        let file = root.join("post.txt");
+        fs::write(&file, b"a post").unwrap();
+        for i in 0..n {
+            let request = PublishRequest {
+                path: file.clone(),
+                ..PublishRequest::default()
+            };
+            crate::publish(&data, &request, 1_000 + i, &|_| {}).unwrap();
+        }
+        (data, keypair)
+    }
+
+    fn network_copy(data: &DataDir, keypair: &Keypair) -> (Vec<SignedEntry>, SignedHead) {
+        let (_, entries) = read_committed(data, &keypair.public(), &feed()).unwrap();
+        let head = fs::read(data.feed_dir(&keypair.public(), &feed()).join("head")).unwrap();
+        (entries, SignedHead::decode(&head).unwrap())
+    }
+
+    #[test]
+    fn an_installed_feed_continues_at_the_next_seq_with_the_same_layout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (original, keypair) = published(tmp.path(), 3);
+        let (entries, head) = network_copy(&original, &keypair);
+
+        let restored = DataDir::new(tmp.path().join("restored"));
+        restored.keystore().insert("alice", &keypair, true).unwrap();
+        mark_pending(&restored, &keypair.public()).unwrap();
+        assert!(check_synced(&restored, &keypair.public()).is_err());
+        let installed = install_feed(&restored, &keypair, &feed(), &entries, &head).unwrap();
+        assert_eq!(installed, Installed::Written { seq: 3 });
+        clear_pending(&restored, &keypair.public()).unwrap();
+        check_synced(&restored, &keypair.public()).unwrap();
+        // The same files the publisher wrote: log, state, head, tail.
+        let dir = |d: &DataDir| d.feed_dir(&keypair.public(), &feed());
+        for name in ["log", "state.json", "head"] {
+            assert_eq!(
+                fs::read(dir(&restored).join(name)).unwrap(),
+                fs::read(dir(&original).join(name)).unwrap(),
+                "{name}"
+            );
+        }
+        // Installing again changes nothing.
+        assert_eq!(
+            install_feed(&restored, &keypair, &feed(), &entries, &head).unwrap(),
+            Installed::AlreadyHere { seq: 3 }
+        );
+        // The next publish continues the feed.
+        let file = tmp.path().join("post.txt");
+        let request = PublishRequest {
+            path: file,
+            ..PublishRequest::default()
+        };
+        let next = crate::publish(&restored, &request, 2_000, &|_| {}).unwrap();
+        assert_eq!(next.entry.seq(), 4);
+        assert_eq!(next.entry.entry().prev, Some(entries[2].hash()));
+    }
+
+    #[test]
+    fn a_behind_feed_that_disagrees_or_entries_that_miss_the_head_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (original, keypair) = published(tmp.path(), 3);
+        let (entries, head) = network_copy(&original, &keypair);
+        // Entries that stop short of the head.
+        let restored = DataDir::new(tmp.path().join("restored"));
+        assert!(matches!(
+            install_feed(&restored, &keypair, &feed(), &entries[..2], &head),
+            Err(Error::Corrupt { .. })
+        ));
+        // A data dir that signed its own seq 1 (a fork): refused, nothing written.
+        restored.keystore().insert("alice", &keypair, true).unwrap();
+        let file = tmp.path().join("other.txt");
+        fs::write(&file, b"another post").unwrap();
+        let request = PublishRequest {
+            path: file,
+            ..PublishRequest::default()
+        };
+        crate::publish(&restored, &request, 5, &|_| {}).unwrap();
+        let state = restored
+            .feed_dir(&keypair.public(), &feed())
+            .join("state.json");
+        let before = fs::read(&state).unwrap();
+        let error = install_feed(&restored, &keypair, &feed(), &entries, &head).unwrap_err();
+        assert!(error.to_string().contains("forked"), "{error}");
+        assert_eq!(fs::read(&state).unwrap(), before);
+    }
+}
