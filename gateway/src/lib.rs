@@ -21,7 +21,7 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::get;
-use seeder::node::NodeHandle;
+use seeder::node::{ApiError, NodeHandle};
 
 /// How the gateway behaves: the `[gateway]` table of the node's configuration.
 pub use seeder::config::GatewayConfig;
@@ -69,9 +69,16 @@ pub fn router_with(node: NodeHandle, config: GatewayConfig) -> Router {
         .route("/files/{infohash}/{*path}", get(webseed::file))
         .route("/ws/{infohash}/{*path}", get(webseed::webseed))
         .route("/webseed-torrents/{file}", get(webseed::webseed_torrent))
+        .route("/favicon.ico", get(no_favicon))
         .merge(rendered)
         .layer(axum::middleware::map_response(nosniff))
         .with_state(gateway)
+}
+
+/// Browsers ask every site for `/favicon.ico`: a plain `404 not_found`, not an identity
+/// lookup that answers `400 bad_identity`.
+async fn no_favicon() -> ApiError {
+    ApiError::not_found("this gateway has no favicon")
 }
 
 /// `X-Content-Type-Options: nosniff` on every answer: a browser never guesses a type.

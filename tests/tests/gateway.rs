@@ -513,6 +513,7 @@ fn the_json_api_pages_entries_by_seq_and_names_its_errors() {
             404,
             "not_found",
         ),
+        ("/favicon.ico".to_owned(), 404, "not_found"),
         (
             format!("/api/v1/feeds/{identity}/main/entries?limit=0"),
             400,
