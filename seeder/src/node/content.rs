@@ -18,6 +18,10 @@ use crate::store::{Admission, Caps, Origin, StoredFile, TorrentQuery, TorrentSta
 /// How long a magnet link may wait for its metadata before the download is tried again.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// Rounds of the content loop (2 s each) between tries of a reserved download that is not
+/// in the engine (its magnet found no peer with the metadata).
+const RETRY_ROUNDS: u64 = 10;
+
 /// The node's own caps on followed content (`[limits]`).
 pub(super) fn node_caps(node: &NodeHandle) -> Caps {
     Caps {
@@ -96,7 +100,7 @@ pub(super) async fn start_download(node: &NodeHandle, infohash: InfoHash, name: 
 }
 
 enum Refusal {
-    /// Not now (no metadata yet): the next start tries again.
+    /// Not now (no metadata yet): the content loop tries again.
     Later(String),
     /// The torrent is not what its entry names: never downloaded.
     Mismatch(String),
@@ -223,8 +227,14 @@ async fn watch(node: &NodeHandle, torrent: &crate::store::StoredTorrent, rounds:
     if torrent.origin != Origin::Followed || torrent.state.error.is_some() {
         return;
     }
-    // Not in the engine: waiting over a cap, or its metadata is still being fetched.
+    // Not in the engine: waiting over a cap, its metadata still being fetched, or its
+    // metadata fetch failed (no peer had it yet): a reserved one is tried again.
     let Ok(status) = node.engine.stats(&torrent.infohash) else {
+        if rounds.is_multiple_of(RETRY_ROUNDS)
+            && matches!(node.store.is_reserved(&torrent.infohash).await, Ok(true))
+        {
+            start_download(node, torrent.infohash, Some(torrent.name.clone())).await;
+        }
         return;
     };
     if rounds % 5 == 1 {

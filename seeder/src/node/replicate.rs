@@ -521,12 +521,17 @@ async fn take_in_entry(node: &NodeHandle, signed: &SignedEntry) {
 
 /// Puts every held head and identity record back into the DHT, and re-announces every
 /// torrent, each `republish_interval`: DHT nodes forget items after a while or on restart.
+/// The first round runs soon after start (once the DHT had a moment to bootstrap), so a
+/// restarted node is findable again without waiting a whole interval.
 pub async fn republish_loop(node: NodeHandle) {
+    const FIRST_ROUND: Duration = Duration::from_secs(5);
+    let mut wait = node.config.republish_interval().min(FIRST_ROUND);
     loop {
         tokio::select! {
             _ = node.cancel.cancelled() => return,
-            _ = tokio::time::sleep(node.config.republish_interval()) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
+        wait = node.config.republish_interval();
         let mut feeds = node.store.followed_feeds().await.unwrap_or_default();
         for stored in node.data.keystore().list().unwrap_or_default() {
             for feed in node.data.feeds_of(&stored.public).unwrap_or_default() {
@@ -547,11 +552,18 @@ pub async fn republish_loop(node: NodeHandle) {
                 put_with_retries(&node, head.item()).await;
             }
         }
-        for status in node.engine.list() {
-            let _ = node
-                .dht
-                .announce_peer(status.infohash.0, node.bt_port())
-                .await;
+        // Announces take a DHT round trip each: 16 at a time, so a restarted node with many
+        // torrents is findable again in seconds rather than minutes.
+        let infohashes: Vec<InfoHash> = node.engine.list().iter().map(|s| s.infohash).collect();
+        for chunk in infohashes.chunks(16) {
+            let mut announces = tokio::task::JoinSet::new();
+            for &infohash in chunk {
+                let node = node.clone();
+                announces.spawn(async move {
+                    let _ = node.dht.announce_peer(infohash.0, node.bt_port()).await;
+                });
+            }
+            while announces.join_next().await.is_some() {}
         }
     }
 }
