@@ -36,6 +36,9 @@ pub struct HeldFile {
     pub length: u64,
     pub blake3: Option<[u8; 32]>,
     pub source: Source,
+    /// Published here (served from where it lies): checked against its recorded stamp on
+    /// every request, since somebody may edit it while the node runs.
+    pub published: bool,
 }
 
 impl HeldTorrent {
@@ -108,6 +111,7 @@ impl HeldTorrent {
             length: file.length,
             blake3: file.blake3,
             source,
+            published: matches!(self.torrent.origin, Origin::Published { .. }),
         })
     }
 }

@@ -38,6 +38,9 @@ pub async fn serve_file(
     let (disk, last_modified) = match &file.source {
         Source::Disk(path) => {
             let opened = open_checked(path, file.length).await?;
+            if file.published {
+                check_published_stamp(node, file).await?;
+            }
             (Some(opened.0), opened.1)
         }
         Source::Swarm if swarm == Swarm::Refuse => {
@@ -151,6 +154,41 @@ async fn open_checked(
         )));
     }
     Ok((file, metadata.modified().ok().map(whole_seconds)))
+}
+
+/// A published file is served only while its `stat` matches the stamp recorded when it was
+/// published or last verified: an edit made while the node runs is refused at once, not
+/// only when the scrub's next check reaches it (which then re-hashes it: a file merely
+/// touched comes back, an edited one is refused for good).
+async fn check_published_stamp(node: &NodeHandle, file: &HeldFile) -> Result<(), ApiError> {
+    let record_path = node.data.content_path(&file.infohash);
+    let wanted = file.path.clone();
+    let check = tokio::task::spawn_blocking(move || {
+        let bytes = std::fs::read(&record_path).ok()?;
+        let record: publisher::publish::ContentRecord = serde_json::from_slice(&bytes).ok()?;
+        let entry = record.files.iter().find(|f| f.path.join("/") == wanted)?;
+        Some(entry.check_stamp())
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    match check {
+        Some(publisher::publish::FileCheck::Untouched) => Ok(()),
+        Some(
+            publisher::publish::FileCheck::Suspect(why)
+            | publisher::publish::FileCheck::Changed(why),
+        ) => {
+            tracing::warn!(infohash = %file.infohash, "not served until re-verified: {why}");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "content_unavailable",
+                "the file changed on this node since it was last verified",
+            ))
+        }
+        None => Err(ApiError::internal(format!(
+            "no content record for published file {:?} of {}",
+            file.path, file.infohash
+        ))),
+    }
 }
 
 async fn body<R>(mut reader: R, start: u64, count: u64) -> std::io::Result<Body>

@@ -181,6 +181,43 @@ fn an_untouched_published_file_is_served_after_restarts_without_being_re_hashed(
 }
 
 #[test]
+fn the_gateway_refuses_a_published_file_at_once_when_it_is_edited_while_the_node_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let file = tmp.path().join("film.bin");
+    write_pattern_file(&file, 1 << 20, 17);
+    let original = fs::read(&file).unwrap();
+    let infohash = publish_file(&data, &file);
+    // The scrub's own checks are an hour away: only the gateway's check can catch the edit.
+    let config = tmp.path().join("node.toml");
+    fs::write(
+        &config,
+        "[scrub]\ninterval_secs = 3600\ncheck_secs = 3600\n",
+    )
+    .unwrap();
+    let options = NodeOptions {
+        args: vec!["--config".into(), config.display().to_string()],
+        ..NodeOptions::default()
+    };
+    let node = NodeProcess::start(&data, &options);
+    let url = format!("{}/files/{infohash}/film.bin", node.info.public_url);
+    assert!(http_get(&url).as_deref() == Some(&original[..]));
+    assert!(http_get(&url).as_deref() == Some(&original[..]));
+
+    edit_in_place_keeping_length_and_mtime(&file);
+    assert_eq!(status(&url), 503, "the edited file is refused at once");
+    assert_ne!(
+        http_get(&url).as_deref(),
+        Some(&fs::read(&file).unwrap()[..])
+    );
+    assert!(
+        node.log().contains("not served until re-verified"),
+        "{}",
+        node.log()
+    );
+}
+
+#[test]
 fn a_published_file_edited_while_the_node_runs_is_caught_by_the_scrub() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
