@@ -149,3 +149,81 @@ fn a_full_disk_during_publish_fails_cleanly_and_the_feed_stays_valid() {
     swarmfeed_ok(&["--data", d, "publish", small.to_str().unwrap()]);
     assert_eq!(verified_seqs(&data), vec![1, 2]);
 }
+
+/// Runs the binary as an unprivileged user when the tests run as root (root reads any file
+/// whatever its mode): a copy of it in `tmp`, which that user owns.
+fn unprivileged(tmp: &Path) -> impl Fn(&[&str]) -> std::process::Output {
+    use std::os::unix::fs::MetadataExt;
+    let as_root = fs::metadata("/proc/self").unwrap().uid() == 0;
+    let bin = tmp.join("swarmfeed");
+    fs::copy(tests::binary::swarmfeed_bin(), &bin).unwrap();
+    if as_root {
+        const NOBODY: u32 = 65534;
+        let mut stack = vec![tmp.to_path_buf()];
+        while let Some(path) = stack.pop() {
+            std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).unwrap();
+            if path.is_dir() {
+                stack.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+            }
+        }
+    }
+    move |args: &[&str]| {
+        let mut command = if as_root {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        command
+            .args(args)
+            .env_remove("SWARMFEED_DATA")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn an_unreadable_file_fails_with_one_line_and_leaves_the_feed_valid() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let good = tmp.path().join("good.txt");
+    fs::write(&good, b"good").unwrap();
+    let secret = tmp.path().join("secret.txt");
+    fs::write(&secret, b"secret").unwrap();
+    let album = tmp.path().join("album");
+    fs::create_dir(&album).unwrap();
+    fs::write(album.join("a.txt"), b"a").unwrap();
+    fs::write(album.join("locked.txt"), b"locked").unwrap();
+    let run = unprivileged(tmp.path());
+    assert!(
+        run(&["--data", d, "identity", "new", "--name", "alice"])
+            .status
+            .success()
+    );
+    assert!(
+        run(&["--data", d, "publish", good.to_str().unwrap()])
+            .status
+            .success()
+    );
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o000)).unwrap();
+    fs::set_permissions(album.join("locked.txt"), fs::Permissions::from_mode(0o000)).unwrap();
+
+    for path in [&secret, &album] {
+        let failed = run(&["--data", d, "publish", path.to_str().unwrap()]);
+        let stderr = one_line_error(&failed);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("ermission denied"), "{stderr}");
+    }
+    assert_eq!(verified_seqs(&data), vec![1]);
+    assert!(
+        run(&["--data", d, "publish", good.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(verified_seqs(&data), vec![1, 2]);
+}
