@@ -167,6 +167,10 @@ impl ServeArgs {
 pub fn serve(args: ServeArgs, data: &Path) -> anyhow::Result<()> {
     let config = args.into_config(data)?;
     init_logging();
+    match seeder::engine::raise_open_file_limit() {
+        Ok(limit) => tracing::debug!(limit, "open-file limit"),
+        Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
+    }
     let runtime = seeder::engine::runtime().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let node = Node::start(config, gateway::router).await?;

@@ -35,7 +35,7 @@ use librqbit::{
 pub use config::EngineConfig;
 pub use error::{Error, Result};
 pub use fastresume::forget_saved;
-pub use runtime::runtime;
+pub use runtime::{raise_open_file_limit, runtime};
 pub use status::{TorrentState, TorrentStatus};
 pub use stream::TorrentFileStream;
 
