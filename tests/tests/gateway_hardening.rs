@@ -323,8 +323,17 @@ fn beyond_the_connection_cap_clients_wait_and_a_stalled_reader_is_cut() {
     );
     drop(stalled);
 
-    // The access log names each request with its status and the bytes actually sent.
-    let log = fixture.node.log();
+    // The access log names each request with its status and the bytes actually sent, once
+    // its answer ended (the second stalled answer may end only after the client left).
+    let big_lines = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("swarmfeed::access") && l.contains("big.bin"))
+            .count()
+    };
+    let log = tests::node::wait_for(Duration::from_secs(10), "both cut answers logged", || {
+        let log = fixture.node.log();
+        (big_lines(&log) >= 2).then_some(log)
+    });
     let cut: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("swarmfeed::access") && l.contains("big.bin"))
