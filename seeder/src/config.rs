@@ -226,6 +226,25 @@ impl Default for Limits {
     }
 }
 
+/// A size for people: `12 bytes`, `256 KiB`, `1.5 GiB`.
+pub fn format_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value.fract() == 0.0 {
+        format!("{value} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 /// Parses a size in bytes: `262144`, `256KiB`, `256K`, `4MiB`, `1GiB`, `2TiB`; suffixes are
 /// binary (K = KiB = 1024) and case-insensitive.
 pub fn parse_size(text: &str) -> Result<u64, String> {

@@ -391,9 +391,9 @@ fn check(who: &str, caps: Caps, used: Usage, need: Usage) -> Option<String> {
     {
         return Some(format!(
             "{who} max_bytes {}: needs {}, {} of it used",
-            human(max),
-            human(need.bytes),
-            human(used.bytes)
+            crate::config::format_size(max),
+            crate::config::format_size(need.bytes),
+            crate::config::format_size(used.bytes)
         ));
     }
     if let Some(max) = caps.max_files
@@ -405,23 +405,4 @@ fn check(who: &str, caps: Caps, used: Usage, need: Usage) -> Option<String> {
         ));
     }
     None
-}
-
-/// A size for messages: `12 bytes`, `256 KiB`, `1.5 GiB`.
-pub fn human(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value.fract() == 0.0 {
-        format!("{value} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

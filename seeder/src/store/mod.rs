@@ -44,7 +44,7 @@ pub use self::entries::{AppendOutcome, EntryPage, Order, RecentCursor, RecentPag
 pub use self::feeds::{FeedState, FeedStatus, HeadChange};
 pub use self::follows::{FollowStatus, Unfollowed};
 pub use self::identities::IdentityInfo;
-pub use self::limits::{Admission, CapChange, Caps, FollowCaps, Usage, human};
+pub use self::limits::{Admission, CapChange, Caps, FollowCaps, Usage};
 pub use self::logs::{LogPart, LogTorrent};
 pub use self::nodes::{KnownNode, REGISTRATION_LIFETIME_SECS, Registered};
 pub use self::torrents::{
