@@ -13,6 +13,7 @@ mod fetch;
 mod integrity;
 mod own;
 mod replicate;
+mod republish;
 mod restore;
 mod routes;
 mod scrub;
@@ -172,7 +173,7 @@ impl Node {
         tasks.push(tokio::spawn(server::serve(listener, app, limits, cancel)));
         tasks.push(tokio::spawn(control::serve(handle.clone(), control)));
         tasks.push(tokio::spawn(replicate::poll_loop(handle.clone())));
-        tasks.push(tokio::spawn(replicate::republish_loop(handle.clone())));
+        tasks.push(tokio::spawn(republish::republish_loop(handle.clone())));
         tasks.push(tokio::spawn(content::content_loop(handle.clone())));
         tasks.push(tokio::spawn(scrub::scrub_loop(handle.clone())));
 

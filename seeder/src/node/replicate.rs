@@ -15,6 +15,7 @@ use feeds::{
     SignedHead,
 };
 
+use super::republish::put_with_retries;
 use super::{Error, NodeHandle, Result, content, fetch};
 use crate::store::{FeedStatus, LogPart, NewTorrent, Origin, TorrentQuery, TorrentState};
 
@@ -58,22 +59,6 @@ pub fn publish_head(node: &NodeHandle, head: SignedHead) {
         }
         put_with_retries(&node, head.item()).await;
     });
-}
-
-/// Puts a signed item into the DHT. mainline refuses a put while another put of the same
-/// target is in flight (heads of quick successive publishes), so a refused put is retried
-/// a few times rather than leaving an older head as the newest the DHT holds.
-async fn put_with_retries(node: &NodeHandle, item: &feeds::MutableItem) {
-    for attempt in 1..=4u64 {
-        match node.dht.put_item(item).await {
-            Ok(()) => return,
-            Err(crate::dht::DhtError::Put(mainline::errors::PutMutableError::Concurrency(e))) => {
-                tracing::debug!(seq = item.seq(), attempt, "DHT put refused ({e}); retrying");
-                tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
-            }
-            Err(e) => return tracing::debug!(seq = item.seq(), "DHT put: {e}"),
-        }
-    }
 }
 
 /// Announces in the DHT that this node seeds `infohash` (background).
@@ -516,55 +501,6 @@ async fn take_in_entry(node: &NodeHandle, signed: &SignedEntry) {
             retract(node, &entry.author, &entry.feed, *retracts).await
         }
         _ => {}
-    }
-}
-
-/// Puts every held head and identity record back into the DHT, and re-announces every
-/// torrent, each `republish_interval`: DHT nodes forget items after a while or on restart.
-/// The first round runs soon after start (once the DHT had a moment to bootstrap), so a
-/// restarted node is findable again without waiting a whole interval.
-pub async fn republish_loop(node: NodeHandle) {
-    const FIRST_ROUND: Duration = Duration::from_secs(5);
-    let mut wait = node.config.republish_interval().min(FIRST_ROUND);
-    loop {
-        tokio::select! {
-            _ = node.cancel.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
-        wait = node.config.republish_interval();
-        let mut feeds = node.store.followed_feeds().await.unwrap_or_default();
-        for stored in node.data.keystore().list().unwrap_or_default() {
-            for feed in node.data.feeds_of(&stored.public).unwrap_or_default() {
-                feeds.push((stored.public, feed));
-            }
-        }
-        let mut identities: Vec<IdentityKey> =
-            feeds.iter().map(|(identity, _)| *identity).collect();
-        identities.sort();
-        identities.dedup();
-        for identity in identities {
-            if let Ok(Some(record)) = node.store.identity_record(&identity).await {
-                let _ = node.dht.put_item(record.item()).await;
-            }
-        }
-        for (identity, feed) in feeds {
-            if let Ok(Some(head)) = node.store.head(&identity, &feed).await {
-                put_with_retries(&node, head.item()).await;
-            }
-        }
-        // Announces take a DHT round trip each: 16 at a time, so a restarted node with many
-        // torrents is findable again in seconds rather than minutes.
-        let infohashes: Vec<InfoHash> = node.engine.list().iter().map(|s| s.infohash).collect();
-        for chunk in infohashes.chunks(16) {
-            let mut announces = tokio::task::JoinSet::new();
-            for &infohash in chunk {
-                let node = node.clone();
-                announces.spawn(async move {
-                    let _ = node.dht.announce_peer(infohash.0, node.bt_port()).await;
-                });
-            }
-            while announces.join_next().await.is_some() {}
-        }
     }
 }
 
