@@ -2,4 +2,12 @@
 
 pub mod binary;
 pub mod browser;
+pub mod commands;
+pub mod dht;
+pub mod fake_node;
+pub mod files;
+pub mod http;
 pub mod node;
+pub mod poll;
+pub mod process;
+pub mod tracker;
