@@ -39,6 +39,11 @@ pub struct EngineConfig {
     pub concurrent_checks: usize,
     /// Threads for blocking disk work; streams, checks and adds share them.
     pub blocking_threads: usize,
+    /// Most torrent files kept open at once, over every torrent (files are opened when
+    /// read or written and the least recently used closed); `None`:
+    /// [`DEFAULT_MAX_OPEN_FILES`](super::DEFAULT_MAX_OPEN_FILES), or a quarter of the
+    /// process's open-file limit if that is lower.
+    pub max_open_files: Option<usize>,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +63,7 @@ impl Default for EngineConfig {
             download_limit_bps: None,
             concurrent_checks: 8,
             blocking_threads: 16,
+            max_open_files: None,
         }
     }
 }

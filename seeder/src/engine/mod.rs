@@ -13,6 +13,8 @@ mod error;
 mod fastresume;
 mod layout;
 mod local_tracker;
+mod on_demand;
+mod open_files;
 mod read_only;
 mod runtime;
 mod status;
@@ -35,6 +37,7 @@ use librqbit::{
 pub use config::EngineConfig;
 pub use error::{Error, Result};
 pub use fastresume::forget_saved;
+pub use open_files::DEFAULT_MAX_OPEN_FILES;
 pub use runtime::{raise_open_file_limit, runtime};
 pub use status::{TorrentState, TorrentStatus};
 pub use stream::TorrentFileStream;
@@ -42,7 +45,8 @@ pub use stream::TorrentFileStream;
 use error::{engine_error, io_error, torrent_error};
 use layout::TorrentLayout;
 use local_tracker::LocalTracker;
-use read_only::ReadOnlySet;
+use open_files::OpenFiles;
+use read_only::Placements;
 
 /// What to download: a .torrent file's bytes or a magnet link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +64,11 @@ pub struct Engine {
     download_dir: PathBuf,
     config: EngineConfig,
     tracker: LocalTracker,
-    /// Published torrents, seeded through read-only storage (see [`read_only`]).
-    read_only: ReadOnlySet,
+    /// Where each torrent's files lie; published ones are opened read-only (see
+    /// [`read_only`]).
+    placements: Placements,
+    /// The node-wide bound on open torrent files (see [`open_files`]).
+    open_files: Arc<OpenFiles>,
     /// librqbit 9.1.0's JSON persistence picks a new torrent's id as the highest stored id
     /// plus one before storing it, so two adds at once get the same id and the second is
     /// answered with the first torrent (see docs/engine-gaps.md): adds go one at a time.
@@ -104,10 +111,11 @@ impl Engine {
                 state_dir: state_dir.clone(),
                 message: format!("bad tracker URL: {e}"),
             })?;
-        let read_only = ReadOnlySet::load(&state_dir)?;
+        let placements = Placements::load(&state_dir)?;
+        let open_files = OpenFiles::new(open_files::max_open_files(config.max_open_files));
         let options = SessionOptions {
             dht: None,
-            default_storage_factory: Some(read_only.factory()),
+            default_storage_factory: Some(placements.factory(open_files.clone())),
             disable_local_service_discovery: true,
             fastresume: true,
             persistence: Some(SessionPersistenceConfig::Json {
@@ -146,6 +154,7 @@ impl Engine {
             state_dir: state_dir.clone(),
             message: "librqbit bound no listener".into(),
         })?;
+        adopt_unplaced(&session, &placements, &state_dir).await;
         Ok(Engine {
             announce_port: session.announce_port(),
             session,
@@ -154,7 +163,8 @@ impl Engine {
             download_dir,
             config,
             tracker,
-            read_only,
+            placements,
+            open_files,
             add_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -187,10 +197,10 @@ impl Engine {
         let output_folder = layout.output_folder(&content_path)?;
         let state_dir = self.state_dir.clone();
         let checked = layout.clone();
-        let (read_only, folder) = (self.read_only.clone(), output_folder.clone());
+        let (placements, folder) = (self.placements.clone(), output_folder.clone());
         tokio::task::spawn_blocking(move || {
             checked.check_files(&content_path)?;
-            read_only.mark(&state_dir, checked.id20, &folder)?;
+            placements.mark_read_only(&state_dir, checked.id20, &folder)?;
             fastresume::write_complete(&state_dir, &format!("{:?}", checked.id20), checked.pieces)
         })
         .await
@@ -235,6 +245,14 @@ impl Engine {
         let dir = absolute(dir.unwrap_or(&self.download_dir))?;
         let content_path = layout.content_path_in(&dir)?;
         let output_folder = layout.output_folder(&content_path)?;
+        let (placements, state_dir) = (self.placements.clone(), self.state_dir.clone());
+        let (id, folder) = (layout.id20, output_folder.clone());
+        tokio::task::spawn_blocking(move || placements.mark_download(&state_dir, id, &folder))
+            .await
+            .map_err(|e| Error::Engine {
+                action: "record where a download goes",
+                message: e.to_string(),
+            })??;
         let options = AddTorrentOptions {
             // Needed to resume into files already there; they are checked first.
             overwrite: true,
@@ -288,12 +306,12 @@ impl Engine {
         self.tracker.forget(infohash);
         let id = Id20::new(infohash.0);
         // Published files are the publisher's: never deleted, whatever the caller asks.
-        let delete_files = delete_files && !self.read_only.contains(&id);
+        let delete_files = delete_files && !self.placements.contains_read_only(&id);
         self.session
             .delete(TorrentIdOrHash::Hash(id), delete_files)
             .await
             .map_err(torrent_error("remove", *infohash))?;
-        self.read_only.forget(&self.state_dir, &id);
+        self.placements.forget(&self.state_dir, &id);
         Ok(())
     }
 
@@ -330,6 +348,16 @@ impl Engine {
             .map_err(torrent_error("stream", *infohash))?;
         let len = stream.len();
         Ok(TorrentFileStream::new(stream, len))
+    }
+
+    /// The bound on torrent files kept open at once, over every torrent.
+    pub fn max_open_files(&self) -> usize {
+        self.open_files.capacity()
+    }
+
+    /// Torrent files open now, and how many times one was opened so far.
+    pub fn open_files(&self) -> (usize, u64) {
+        (self.open_files.len(), self.open_files.opened())
     }
 
     /// Stops every torrent and closes the listener. Fastresume data is already on disk, so
@@ -441,6 +469,28 @@ fn listen_and_announce(
         listen.set_port(port);
     }
     Ok((listen, Some(listen.port())))
+}
+
+/// Marks torrents restored without a placement (saved by an engine before placements were
+/// recorded) as downloads where librqbit put them, so they too open files on demand from the
+/// next start; this run they keep librqbit's storage.
+async fn adopt_unplaced(session: &Session, placements: &Placements, state_dir: &Path) {
+    let torrents = session.with_torrents(|torrents| {
+        torrents
+            .map(|(_, handle)| (handle.info_hash(), handle.output_folder().to_owned()))
+            .collect::<Vec<_>>()
+    });
+    let (placements, state_dir) = (placements.clone(), state_dir.to_owned());
+    let adopted = tokio::task::spawn_blocking(move || {
+        for (id, folder) in torrents {
+            if let Err(e) = placements.adopt(&state_dir, id, &folder) {
+                tracing::warn!(?id, "cannot record where a torrent's files lie: {e}");
+            }
+        }
+    });
+    if let Err(e) = adopted.await {
+        tracing::warn!("cannot record where torrents' files lie: {e}");
+    }
 }
 
 fn magnet_infohash(link: &str) -> Result<InfoHash> {
