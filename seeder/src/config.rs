@@ -69,6 +69,10 @@ pub struct Limits {
     pub max_bytes: Option<u64>,
     /// Most files of followed content the node holds, over every follow (none: no cap).
     pub max_files: Option<u64>,
+    /// Most torrent files (published and downloaded) the engine keeps open at once; files
+    /// are opened when read or written, the least recently used closed (none: 512, or a
+    /// quarter of the process's open-file limit if lower).
+    pub max_open_files: Option<u64>,
     /// Follower registrations (`POST /api/v1/followers`) kept per feed.
     pub followers_per_feed: u32,
     /// Follower registrations kept over every feed.
@@ -219,6 +223,7 @@ impl Default for Limits {
             upload_rate: 0,
             max_bytes: None,
             max_files: None,
+            max_open_files: None,
             followers_per_feed: 64,
             followers_total: 4096,
             registrations_per_minute: 20,

@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// Most files of followed content held over every follow [default: no cap].
     #[arg(long, value_name = "N", env = "SWARMFEED_MAX_FILES")]
     max_files: Option<u64>,
+    /// Most torrent files the engine keeps open at once [default: 512, or a quarter of the
+    /// open-file limit if lower].
+    #[arg(long, value_name = "N", env = "SWARMFEED_MAX_OPEN_FILES")]
+    max_open_files: Option<u64>,
     #[command(flatten)]
     gateway: GatewayArgs,
 }
@@ -158,6 +162,9 @@ impl ServeArgs {
         }
         if self.max_files.is_some() {
             config.limits.max_files = self.max_files;
+        }
+        if self.max_open_files.is_some() {
+            config.limits.max_open_files = self.max_open_files;
         }
         self.gateway.apply(&mut config.gateway);
         Ok(config)

@@ -120,6 +120,10 @@ impl Node {
         engine_config.listen = SocketAddr::from((config.bind_ip, config.bt_port));
         engine_config.upload_limit_bps = rate(config.limits.upload_rate);
         engine_config.download_limit_bps = rate(config.limits.download_rate);
+        engine_config.max_open_files = config
+            .limits
+            .max_open_files
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         let engine = Engine::start(engine_config).await?;
 
         let listener = tokio::net::TcpListener::bind(config.listen)
