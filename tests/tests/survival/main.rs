@@ -21,37 +21,30 @@
 //! `SWARMFEED_SURVIVAL_NO_PUSH` set, P runs with `--no-push`: the seeders learn of new
 //! entries by polling the DHT only.
 
+mod content;
+mod import;
+mod newcomer;
+mod nodes;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use feeds::{FeedHead, FeedName, IdentityKey, Keypair, SignedHead};
 use publisher::DataDir;
-use tests::binary::{field, swarmfeed, swarmfeed_ok, swarmfeed_with_env};
+use tests::binary::{field, swarmfeed_ok, swarmfeed_with_env};
 use tests::node::{
-    NodeOptions, NodeProcess, Testnet, first_follow, http_get, http_request, publish, run_python,
-    same_tree, test_root, wait_for, write_pattern_file,
+    NodeProcess, Testnet, first_follow, http_get, http_request, publish, run_python, same_tree,
+    test_root, wait_for, write_pattern_file,
 };
+
+use crate::content::{ITEMS, Publications, make_content};
+use crate::newcomer::fresh_node;
+use crate::nodes::{follow, head_at, holds, on, stop_all, wait_all_hold};
 
 const PASSPHRASE: (&str, &str) = ("SWARMFEED_PASSPHRASE", "survival test passphrase");
 /// Seconds between the seeders' republishing of held heads (shortened from 1800).
 const REPUBLISH_SECS: &str = "8";
-
-/// The 10 publications: name under the content dir, and a size (0: the directory).
-const ITEMS: [(&str, u64); 10] = [
-    ("note.txt", 1 << 10),
-    ("letter.txt", 64 << 10),
-    ("photo.jpg", 256 << 10),
-    ("song.mp3", 1 << 20),
-    ("album", 0),
-    ("talk.ogg", 3 << 20),
-    ("clip.mp4", 5 << 20),
-    ("lecture.webm", 10 << 20),
-    ("archive.bin", 50 << 20),
-    ("last-words.txt", 4 << 10),
-];
-/// The file streamed from a fresh node's gateway.
-const STREAMED: usize = 6;
 
 struct Clock {
     start: Instant,
@@ -78,184 +71,6 @@ impl Clock {
     }
 }
 
-fn make_content(dir: &Path) {
-    for (i, (name, size)) in ITEMS.iter().enumerate() {
-        let seed = i as u64 + 1;
-        if *size == 0 {
-            write_pattern_file(&dir.join(name).join("cover.png"), 2 << 20, seed);
-            write_pattern_file(
-                &dir.join(name).join("tracks/01.flac"),
-                512 << 10,
-                seed + 100,
-            );
-            write_pattern_file(&dir.join(name).join("tracks/notes.txt"), 10, seed + 200);
-        } else {
-            write_pattern_file(&dir.join(name), *size, seed);
-        }
-    }
-}
-
-fn on(bootstrap: String, extra: &[&str]) -> NodeOptions {
-    NodeOptions {
-        bootstrap: Some(bootstrap),
-        args: extra.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
-/// Whether the node on `data` holds `entries` entries of its one follow, every torrent
-/// complete (BLAKE3-verified).
-fn holds(data: &Path, entries: u64) -> bool {
-    first_follow(data).is_some_and(|f| {
-        f["entries"] == entries && f["torrents"] == entries && f["complete"] == entries
-    })
-}
-
-fn follow(data: &Path, identity: &str) {
-    swarmfeed_ok(&["--data", data.to_str().unwrap(), "follow", identity]);
-}
-
-fn head_at(node: &NodeProcess, identity: &IdentityKey) -> Option<SignedHead> {
-    let url = format!("{}/api/v1/heads/{identity}/main", node.info.public_url);
-    SignedHead::decode(&http_get(&url)?).ok()
-}
-
-fn api_entries(node: &NodeProcess, identity: &str) -> Option<serde_json::Value> {
-    let url = format!(
-        "{}/api/v1/feeds/{identity}/main/entries?limit=50",
-        node.info.public_url
-    );
-    serde_json::from_slice(&http_get(&url)?).ok()
-}
-
-/// A fresh node's gateway renders the whole feed: the JSON API lists seqs `n..=1` with
-/// their titles, the HTML feed page shows every title newest first, and a file streams
-/// byte-exact. Returns how long after `started` the full feed was first rendered.
-fn check_gateway(
-    node: &NodeProcess,
-    identity: &str,
-    titles: &[String],
-    infohashes: &[String],
-    content: &Path,
-    started: Instant,
-) -> f64 {
-    let n = titles.len();
-    let page = wait_for(
-        Duration::from_secs(90),
-        "the fresh node's gateway to list every entry",
-        || api_entries(node, identity).filter(|p| p["entries"].as_array().map(Vec::len) == Some(n)),
-    );
-    let rendered = started.elapsed().as_secs_f64();
-    let seqs: Vec<u64> = page["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["seq"].as_u64().unwrap())
-        .collect();
-    assert_eq!(seqs, (1..=n as u64).rev().collect::<Vec<_>>(), "{page}");
-    for entry in page["entries"].as_array().unwrap() {
-        let seq = entry["seq"].as_u64().unwrap() as usize;
-        assert_eq!(entry["title"], titles[seq - 1].as_str(), "{entry}");
-        assert_eq!(entry["content"]["infohash"], infohashes[seq - 1].as_str());
-        assert_eq!(entry["retracted"], false);
-    }
-    let html = String::from_utf8(
-        http_get(&format!("{}/{identity}/main", node.info.public_url)).expect("feed page"),
-    )
-    .unwrap();
-    let positions: Vec<usize> = titles
-        .iter()
-        .map(|t| {
-            html.find(t.as_str())
-                .unwrap_or_else(|| panic!("{t} missing from the feed page"))
-        })
-        .collect();
-    assert!(
-        positions.windows(2).all(|w| w[0] > w[1]),
-        "the feed page does not list the entries newest first: {positions:?}"
-    );
-    let (name, _) = ITEMS[STREAMED];
-    let url = format!(
-        "{}/files/{}/{name}",
-        node.info.public_url, infohashes[STREAMED]
-    );
-    let streamed = wait_for(Duration::from_secs(120), "a streamed file", || {
-        http_get(&url)
-    });
-    assert!(
-        streamed == fs::read(content.join(name)).unwrap(),
-        "the streamed {name} differs"
-    );
-    let ranged = http_request("GET", &url, &[("Range", "bytes=1000-1999")], b"").unwrap();
-    assert_eq!(ranged.0, 206);
-    assert_eq!(ranged.1, fs::read(content.join(name)).unwrap()[1000..2000]);
-    rendered
-}
-
-/// A brand-new node: empty data dir, P's id, one bootstrap address. Rebuilds the feed and
-/// checks every file byte-exact; returns (feed rendered, everything held) seconds.
-fn fresh_node(
-    data: &Path,
-    bootstrap: String,
-    identity: &str,
-    titles: &[String],
-    infohashes: &[String],
-    content: &Path,
-) -> (NodeProcess, f64, f64) {
-    let started = Instant::now();
-    let node = NodeProcess::start(data, &on(bootstrap, &[]));
-    follow(data, identity);
-    let rendered = check_gateway(&node, identity, titles, infohashes, content, started);
-    wait_for(
-        Duration::from_secs(120),
-        "the fresh node to hold every entry",
-        || holds(data, titles.len() as u64).then_some(()),
-    );
-    let complete = started.elapsed().as_secs_f64();
-    for (name, _) in ITEMS {
-        let held = fs::read_dir(data.join("downloads"))
-            .unwrap()
-            .map(|e| e.unwrap().path().join(name))
-            .find(|p| p.exists())
-            .unwrap_or_else(|| panic!("{name} not held by {}", data.display()));
-        same_tree(&held, &content.join(name)).unwrap();
-    }
-    (node, rendered, complete)
-}
-
-#[derive(Clone, Default)]
-struct Publications {
-    identity: String,
-    titles: Vec<String>,
-    infohashes: Vec<String>,
-    magnets: Vec<String>,
-}
-
-impl Publications {
-    /// Publishes `ITEMS[i]` as entry `i + 1`.
-    fn publish(&mut self, p: &Path, content: &Path, i: usize) {
-        let (name, _) = ITEMS[i];
-        let title = format!("Survivor {} ({name})", i + 1);
-        let out = publish(p, &content.join(name), &title, &[]);
-        assert_eq!(out["seq"], i as u64 + 1, "{out}");
-        self.identity = out["identity"].as_str().unwrap().to_owned();
-        self.titles.push(title);
-        self.infohashes
-            .push(out["infohash"].as_str().unwrap().to_owned());
-        self.magnets
-            .push(bare_magnet(out["magnet"].as_str().unwrap()));
-    }
-}
-
-/// Strips web seeds (`ws=`) and trackers (`tr=`) from a magnet link.
-fn bare_magnet(magnet: &str) -> String {
-    let (base, query) = magnet.split_once('?').unwrap();
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|p| !p.starts_with("ws=") && !p.starts_with("tr="))
-        .collect();
-    format!("{base}?{}", kept.join("&"))
-}
-
 /// A head that claims to be `victim`'s but is signed by `signer`.
 fn forged_head(signer: &Keypair, victim: &IdentityKey, head: FeedHead) -> Vec<u8> {
     let mut bytes = head.sign(signer).unwrap().encode();
@@ -264,25 +79,6 @@ fn forged_head(signer: &Keypair, victim: &IdentityKey, head: FeedHead) -> Vec<u8
     bytes[at..at + 32].copy_from_slice(victim.as_bytes());
     assert!(SignedHead::decode(&bytes).is_err(), "the forgery verifies");
     bytes
-}
-
-/// SIGTERM to every node at once, then wait for each (a node takes a few seconds to stop).
-fn stop_all(nodes: Vec<NodeProcess>) {
-    for node in &nodes {
-        let _ = std::process::Command::new("kill")
-            .arg("-TERM")
-            .arg(node.child.id().to_string())
-            .status();
-    }
-    drop(nodes);
-}
-
-fn wait_all_hold(datas: &[&Path], entries: u64, limit: Duration, what: &str) -> f64 {
-    let started = Instant::now();
-    wait_for(limit, what, || {
-        datas.iter().all(|d| holds(d, entries)).then_some(())
-    });
-    started.elapsed().as_secs_f64()
 }
 
 #[test]
@@ -596,88 +392,4 @@ fn a_feed_outlives_its_publisher_and_gateway_and_its_restored_publisher_continue
     assert_ne!(fake["identity"], identity.as_str());
     clock.step("7c attacker's forged seq 12 refused by S1-S3 and N; nothing changed");
     println!("TOTAL {:.1} s", clock.start.elapsed().as_secs_f64());
-}
-
-/// An identity imported from a backup signs nothing until its feeds are synced from the
-/// network: offline, the sync fails clearly and `publish` refuses (exit 3) rather than fork;
-/// `--force-new-feed` is the escape for an identity that never published.
-#[test]
-fn an_imported_identity_refuses_to_publish_until_its_feeds_are_synced() {
-    let (_guard, root) = test_root();
-    let (one, two) = (root.join("one"), root.join("two"));
-    let (one, two) = (one.to_str().unwrap(), two.to_str().unwrap());
-    swarmfeed_ok(&["--data", one, "identity", "new", "--name", "alice"]);
-    let backup = root.join("alice.age");
-    let backup = backup.to_str().unwrap();
-    let out = swarmfeed_with_env(
-        &["--data", one, "identity", "export", "alice", "-o", backup],
-        &[PASSPHRASE],
-    );
-    assert!(out.status.success());
-    let file = root.join("post.txt");
-    write_pattern_file(&file, 100, 1);
-
-    // Offline: no bootstrap, no node. The key is imported; the sync fails and says why.
-    let out = swarmfeed_with_env(
-        &[
-            "--data",
-            two,
-            "identity",
-            "import",
-            backup,
-            "--dht-bootstrap",
-            "none",
-        ],
-        &[PASSPHRASE],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("warning: cannot sync the feeds"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("offline"), "{stderr}");
-
-    let refused = swarmfeed(&["--data", two, "publish", file.to_str().unwrap()]);
-    assert_eq!(refused.status.code(), Some(3));
-    let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("not synced from the network"), "{stderr}");
-    assert!(stderr.contains("identity sync"), "{stderr}");
-    assert!(
-        !Path::new(two)
-            .join("feeds")
-            .join(
-                DataDir::new(two)
-                    .keystore()
-                    .resolve(None)
-                    .unwrap()
-                    .1
-                    .public()
-                    .to_string()
-            )
-            .join("main")
-            .exists()
-    );
-    let refused = swarmfeed(&["--data", two, "retract", "1"]);
-    assert_eq!(refused.status.code(), Some(3));
-
-    let out = swarmfeed(&["--data", two, "identity", "sync", "--dht-bootstrap", "none"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
-
-    // The escape: this identity never published anything.
-    let out = swarmfeed_ok(&[
-        "--data",
-        two,
-        "publish",
-        file.to_str().unwrap(),
-        "--force-new-feed",
-        "--json",
-    ]);
-    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(out["seq"], 1);
-    // The mark is gone: the next publish needs no flag.
-    let out = publish(Path::new(two), &file, "again", &[]);
-    assert_eq!(out["seq"], 2);
 }
