@@ -134,6 +134,38 @@ impl DhtNode {
         peers
     }
 
+    /// Peers announced for `info_hash`, gathered until the lookup ends or until `settle`
+    /// after the first ones arrived, whichever is first: a download needs a peer now more
+    /// than every peer once the last slow DHT node has answered.
+    pub async fn get_peers_soon(
+        &self,
+        info_hash: [u8; 20],
+        settle: std::time::Duration,
+    ) -> Vec<SocketAddrV4> {
+        let mut peers = Vec::new();
+        let mut stream = self.dht.get_peers(Id::from(info_hash));
+        let mut until = None;
+        loop {
+            let next = match until {
+                None => stream.next().await,
+                Some(until) => match tokio::time::timeout_at(until, stream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => break,
+                },
+            };
+            let Some(batch) = next else { break };
+            for peer in batch {
+                if !peers.contains(&peer) {
+                    peers.push(peer);
+                }
+            }
+            if until.is_none() && !peers.is_empty() {
+                until = Some(tokio::time::Instant::now() + settle);
+            }
+        }
+        peers
+    }
+
     /// Stores a signed BEP 44 item (a feed head or an identity record) on the closest nodes.
     /// Any node may do this for any item it holds: no secret is needed to republish.
     pub async fn put_item(&self, item: &feeds::MutableItem) -> Result<(), DhtError> {

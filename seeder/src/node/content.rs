@@ -2,10 +2,12 @@
 //! downloads peers from the DHT, and checking every finished file against the BLAKE3 hash
 //! its entry names.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
 
 use feeds::metainfo::FileLayout;
 use feeds::{InfoHash, Metainfo};
@@ -21,6 +23,14 @@ const METADATA_TIMEOUT: Duration = Duration::from_secs(120);
 /// Rounds of the content loop (2 s each) between tries of a reserved download that is not
 /// in the engine (its magnet found no peer with the metadata).
 const RETRY_ROUNDS: u64 = 10;
+
+/// A download without peers asks the DHT again after this, doubling up to [`LOOKUP_EVERY`]:
+/// its publisher may have announced it a moment after the first lookup.
+const LOOKUP_SOON: Duration = Duration::from_secs(2);
+/// How often a download asks the DHT for more peers.
+const LOOKUP_EVERY: Duration = Duration::from_secs(30);
+/// Most DHT peer lookups running at once.
+const MAX_LOOKUPS: usize = 8;
 
 /// The node's own caps on followed content (`[limits]`).
 pub(super) fn node_caps(node: &NodeHandle) -> Caps {
@@ -191,6 +201,7 @@ fn in_flight() -> &'static Mutex<HashSet<InfoHash>> {
 pub async fn content_loop(node: NodeHandle) {
     let mut tick = tokio::time::interval(Duration::from_secs(2));
     let mut rounds: u64 = 0;
+    let mut lookups = PeerLookups::default();
     loop {
         tokio::select! {
             _ = node.cancel.cancelled() => return,
@@ -216,14 +227,20 @@ pub async fn content_loop(node: NodeHandle) {
             let Some(last) = page.last() else { break };
             after = Some(last.infohash);
             for torrent in page {
-                watch(&node, &torrent, rounds).await;
+                watch(&node, &torrent, rounds, &mut lookups).await;
             }
         }
+        lookups.end_round();
     }
 }
 
 /// One round of watching a followed download.
-async fn watch(node: &NodeHandle, torrent: &crate::store::StoredTorrent, rounds: u64) {
+async fn watch(
+    node: &NodeHandle,
+    torrent: &crate::store::StoredTorrent,
+    rounds: u64,
+    lookups: &mut PeerLookups,
+) {
     if torrent.origin != Origin::Followed || torrent.state.error.is_some() {
         return;
     }
@@ -242,9 +259,66 @@ async fn watch(node: &NodeHandle, torrent: &crate::store::StoredTorrent, rounds:
     }
     if status.complete {
         verify_download(node, torrent.infohash).await;
-    } else if rounds % 5 == 1 {
-        let peers = fetch::swarm_peers(node, torrent.infohash).await;
-        let _ = node.engine.add_peers(&torrent.infohash, &peers);
+    } else {
+        lookups.ask_if_due(node, torrent.infohash, status.peers);
+    }
+}
+
+/// When each running download next asks the DHT for peers. A download with no peer asks
+/// again soon ([`LOOKUP_SOON`], doubling), one with peers every [`LOOKUP_EVERY`]. Lookups
+/// run in the background, at most [`MAX_LOOKUPS`] at once, so a slow one (a DHT node that
+/// never answers) holds up neither the loop nor the other downloads.
+struct PeerLookups {
+    /// Per download: when it asks next, and the wait after that.
+    due: HashMap<InfoHash, (Instant, Duration)>,
+    /// Downloads seen this round (the others are forgotten at its end).
+    seen: HashSet<InfoHash>,
+    running: Arc<Semaphore>,
+}
+
+impl Default for PeerLookups {
+    fn default() -> Self {
+        PeerLookups {
+            due: HashMap::new(),
+            seen: HashSet::new(),
+            running: Arc::new(Semaphore::new(MAX_LOOKUPS)),
+        }
+    }
+}
+
+impl PeerLookups {
+    fn ask_if_due(&mut self, node: &NodeHandle, infohash: InfoHash, connected: u32) {
+        self.seen.insert(infohash);
+        let now = Instant::now();
+        // Just added: the add itself asked the DHT a moment ago.
+        let (at, wait) = self
+            .due
+            .entry(infohash)
+            .or_insert((now + LOOKUP_SOON, LOOKUP_SOON));
+        if now < *at {
+            return;
+        }
+        let Ok(permit) = self.running.clone().try_acquire_owned() else {
+            return;
+        };
+        *wait = if connected > 0 {
+            LOOKUP_EVERY
+        } else {
+            (*wait * 2).min(LOOKUP_EVERY)
+        };
+        *at = now + *wait;
+        let node = node.clone();
+        tokio::spawn(async move {
+            let peers = fetch::swarm_peers(&node, infohash).await;
+            tracing::debug!(%infohash, found = peers.len(), "peers from the DHT");
+            let _ = node.engine.add_peers(&infohash, &peers);
+            drop(permit);
+        });
+    }
+
+    fn end_round(&mut self) {
+        let seen = std::mem::take(&mut self.seen);
+        self.due.retain(|infohash, _| seen.contains(infohash));
     }
 }
 

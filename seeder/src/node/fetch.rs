@@ -121,6 +121,31 @@ pub async fn head_from_nodes(
     heads
 }
 
+/// Every head of `identity`'s `feed` that can be found now, in the DHT (waiting at most
+/// `dht_wait`) and at the nodes serving it: highest seq first, one per (seq, entry). With
+/// them, the nodes that answered (a follower registers with them for pushes).
+pub async fn heads(
+    node: &NodeHandle,
+    identity: &IdentityKey,
+    feed: &FeedName,
+    dht_wait: Duration,
+) -> (Vec<SignedHead>, Vec<String>) {
+    let mut heads = Vec::new();
+    if let Ok(Some(head)) = tokio::time::timeout(dht_wait, node.dht.get_head(identity, feed)).await
+    {
+        heads.push(head);
+    }
+    let mut answered = Vec::new();
+    for (url, head) in head_from_nodes(node, identity, feed).await {
+        heads.push(head);
+        answered.push(url);
+    }
+    heads.retain(|h| h.author() == *identity && h.head().feed == *feed);
+    heads.sort_by_key(|h| std::cmp::Reverse(h.head().seq));
+    heads.dedup_by_key(|h| (h.head().seq, h.head().entry_hash));
+    (heads, answered)
+}
+
 /// The bytes of a log part (tail or segment) named `name` with `infohash`: from a node over
 /// HTTP, else from the swarm. Either way the bytes must hash to `infohash`.
 pub async fn log_part(
@@ -221,9 +246,10 @@ pub async fn torrent_file(
     None
 }
 
-/// Peers the DHT knows for `infohash`, as the engine takes them.
+/// Peers the DHT knows for `infohash`, as the engine takes them: those found within a
+/// second of the first answer that had any (at most 20 s in all).
 pub async fn swarm_peers(node: &NodeHandle, infohash: InfoHash) -> Vec<std::net::SocketAddr> {
-    let lookup = node.dht.get_peers(infohash.0);
+    let lookup = node.dht.get_peers_soon(infohash.0, Duration::from_secs(1));
     let peers = tokio::time::timeout(Duration::from_secs(20), lookup)
         .await
         .unwrap_or_default();

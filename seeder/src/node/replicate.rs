@@ -331,33 +331,34 @@ pub async fn update_feed(node: &NodeHandle, identity: &IdentityKey, feed: &FeedN
     {
         node.store.put_identity_record(&record).await?;
     }
-    let mut best: Option<SignedHead> = state.and_then(|s| s.head);
-    let mut consider = |head: SignedHead| {
-        if head.author() == *identity
-            && head.head().feed == *feed
-            && best.as_ref().is_none_or(|b| head.head().seq > b.head().seq)
-        {
-            best = Some(head);
-        }
-    };
-    if let Some(head) = with_timeout(node.dht.get_head(identity, feed))
-        .await
-        .flatten()
-    {
-        consider(head);
+    let (mut heads, answered) =
+        fetch::heads(node, identity, feed, Duration::from_secs(15)).await;
+    for url in &answered {
+        register_as_follower(node, url, identity, feed).await;
     }
-    for (url, head) in fetch::head_from_nodes(node, identity, feed).await {
-        register_as_follower(node, &url, identity, feed).await;
-        consider(head);
+    if let Some(stored) = state.and_then(|s| s.head) {
+        heads.push(stored);
+        heads.sort_by_key(|h| std::cmp::Reverse(h.head().seq));
+        heads.dedup_by_key(|h| (h.head().seq, h.head().entry_hash));
     }
-    let Some(head) = best else {
+    let Some(highest) = heads.first() else {
         return Err(Error::Fetch("no head found yet (DHT or nodes)".into()));
     };
-    node.store.put_head(&head).await?;
-    if head.head().seq <= verified {
-        return Ok(());
+    node.store.put_head(highest).await?;
+    // The highest head whose log can be fetched: a head nobody serves the log of yet (its
+    // publisher went away right after signing it) must not hold the feed back at the last
+    // verified entry when a lower head, newer than that, can be had.
+    let mut failure = None;
+    for head in heads.iter().filter(|h| h.head().seq > verified) {
+        match take_in_log(node, identity, feed, head, verified).await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::debug!(%identity, %feed, seq = head.head().seq, "head's log not fetched: {e}");
+                failure.get_or_insert(e);
+            }
+        }
     }
-    take_in_log(node, identity, feed, &head, verified).await
+    failure.map_or(Ok(()), Err)
 }
 
 /// Fetches the log parts a head names past `verified`, verifies them, stores everything.

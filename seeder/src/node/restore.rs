@@ -148,23 +148,6 @@ async fn find_identity_record(
     }
 }
 
-/// Every head of the feed that can be found (DHT and nodes), highest seq first.
-async fn heads(node: &NodeHandle, identity: &IdentityKey, feed: &FeedName) -> Vec<SignedHead> {
-    let mut heads = Vec::new();
-    if let Ok(Some(head)) =
-        tokio::time::timeout(Duration::from_secs(10), node.dht.get_head(identity, feed)).await
-    {
-        heads.push(head);
-    }
-    for (_, head) in fetch::head_from_nodes(node, identity, feed).await {
-        heads.push(head);
-    }
-    heads.retain(|h| h.author() == *identity && h.head().feed == *feed);
-    heads.sort_by_key(|h| std::cmp::Reverse(h.head().seq));
-    heads.dedup_by_key(|h| (h.head().seq, h.head().entry_hash));
-    heads
-}
-
 /// Fetches and verifies the feed up to the highest head whose log can be fetched (tail and
 /// segments from nodes or the swarm, each checked against its infohash, every signature and
 /// the chain verified); returns that head and the entries. A lower head that disagrees with
@@ -177,7 +160,7 @@ async fn fetch_feed(
 ) -> Result<(SignedHead, Vec<SignedEntry>)> {
     let mut last_error = String::from("no head found (DHT or nodes)");
     loop {
-        let found = heads(node, identity, feed).await;
+        let (found, _) = fetch::heads(node, identity, feed, Duration::from_secs(10)).await;
         for head in &found {
             match fetch_log(node, identity, feed, head).await {
                 Ok(entries) => {
