@@ -10,10 +10,10 @@
 //! are positioned (`pread`/`pwrite`), so many peers share one descriptor without a seek
 //! position between them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The bound when none is configured and the open-file limit allows it.
 pub const DEFAULT_MAX_OPEN_FILES: usize = 512;
@@ -21,42 +21,31 @@ pub const DEFAULT_MAX_OPEN_FILES: usize = 512;
 /// Never fewer than this, whatever the limit: a piece can span a few files.
 const MIN_OPEN_FILES: usize = 4;
 
+/// When the bound is reached, this share of the open files (the least recently used) is
+/// closed at once, so finding them (a pass over every open file) is paid once per many
+/// opens, not on each.
+const EVICT_DIVISOR: usize = 8;
+
 /// One file of one storage: the storage's owner id and the file's index in its torrent.
 pub(crate) type FileKey = (u64, usize);
 
 /// The node-wide set of open torrent files, least recently used closed first.
+///
+/// A use of an open file (every chunk a peer asks for) takes the read lock and stamps the
+/// file with a tick of a shared clock; only opening a file takes the write lock.
 #[derive(Debug)]
 pub(crate) struct OpenFiles {
     capacity: usize,
-    lru: Mutex<Lru>,
+    files: RwLock<HashMap<FileKey, OpenFile>>,
+    clock: AtomicU64,
     next_owner: AtomicU64,
     opened: AtomicU64,
 }
 
-#[derive(Debug, Default)]
-struct Lru {
-    files: HashMap<FileKey, (Arc<File>, u64)>,
-    /// Last use → key; the first entry is the least recently used.
-    by_use: BTreeMap<u64, FileKey>,
-    clock: u64,
-}
-
-impl Lru {
-    fn touch(&mut self, key: FileKey) -> Option<Arc<File>> {
-        self.clock += 1;
-        let clock = self.clock;
-        let (file, used) = self.files.get_mut(&key)?;
-        self.by_use.remove(used);
-        *used = clock;
-        self.by_use.insert(clock, key);
-        Some(file.clone())
-    }
-
-    fn remove(&mut self, key: FileKey) -> Option<Arc<File>> {
-        let (file, used) = self.files.remove(&key)?;
-        self.by_use.remove(&used);
-        Some(file)
-    }
+#[derive(Debug)]
+struct OpenFile {
+    file: Arc<File>,
+    last_use: AtomicU64,
 }
 
 impl OpenFiles {
@@ -64,7 +53,8 @@ impl OpenFiles {
     pub fn new(capacity: usize) -> Arc<OpenFiles> {
         Arc::new(OpenFiles {
             capacity: capacity.max(MIN_OPEN_FILES),
-            lru: Mutex::new(Lru::default()),
+            files: RwLock::new(HashMap::new()),
+            clock: AtomicU64::new(0),
             next_owner: AtomicU64::new(1),
             opened: AtomicU64::new(0),
         })
@@ -77,7 +67,7 @@ impl OpenFiles {
 
     /// Files open now (not counting evicted ones a read still holds).
     pub fn len(&self) -> usize {
-        self.lock().files.len()
+        self.read().len()
     }
 
     /// How many times a file was opened (a miss).
@@ -97,61 +87,88 @@ impl OpenFiles {
         key: FileKey,
         open: impl FnOnce() -> std::io::Result<File>,
     ) -> std::io::Result<Arc<File>> {
-        if let Some(file) = self.lock().touch(key) {
-            return Ok(file);
+        if let Some(open_file) = self.read().get(&key) {
+            open_file.last_use.store(self.tick(), Ordering::Relaxed);
+            return Ok(open_file.file.clone());
         }
         let opened = Arc::new(open()?);
         self.opened.fetch_add(1, Ordering::Relaxed);
         Ok(self.insert(key, opened))
     }
 
-    /// Keeps `file` open for `key`, closing the least recently used file if the bound is
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Keeps `file` open for `key`, closing the least recently used files if the bound is
     /// reached; returns the file kept (another thread's, if it got there first).
     fn insert(&self, key: FileKey, file: Arc<File>) -> Arc<File> {
-        let mut lru = self.lock();
-        if let Some(existing) = lru.touch(key) {
-            return existing;
+        let mut files = self.write();
+        if let Some(open_file) = files.get(&key) {
+            open_file.last_use.store(self.tick(), Ordering::Relaxed);
+            return open_file.file.clone();
         }
         // Evicted files are dropped after the lock is released (closing can take time).
         let mut evicted = Vec::new();
-        while lru.files.len() >= self.capacity {
-            let Some((_, oldest)) = lru.by_use.pop_first() else {
-                break;
-            };
-            evicted.extend(lru.files.remove(&oldest).map(|(file, _)| file));
+        if files.len() >= self.capacity {
+            let mut by_use: Vec<(u64, FileKey)> = files
+                .iter()
+                .map(|(key, f)| (f.last_use.load(Ordering::Relaxed), *key))
+                .collect();
+            let count = (self.capacity / EVICT_DIVISOR)
+                .max(files.len() + 1 - self.capacity)
+                .min(by_use.len());
+            if count < by_use.len() {
+                by_use.select_nth_unstable(count);
+            }
+            for (_, oldest) in &by_use[..count] {
+                evicted.extend(files.remove(oldest));
+            }
         }
-        lru.clock += 1;
-        let clock = lru.clock;
-        lru.files.insert(key, (file.clone(), clock));
-        lru.by_use.insert(clock, key);
-        drop(lru);
+        files.insert(
+            key,
+            OpenFile {
+                file: file.clone(),
+                last_use: AtomicU64::new(self.tick()),
+            },
+        );
+        drop(files);
         drop(evicted);
         file
     }
 
     /// Closes one file (before it is deleted, say).
     pub fn close(&self, key: FileKey) {
-        let file = self.lock().remove(key);
+        let file = self.write().remove(&key);
         drop(file);
     }
 
     /// Closes the files `0..files` of one owner (its torrent left the session).
     pub fn close_owner(&self, owner: u64, files: usize) {
+        if files == 0 {
+            return;
+        }
         let mut closed = Vec::new();
         {
-            let mut lru = self.lock();
+            let mut open = self.write();
             for index in 0..files {
-                closed.extend(lru.remove((owner, index)));
+                closed.extend(open.remove(&(owner, index)));
             }
         }
         drop(closed);
     }
 
-    fn lock(&self) -> MutexGuard<'_, Lru> {
-        // A panic while holding the lock leaves the maps consistent (no partial update
-        // panics), so a poisoned lock is still usable.
-        self.lru
-            .lock()
+    // A panic while holding the lock leaves the map consistent (no update is partial), so
+    // a poisoned lock is still usable.
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<FileKey, OpenFile>> {
+        self.files
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<FileKey, OpenFile>> {
+        self.files
+            .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -225,6 +242,42 @@ mod tests {
         held[2].write_all_at(b"still open", 0).unwrap();
         files.close_owner(owner, 5);
         assert_eq!(files.len(), 0);
+    }
+
+    #[test]
+    fn a_full_set_closes_an_eighth_of_its_files_the_least_recently_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = OpenFiles::new(64);
+        let owner = files.new_owner();
+        for index in 0..64 {
+            files
+                .get((owner, index), || Ok(temp_file(&dir, "f")))
+                .unwrap();
+        }
+        // Use all but 0..8 again, in reverse: 0..8 are the least recently used.
+        for index in (8..64).rev() {
+            files
+                .get((owner, index), || panic!("{index} is open"))
+                .unwrap();
+        }
+        files.get((owner, 64), || Ok(temp_file(&dir, "g"))).unwrap();
+        assert_eq!(files.len(), 64 - 8 + 1);
+        for index in 8..65 {
+            files
+                .get((owner, index), || panic!("{index} was closed"))
+                .unwrap();
+        }
+        let mut reopened = 0;
+        for index in 0..8 {
+            files
+                .get((owner, index), || {
+                    reopened += 1;
+                    Ok(temp_file(&dir, "f"))
+                })
+                .unwrap();
+        }
+        assert_eq!(reopened, 8);
+        assert!(files.len() <= 64);
     }
 
     #[test]
