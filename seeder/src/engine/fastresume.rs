@@ -1,29 +1,21 @@
-//! Seeding without a second hash pass: fastresume bitfields written in librqbit's format.
+//! Seeding without a second hash pass: fastresume bitfields for content we already hashed.
 //!
 //! librqbit 9.1.0 checks a torrent's data on every add unless its session persistence holds
-//! a piece bitfield for it (`fastresume`). With JSON persistence that bitfield is the file
-//! `STATE/{infohash}.bitv`: one bit per piece, most significant bit first, the raw bytes of a
-//! `bitvec` `BitBox<u8, Msb0>`, exactly `ceil(pieces / 8)` bytes long (anything else is
-//! ignored and the data fully checked). Its loader takes the infohash straight from the add,
-//! so a bitfield written here before the add is found (`JsonSessionPersistenceStore::load`
-//! with `TorrentIdOrHash::Hash`). librqbit then spot-checks the claim (at least one piece of
-//! each file and a few random ones, `validate_fastresume`) and falls back to a full check
-//! when a spot-check fails: a wrong claim costs a re-hash, never wrong bytes served.
+//! a piece bitfield for it (`fastresume`): one bit per piece, most significant bit first, the
+//! raw bytes of a `bitvec` `BitBox<u8, Msb0>`, exactly `ceil(pieces / 8)` bytes long
+//! (anything else is ignored and the data fully checked). The engine's persistence is ours
+//! ([`super::persistence`]) and finds a bitfield by infohash, so one saved before the add is
+//! used. librqbit then spot-checks the claim (at least one piece of each file and a few random
+//! ones, `validate_fastresume`) and falls back to a full check when a spot-check fails: a
+//! wrong claim costs a re-hash, never wrong bytes served.
 //!
-//! We write one for content our publisher has just hashed, so publishing reads the data
-//! once; librqbit keeps it up to date afterwards, so restarts never re-hash either.
+//! We save one for content our publisher has just hashed, so publishing reads the data once;
+//! librqbit keeps it up to date afterwards, so restarts never re-hash either.
 
-use std::fs::{self, File};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::error::{Result, io_error};
-
-/// The bitfield file librqbit's JSON persistence reads for a torrent (`{info_hash:?}.bitv`:
-/// 40 lowercase hex digits).
-pub(crate) fn bitfield_path(state_dir: &Path, infohash_hex: &str) -> PathBuf {
-    state_dir.join(format!("{infohash_hex}.bitv"))
-}
+use super::error::{Error, Result, io_error};
+use super::persistence;
 
 /// A bitfield claiming all `pieces` pieces: Msb0 order, unused trailing bits clear.
 pub(crate) fn complete_bitfield(pieces: u32) -> Vec<u8> {
@@ -36,49 +28,36 @@ pub(crate) fn complete_bitfield(pieces: u32) -> Vec<u8> {
     bytes
 }
 
-/// Records that every piece of a torrent is on disk, so that adding it does not re-hash.
-///
-/// Written to a temporary file, flushed, then renamed: a crash leaves no half bitfield (a
-/// short one would only cost a full check, but a torn one could claim pieces we lack).
-pub(crate) fn write_complete(state_dir: &Path, infohash_hex: &str, pieces: u32) -> Result<()> {
-    let path = bitfield_path(state_dir, infohash_hex);
-    let temp = state_dir.join(format!(".{infohash_hex}.bitv.tmp"));
-    let mut file = File::create(&temp).map_err(io_error("create", &temp))?;
-    file.write_all(&complete_bitfield(pieces))
-        .map_err(io_error("write", &temp))?;
-    file.sync_all().map_err(io_error("sync", &temp))?;
-    fs::rename(&temp, &path).map_err(io_error("rename into place", &path))
+/// Removes torrents (by infohash, 40 hex digits) from the saved session before an engine
+/// starts on `state_dir`, so that the engine never reopens their files (a publisher's file
+/// that changed while the node was down must be checked before it is seeded again).
+pub async fn forget_saved(state_dir: &Path, infohashes: &[String]) -> Result<()> {
+    if infohashes.is_empty() {
+        return Ok(());
+    }
+    let (state_dir, infohashes) = (state_dir.to_owned(), infohashes.to_vec());
+    tokio::task::spawn_blocking(move || forget_now(&state_dir, &infohashes))
+        .await
+        .map_err(|e| Error::Engine {
+            action: "forget saved torrents",
+            message: e.to_string(),
+        })?
 }
 
-/// Removes torrents from the saved session before an engine starts on `state_dir`, so that
-/// librqbit never reopens their files: it opens seeded files read-write and resizes one
-/// whose length changed, which must never happen to a publisher's own files.
-pub fn forget_saved(state_dir: &Path, infohashes: &[String]) -> Result<()> {
-    let session = state_dir.join("session.json");
-    let Ok(bytes) = fs::read(&session) else {
-        return Ok(());
-    };
-    let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-        return Ok(());
-    };
-    if let Some(torrents) = json.get_mut("torrents").and_then(|t| t.as_object_mut()) {
-        torrents.retain(|_, t| {
-            let hash = t
-                .get("info_hash")
-                .and_then(|h| h.as_str())
-                .unwrap_or_default();
-            !infohashes.iter().any(|h| h == hash)
-        });
-    }
+fn forget_now(state_dir: &Path, infohashes: &[String]) -> Result<()> {
+    let hashes: Vec<[u8; 20]> = infohashes
+        .iter()
+        .filter_map(|h| persistence::parse_hex20(h))
+        .collect();
+    std::fs::create_dir_all(state_dir).map_err(io_error("create directory", state_dir))?;
+    persistence::forget(state_dir, &hashes).map_err(|e| Error::Engine {
+        action: "forget saved torrents",
+        message: format!("{e:#}"),
+    })?;
     for hash in infohashes {
-        let _ = fs::remove_file(bitfield_path(state_dir, hash));
-        let _ = fs::remove_file(state_dir.join(format!("{hash}.torrent")));
         super::read_only::forget_marker(state_dir, hash);
     }
-    let temp = state_dir.join(".session.json.tmp");
-    let text = serde_json::to_vec(&json).unwrap_or(bytes);
-    fs::write(&temp, text).map_err(io_error("write", &temp))?;
-    fs::rename(&temp, &session).map_err(io_error("rename into place", &session))
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,8 +3,11 @@
 //!
 //! - No UPnP, no local service discovery, no librqbit DHT: peers come from `initial_peers`,
 //!   trackers, and incoming connections (the node runs its own DHT with `mainline`).
-//! - State lives in `data_dir/engine/`: librqbit's JSON session (every torrent, where its
-//!   files lie) and a fastresume piece bitfield per torrent, so a restart does not re-hash.
+//! - State lives in `data_dir/engine/`: librqbit's session (every torrent, where its files
+//!   lie) and a fastresume piece bitfield per torrent, so a restart does not re-hash, in a
+//!   SQLite database of ours (`session.db`, see [`persistence`]): an add costs one row, not
+//!   a rewrite of librqbit's whole JSON session, and no torrent keeps a file open for its
+//!   bitfield. A JSON session left by an older engine is imported once.
 //! - [`Engine::seed_existing`] seeds published content where it lies without reading it
 //!   again: see [`fastresume`] and `docs/engine-gaps.md`.
 
@@ -15,6 +18,7 @@ mod layout;
 mod local_tracker;
 mod on_demand;
 mod open_files;
+mod persistence;
 mod read_only;
 mod runtime;
 mod status;
@@ -46,6 +50,7 @@ use error::{engine_error, io_error, torrent_error};
 use layout::TorrentLayout;
 use local_tracker::LocalTracker;
 use open_files::OpenFiles;
+use persistence::SessionStore;
 use read_only::Placements;
 
 /// What to download: a .torrent file's bytes or a magnet link.
@@ -69,10 +74,8 @@ pub struct Engine {
     placements: Placements,
     /// The node-wide bound on open torrent files (see [`open_files`]).
     open_files: Arc<OpenFiles>,
-    /// librqbit 9.1.0's JSON persistence picks a new torrent's id as the highest stored id
-    /// plus one before storing it, so two adds at once get the same id and the second is
-    /// answered with the first torrent (see docs/engine-gaps.md): adds go one at a time.
-    add_lock: tokio::sync::Mutex<()>,
+    /// librqbit's session state (see [`persistence`]).
+    store: Arc<SessionStore>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -112,15 +115,14 @@ impl Engine {
                 message: format!("bad tracker URL: {e}"),
             })?;
         let placements = Placements::load(&state_dir)?;
+        let store = open_store(&state_dir).await?;
         let open_files = OpenFiles::new(open_files::max_open_files(config.max_open_files));
         let options = SessionOptions {
             dht: None,
             default_storage_factory: Some(placements.factory(open_files.clone())),
             disable_local_service_discovery: true,
             fastresume: true,
-            persistence: Some(SessionPersistenceConfig::Json {
-                folder: Some(state_dir.clone()),
-            }),
+            persistence: Some(SessionPersistenceConfig::Custom(store.clone())),
             listen: Some(ListenerOptions {
                 mode: if config.utp {
                     ListenerMode::TcpAndUtp
@@ -165,7 +167,7 @@ impl Engine {
             tracker,
             placements,
             open_files,
-            add_lock: tokio::sync::Mutex::new(()),
+            store,
         })
     }
 
@@ -200,14 +202,17 @@ impl Engine {
         let (placements, folder) = (self.placements.clone(), output_folder.clone());
         tokio::task::spawn_blocking(move || {
             checked.check_files(&content_path)?;
-            placements.mark_read_only(&state_dir, checked.id20, &folder)?;
-            fastresume::write_complete(&state_dir, &format!("{:?}", checked.id20), checked.pieces)
+            placements.mark_read_only(&state_dir, checked.id20, &folder)
         })
         .await
         .map_err(|e| Error::Engine {
             action: "check published files",
             message: e.to_string(),
         })??;
+        self.store
+            .save_bitfield(layout.id20, fastresume::complete_bitfield(layout.pieces))
+            .await
+            .map_err(torrent_error("record the pieces of", layout.infohash))?;
         let options = AddTorrentOptions {
             overwrite: true,
             output_folder: Some(path_string(&output_folder)?),
@@ -364,6 +369,9 @@ impl Engine {
     /// a crash instead costs nothing but the last pieces' bits (they are checked again).
     pub async fn shutdown(self) {
         self.session.stop().await;
+        if let Err(e) = self.store.sync().await {
+            tracing::warn!("engine session state not saved at shutdown: {e:#}");
+        }
     }
 
     fn handle(&self, infohash: &InfoHash) -> Result<Arc<ManagedTorrent>> {
@@ -387,7 +395,8 @@ impl Engine {
         torrent: Vec<u8>,
         options: AddTorrentOptions,
     ) -> Result<InfoHash> {
-        let _one_at_a_time = self.add_lock.lock().await;
+        // No lock: our store hands out ids atomically (librqbit's JSON store gave two
+        // concurrent adds the same id); the infohash check below stays as a guard.
         let response = self
             .session
             .add_torrent(AddTorrent::from_bytes(torrent), Some(options))
@@ -447,6 +456,21 @@ impl Engine {
             }
         }
     }
+}
+
+/// Opens the session database (importing a JSON session the first time) off the executor.
+async fn open_store(state_dir: &Path) -> Result<Arc<SessionStore>> {
+    let dir = state_dir.to_owned();
+    let opened = tokio::task::spawn_blocking(move || SessionStore::open(&dir)).await;
+    let message = match opened {
+        Ok(Ok(store)) => return Ok(Arc::new(store)),
+        Ok(Err(e)) => format!("session database: {e:#}"),
+        Err(e) => e.to_string(),
+    };
+    Err(Error::Start {
+        state_dir: state_dir.to_owned(),
+        message,
+    })
 }
 
 /// The address to bind and the port to announce. librqbit announces no port for a

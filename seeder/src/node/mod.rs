@@ -108,7 +108,7 @@ impl Node {
         // Published files that changed while the node was down (a stat, a BLAKE3 pass if
         // their stamp moved) leave the engine's saved session before it opens anything.
         let checked = scrub::check_at_start(&store, &data).await?;
-        crate::engine::forget_saved(&config.data_dir.join("engine"), &checked.forget())?;
+        crate::engine::forget_saved(&config.data_dir.join("engine"), &checked.forget()).await?;
         let dht = DhtNode::start(&DhtConfig {
             bind_address: config.bind_ip,
             port: config.dht_port,

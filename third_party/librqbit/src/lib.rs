@@ -86,6 +86,8 @@ pub use error::{Error, Result};
 
 pub use api::Api;
 pub use api_error::{ApiError, WithStatus, WithStatusError};
+pub use bitv::{BitV, BoxBitV};
+pub use bitv_factory::BitVFactory;
 pub use create_torrent_file::{CreateTorrentOptions, CreateTorrentResult, create_torrent};
 pub use dht;
 pub use librqbit_core::spawn_utils::spawn as librqbit_spawn;
@@ -93,14 +95,15 @@ pub use listen::{ListenerMode, ListenerOptions};
 pub use peer_connection::PeerConnectionOptions;
 pub use session::{
     AddTorrent, AddTorrentOptions, AddTorrentResponse, DhtSessionConfig, ListOnlyResponse,
-    SUPPORTED_SCHEMES, Session, SessionOptions, SessionPersistenceConfig,
+    SUPPORTED_SCHEMES, Session, SessionOptions, SessionPersistenceConfig, TorrentId,
 };
+pub use session_persistence::{SerializedTorrent, SessionPersistenceStore};
 pub use stream_connect::ConnectionOptions;
 pub use torrent_state::{
     ManagedTorrent, ManagedTorrentShared, ManagedTorrentState, TorrentMetadata, TorrentStats,
     TorrentStatsState,
 };
-pub use type_aliases::FileInfos;
+pub use type_aliases::{BF, FileInfos};
 
 pub use buffers::*;
 pub use clone_to_owned::CloneToOwned;

@@ -96,11 +96,28 @@ fn torrent_from_bytes(bytes: Bytes) -> anyhow::Result<ParsedTorrentFile> {
 #[derive(Default)]
 pub struct SessionDatabase {
     torrents: HashMap<TorrentId, ManagedTorrentHandle>,
+    /// Ids by infohash, so that finding a torrent by infohash (each add, each incoming
+    /// connection) does not scan every torrent.
+    by_hash: HashMap<Id20, TorrentId>,
 }
 
 impl SessionDatabase {
     fn add_torrent(&mut self, torrent: ManagedTorrentHandle, id: TorrentId) {
+        self.by_hash.insert(torrent.info_hash(), id);
         self.torrents.insert(id, torrent);
+    }
+
+    fn remove_torrent(&mut self, id: TorrentId) -> Option<ManagedTorrentHandle> {
+        let removed = self.torrents.remove(&id)?;
+        if self.by_hash.get(&removed.info_hash()) == Some(&id) {
+            self.by_hash.remove(&removed.info_hash());
+        }
+        Some(removed)
+    }
+
+    fn get_by_hash(&self, info_hash: &Id20) -> Option<(TorrentId, &ManagedTorrentHandle)> {
+        let id = *self.by_hash.get(info_hash)?;
+        self.torrents.get(&id).map(|t| (id, t))
     }
 }
 
@@ -388,6 +405,9 @@ pub enum SessionPersistenceConfig {
     Json { folder: Option<PathBuf> },
     #[cfg(feature = "postgres")]
     Postgres { connection_string: String },
+    /// A store of the embedder's own. With `SessionOptions::fastresume` it also keeps the
+    /// piece bitfields (it is a [`BitVFactory`]).
+    Custom(Arc<dyn SessionPersistenceStore>),
 }
 
 impl SessionPersistenceConfig {
@@ -683,6 +703,7 @@ impl Session {
                         let p = Arc::new(PostgresSessionStorage::new(connection_string).await?);
                         make_result!(p)
                     }
+                    Some(SessionPersistenceConfig::Custom(store)) => make_result!(store.clone()),
                     None => Ok((None, Arc::new(NonPersistentBitVFactory {}))),
                 }
             }
@@ -950,10 +971,8 @@ impl Session {
         let (id, torrent) = self
             .db
             .read()
-            .torrents
-            .iter()
-            .find(|(_, t)| t.info_hash() == h.info_hash)
-            .map(|(id, t)| (*id, t.clone()))
+            .get_by_hash(&h.info_hash)
+            .map(|(id, t)| (id, t.clone()))
             .with_context(|| format!("didn't find a matching torrent {:?}", h.info_hash))?;
 
         let live = torrent
@@ -1338,13 +1357,11 @@ impl Session {
 
         let (managed_torrent, metadata) = {
             let mut g = self.db.write();
-            if let Some((id, handle)) = g.torrents.iter().find_map(|(eid, t)| {
-                if t.info_hash() == info_hash || *eid == id {
-                    Some((*eid, t.clone()))
-                } else {
-                    None
-                }
-            }) {
+            if let Some((id, handle)) = g
+                .get_by_hash(&info_hash)
+                .or_else(|| g.torrents.get(&id).map(|t| (id, t)))
+                .map(|(eid, t)| (eid, t.clone()))
+            {
                 return Ok(AddTorrentResponse::AlreadyManaged(id, handle));
             }
 
@@ -1404,7 +1421,7 @@ impl Session {
         if let Some(p) = self.persistence.as_ref()
             && let Err(e) = p.store(id, &managed_torrent).await
         {
-            self.db.write().torrents.remove(&id);
+            self.db.write().remove_torrent(id);
             return Err(e);
         }
 
@@ -1424,13 +1441,7 @@ impl Session {
     pub fn get(&self, id: TorrentIdOrHash) -> Option<ManagedTorrentHandle> {
         match id {
             TorrentIdOrHash::Id(id) => self.db.read().torrents.get(&id).cloned(),
-            TorrentIdOrHash::Hash(id) => self.db.read().torrents.iter().find_map(|(_, v)| {
-                if v.info_hash() == id {
-                    Some(v.clone())
-                } else {
-                    None
-                }
-            }),
+            TorrentIdOrHash::Hash(id) => self.db.read().get_by_hash(&id).map(|(_, v)| v.clone()),
         }
     }
 
@@ -1440,22 +1451,14 @@ impl Session {
             TorrentIdOrHash::Hash(h) => self
                 .db
                 .read()
-                .torrents
-                .values()
-                .find_map(|v| {
-                    if v.info_hash() == h {
-                        Some(v.id())
-                    } else {
-                        None
-                    }
-                })
+                .get_by_hash(&h)
+                .map(|(id, _)| id)
                 .context("no such torrent in db")?,
         };
         let removed = self
             .db
             .write()
-            .torrents
-            .remove(&id)
+            .remove_torrent(id)
             .with_context(|| format!("torrent with id {id} did not exist"))?;
 
         if let Err(e) = removed.pause() {

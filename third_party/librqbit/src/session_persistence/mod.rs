@@ -33,8 +33,66 @@ pub struct SerializedTorrent {
 }
 
 impl SerializedTorrent {
+    /// What a store keeps of a torrent. `torrent_bytes` empty: the torrent is restored
+    /// from its magnet link (infohash and trackers).
+    pub fn new(
+        info_hash: Id20,
+        torrent_bytes: Bytes,
+        trackers: HashSet<String>,
+        output_folder: PathBuf,
+        only_files: Option<Vec<usize>>,
+        is_paused: bool,
+    ) -> Self {
+        Self {
+            info_hash,
+            torrent_bytes,
+            trackers,
+            output_folder,
+            only_files,
+            is_paused,
+        }
+    }
+
+    /// What a store needs to keep of a managed torrent, with its .torrent bytes if its
+    /// metadata is known.
+    pub fn from_handle(torrent: &ManagedTorrentHandle) -> Self {
+        Self {
+            info_hash: torrent.info_hash(),
+            torrent_bytes: torrent
+                .metadata
+                .load()
+                .as_ref()
+                .map(|i| i.torrent_bytes.clone())
+                .unwrap_or_default(),
+            trackers: torrent
+                .shared()
+                .trackers
+                .iter()
+                .map(|u| u.to_string())
+                .collect(),
+            output_folder: torrent.shared().options.output_folder.clone(),
+            only_files: torrent.only_files(),
+            is_paused: torrent.is_paused(),
+        }
+    }
+
     pub fn info_hash(&self) -> &Id20 {
         &self.info_hash
+    }
+    pub fn torrent_bytes(&self) -> &Bytes {
+        &self.torrent_bytes
+    }
+    pub fn trackers(&self) -> &HashSet<String> {
+        &self.trackers
+    }
+    pub fn output_folder(&self) -> &PathBuf {
+        &self.output_folder
+    }
+    pub fn only_files(&self) -> Option<&[usize]> {
+        self.only_files.as_deref()
+    }
+    pub fn is_paused(&self) -> bool {
+        self.is_paused
     }
     pub fn into_add_torrent(self) -> anyhow::Result<(AddTorrent<'static>, AddTorrentOptions)> {
         let add_torrent = if !self.torrent_bytes.is_empty() {

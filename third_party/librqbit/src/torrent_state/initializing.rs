@@ -154,7 +154,9 @@ impl TorrentStateInitializing {
                     })
                     .enumerate()
                 {
-                    if fo.check_piece(piece_id).is_err() {
+                    // A hash mismatch is `Ok(false)`, not an error: either means the
+                    // bitfield lies.
+                    if !matches!(fo.check_piece(piece_id), Ok(true)) {
                         return true;
                     }
 
