@@ -33,3 +33,26 @@ pub fn first_follow(data: &Path) -> Option<serde_json::Value> {
     follows(data).as_array()?.first().cloned()
 }
 
+/// `swarmfeed --data DATA identity new --name NAME`.
+pub fn new_identity(data: &Path, name: &str) {
+    crate::binary::swarmfeed_ok(&[
+        "--data",
+        data.to_str().expect("UTF-8 path"),
+        "identity",
+        "new",
+        "--name",
+        name,
+    ]);
+}
+
+/// `swarmfeed --data DATA follow TARGET EXTRA…`; TARGET is an identity id or `ID/FEED`.
+pub fn follow(data: &Path, target: &str, extra: &[&str]) {
+    let mut args = vec![
+        "--data",
+        data.to_str().expect("UTF-8 path"),
+        "follow",
+        target,
+    ];
+    args.extend_from_slice(extra);
+    crate::binary::swarmfeed_ok(&args);
+}

@@ -7,6 +7,7 @@ pub mod dht;
 pub mod fake_node;
 pub mod files;
 pub mod http;
+pub mod network;
 pub mod node;
 pub mod poll;
 pub mod process;

@@ -6,17 +6,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tests::binary::swarmfeed_ok;
-use tests::node::{
-    NodeOptions, NodeProcess, Testnet, follows, publish, same_tree, wait_for, write_pattern_file,
-};
+use tests::commands::publish;
+use tests::files::{same_tree, test_root, write_pattern_file};
+use tests::network::{Network, follow_until_held};
 
 #[test]
 fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = match std::env::var_os("SWARMFEED_KEEP_TEST_DIRS") {
-        Some(_) => tmp.keep(),
-        None => tmp.path().to_owned(),
-    };
+    let (_guard, root) = test_root();
     let (a, b, content) = (root.join("a"), root.join("b"), root.join("content"));
     fs::create_dir_all(content.join("album/disc 1")).unwrap();
     write_pattern_file(&content.join("note.txt"), 1024, 1);
@@ -26,20 +22,8 @@ fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it()
     write_pattern_file(&content.join("video.bin"), 200 << 20, 5);
     write_pattern_file(&content.join("tiny.bin"), 1, 6);
 
-    let dht = Testnet::new(4);
-    let on_dht = NodeOptions {
-        bootstrap: Some(dht.bootstrap()),
-        ..Default::default()
-    };
-    swarmfeed_ok(&[
-        "--data",
-        a.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        "alice",
-    ]);
-    let node_a = NodeProcess::start(&a, &on_dht);
+    let network = Network::new(4);
+    let node_a = network.start_publisher(&a, "alice");
     let mut published = Vec::new();
     for (name, title) in [
         ("note.txt", "A note"),
@@ -73,19 +57,9 @@ fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it()
             .contains("&ws=http")
     );
 
-    let node_b = NodeProcess::start(&b, &on_dht);
+    let node_b = network.start_node(&b, &[]);
     let started = Instant::now();
-    swarmfeed_ok(&["--data", b.to_str().unwrap(), "follow", &identity]);
-    let status = wait_for(
-        Duration::from_secs(120),
-        "the follower to hold every entry, complete",
-        || {
-            let list = follows(&b);
-            let follow = list.as_array()?.first()?.clone();
-            (follow["entries"] == 5 && follow["torrents"] == 5 && follow["complete"] == 5)
-                .then_some(follow)
-        },
-    );
+    let status = follow_until_held(&b, &identity, 5, Duration::from_secs(120));
     println!(
         "follower complete after {:.1} s: {status}",
         started.elapsed().as_secs_f64()
@@ -114,7 +88,7 @@ fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it()
         "verify",
         &format!("{identity}/main"),
         "--dht-bootstrap",
-        &dht.bootstrap(),
+        &network.bootstrap(),
         "--allow-private-fetch",
     ]);
     assert!(

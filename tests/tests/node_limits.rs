@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tests::binary::swarmfeed_ok;
-use tests::node::{
-    NodeOptions, NodeProcess, Testnet, follows, http_request, publish, run_python, same_tree,
-    test_root, wait_for, write_pattern_file,
-};
+use tests::commands::{follow, follows, new_identity, publish};
+use tests::files::{same_tree, test_root, write_pattern_file};
+use tests::http::http_request;
+use tests::network::Network;
+use tests::node::{NodeOptions, NodeProcess};
+use tests::poll::wait_for;
+use tests::process::run_python;
 
 const MIB: u64 = 1 << 20;
 
@@ -112,20 +115,8 @@ fn held(downloads: &Path) -> Vec<String> {
 fn capped_follows_hold_exactly_what_fits_never_more_on_disk_and_the_rest_arrives_when_caps_rise() {
     let (_guard, root) = test_root();
     let (a, b, content) = (root.join("a"), root.join("b"), root.join("content"));
-    let dht = Testnet::new(3);
-    let on_dht = NodeOptions {
-        bootstrap: Some(dht.bootstrap()),
-        ..Default::default()
-    };
-    swarmfeed_ok(&[
-        "--data",
-        a.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        "alice",
-    ]);
-    let _node_a = NodeProcess::start(&a, &on_dht);
+    let network = Network::new(3);
+    let _node_a = network.start_publisher(&a, "alice");
     // Feed main: 3, 4, 5, 2, 1 MiB; feed other: 2, 3 MiB.
     let mut main = Vec::new();
     for (i, mib) in [3u64, 4, 5, 2, 1].into_iter().enumerate() {
@@ -146,22 +137,10 @@ fn capped_follows_hold_exactly_what_fits_never_more_on_disk_and_the_rest_arrives
     let ih = |item: &(Value, PathBuf)| item.0["infohash"].as_str().unwrap().to_owned();
 
     // B: a node cap of 12 MiB; main followed with a cap of 8 MiB.
-    let b_options = |cap: &str| NodeOptions {
-        bootstrap: Some(dht.bootstrap()),
-        args: vec!["--max-bytes".into(), cap.into()],
-    };
-    let node_b = NodeProcess::start(&b, &b_options("12MiB"));
+    let node_b = network.start_node(&b, &["--max-bytes", "12MiB"]);
     let downloads = b.join("downloads");
     let watch = DiskWatch::start(downloads.clone());
-    let bs = b.to_str().unwrap();
-    swarmfeed_ok(&[
-        "--data",
-        bs,
-        "follow",
-        &format!("{identity}/main"),
-        "--max-bytes",
-        "8MiB",
-    ]);
+    follow(&b, &format!("{identity}/main"), &["--max-bytes", "8MiB"]);
     // Oldest first: 3 + 4 fit, 5 does not (12 > 8), 2 does not (9 > 8), 1 does (8).
     let status = wait_for(
         Duration::from_secs(90),
@@ -186,7 +165,7 @@ fn capped_follows_hold_exactly_what_fits_never_more_on_disk_and_the_rest_arrives
         let name = item.1.file_name().unwrap();
         same_tree(&downloads.join(ih(item)).join(name), &item.1).unwrap();
     }
-    let text = swarmfeed_ok(&["--data", bs, "follows"]);
+    let text = swarmfeed_ok(&["--data", b.to_str().unwrap(), "follows"]);
     assert!(
         text.contains("over_limit: 2 torrents (7 MiB) wait:"),
         "{text}"
@@ -201,7 +180,7 @@ fn capped_follows_hold_exactly_what_fits_never_more_on_disk_and_the_rest_arrives
     );
 
     // Feed other, no cap of its own: the node's 12 MiB lets 2 MiB in, not 3 more.
-    swarmfeed_ok(&["--data", bs, "follow", &format!("{identity}/other")]);
+    follow(&b, &format!("{identity}/other"), &[]);
     let status = wait_for(
         Duration::from_secs(60),
         "other: 1 of 2 held, 1 over the node cap",
@@ -223,14 +202,7 @@ fn capped_follows_hold_exactly_what_fits_never_more_on_disk_and_the_rest_arrives
     );
 
     // Raising main's cap: 5 MiB still does not fit the node (15 > 12), 2 MiB does (12).
-    swarmfeed_ok(&[
-        "--data",
-        bs,
-        "follow",
-        &format!("{identity}/main"),
-        "--max-bytes",
-        "none",
-    ]);
+    follow(&b, &format!("{identity}/main"), &["--max-bytes", "none"]);
     wait_for(Duration::from_secs(60), "main: 4 of 5 held", || {
         let list = follows(&b);
         let f = follow_of(&list, "main")?.clone();
@@ -245,7 +217,7 @@ fn capped_follows_hold_exactly_what_fits_never_more_on_disk_and_the_rest_arrives
 
     // A restart with a node cap of 40 MiB: the reservations held are kept, the rest arrives.
     drop(node_b); // SIGTERM: a clean stop
-    let _node_b = NodeProcess::start(&b, &b_options("40MiB"));
+    let _node_b = network.start_node(&b, &["--max-bytes", "40MiB"]);
     wait_for(
         Duration::from_secs(90),
         "every entry held after the cap rose",
@@ -276,46 +248,25 @@ fn a_feed_whose_log_nobody_serves_does_not_delay_a_live_one() {
         root.join("b"),
         root.join("content"),
     );
-    let dht = Testnet::new(3);
-    let on_dht = NodeOptions {
-        bootstrap: Some(dht.bootstrap()),
-        ..Default::default()
-    };
+    let network = Network::new(3);
     // D publishes through its node (head in the DHT, tail announced), then dies: its head
     // and peer address stay in the DHT, but nobody serves the tail.
-    swarmfeed_ok(&[
-        "--data",
-        d.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        "dead",
-    ]);
-    let mut node_d = NodeProcess::start(&d, &on_dht);
+    let mut node_d = network.start_publisher(&d, "dead");
     write_pattern_file(&content.join("dead.bin"), 64 << 10, 1);
     let dead = publish(&d, &content.join("dead.bin"), "dead", &[]);
     let dead_id = dead["identity"].as_str().unwrap().to_owned();
     std::thread::sleep(Duration::from_secs(3)); // the DHT put and announce
     node_d.kill();
 
-    swarmfeed_ok(&[
-        "--data",
-        a.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        "alice",
-    ]);
-    let _node_a = NodeProcess::start(&a, &on_dht);
+    let _node_a = network.start_publisher(&a, "alice");
     write_pattern_file(&content.join("one.bin"), 64 << 10, 2);
     let first = publish(&a, &content.join("one.bin"), "one", &[]);
     let alice = first["identity"].as_str().unwrap().to_owned();
 
-    let node_b = NodeProcess::start(&b, &on_dht);
-    let bs = b.to_str().unwrap();
+    let node_b = network.start_node(&b, &[]);
     // The dead feed first, so that a one-at-a-time poll round would wait on it before alice.
-    swarmfeed_ok(&["--data", bs, "follow", &format!("{dead_id}/main")]);
-    swarmfeed_ok(&["--data", bs, "follow", &format!("{alice}/main")]);
+    follow(&b, &format!("{dead_id}/main"), &[]);
+    follow(&b, &format!("{alice}/main"), &[]);
     let live = |entries: u64| {
         let (b, alice) = (b.clone(), alice.clone());
         move || {
@@ -387,14 +338,7 @@ fn follower_registrations_are_checked_rate_limited_and_capped() {
         "[limits]\nfollowers_per_feed = 3\nfollowers_total = 5\nregistrations_per_minute = 4\n",
     )
     .unwrap();
-    swarmfeed_ok(&[
-        "--data",
-        a.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        "alice",
-    ]);
+    new_identity(&a, "alice");
     let node = NodeProcess::start(
         &a,
         &NodeOptions {

@@ -7,11 +7,11 @@ use std::fs;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
-use tests::binary::swarmfeed_ok;
-use tests::node::{
-    NodeOptions, NodeProcess, Testnet, first_follow, metric, publish, same_tree, test_root,
-    wait_for, write_pattern_file,
-};
+use tests::commands::{first_follow, publish};
+use tests::files::{same_tree, test_root, write_pattern_file};
+use tests::network::{Network, follow_until_held};
+use tests::node::metric;
+use tests::poll::wait_for;
 
 #[test]
 fn a_followed_download_corrupted_on_disk_is_caught_by_the_scrub_and_repaired_from_the_swarm() {
@@ -20,20 +20,8 @@ fn a_followed_download_corrupted_on_disk_is_caught_by_the_scrub_and_repaired_fro
     let file = content.join("film.bin");
     write_pattern_file(&file, 4 << 20, 21);
 
-    let dht = Testnet::new(4);
-    let on_dht = NodeOptions {
-        bootstrap: Some(dht.bootstrap()),
-        ..NodeOptions::default()
-    };
-    swarmfeed_ok(&[
-        "--data",
-        a.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        "alice",
-    ]);
-    let _node_a = NodeProcess::start(&a, &on_dht);
+    let network = Network::new(4);
+    let _node_a = network.start_publisher(&a, "alice");
     let published = publish(&a, &file, "Film", &[]);
     let infohash = published["infohash"].as_str().unwrap().to_owned();
     let identity = published["identity"].as_str().unwrap().to_owned();
@@ -44,17 +32,8 @@ fn a_followed_download_corrupted_on_disk_is_caught_by_the_scrub_and_repaired_fro
         "[scrub]\ninterval_secs = 2\ncheck_secs = 1\nrate = 104857600\n",
     )
     .unwrap();
-    let node_b = NodeProcess::start(
-        &b,
-        &NodeOptions {
-            args: vec!["--config".into(), config.display().to_string()],
-            ..on_dht
-        },
-    );
-    swarmfeed_ok(&["--data", b.to_str().unwrap(), "follow", &identity]);
-    wait_for(Duration::from_secs(60), "B to hold the entry", || {
-        first_follow(&b).filter(|f| f["entries"] == 1 && f["complete"] == 1)
-    });
+    let node_b = network.start_node(&b, &["--config", config.to_str().unwrap()]);
+    follow_until_held(&b, &identity, 1, Duration::from_secs(60));
     let held = b.join("downloads").join(&infohash).join("film.bin");
     same_tree(&file, &held).unwrap();
     // Clean scrub passes first: no false alarm.

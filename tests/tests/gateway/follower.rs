@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use tests::binary::swarmfeed_ok;
-use tests::commands::publish;
-use tests::node::{NodeOptions, NodeProcess};
+use tests::commands::{follow, publish};
+use tests::network::Network;
+use tests::poll::wait_for;
 
 use crate::client::{get, request};
 use crate::{blake3_hex, pattern, write};
@@ -14,20 +14,8 @@ fn a_follower_serves_replicated_files_pages_and_web_seeds() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_owned();
     let (a, b) = (root.join("a"), root.join("b"));
-    swarmfeed_ok(&[
-        "--data",
-        a.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        "alice",
-    ]);
-    let dht = tests::node::Testnet::new(3);
-    let on_dht = NodeOptions {
-        bootstrap: Some(dht.bootstrap()),
-        ..Default::default()
-    };
-    let node_a = NodeProcess::start(&a, &on_dht);
+    let network = Network::new(3);
+    let node_a = network.start_publisher(&a, "alice");
     let single = pattern(200_000, 8);
     write(&root.join("in/solo.bin"), &single);
     let inner = pattern(90_000, 9);
@@ -37,14 +25,14 @@ fn a_follower_serves_replicated_files_pages_and_web_seeds() {
     let two = publish(&a, &root.join("in/set"), "Set", &[]);
     let identity = one["identity"].as_str().unwrap().to_owned();
 
-    let node_b = NodeProcess::start(&b, &on_dht);
-    swarmfeed_ok(&["--data", b.to_str().unwrap(), "follow", &identity]);
+    let node_b = network.start_node(&b, &[]);
+    follow(&b, &identity, &[]);
     let url = node_b.info.public_url.clone();
     let (ih1, ih2) = (
         one["infohash"].as_str().unwrap().to_owned(),
         two["infohash"].as_str().unwrap().to_owned(),
     );
-    tests::node::wait_for(
+    wait_for(
         Duration::from_secs(90),
         "the follower to serve both torrents from disk",
         || {

@@ -11,7 +11,7 @@ mod pages;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use tests::binary::swarmfeed_ok;
+use tests::commands::new_identity;
 use tests::node::{NodeOptions, NodeProcess};
 
 /// Deterministic bytes that do not compress.
@@ -45,14 +45,7 @@ impl Fixture {
         let tmp = tempfile::tempdir().unwrap();
         let root = tmp.path().to_owned();
         let data = root.join("data");
-        swarmfeed_ok(&[
-            "--data",
-            data.to_str().unwrap(),
-            "identity",
-            "new",
-            "--name",
-            "alice",
-        ]);
+        new_identity(&data, "alice");
         let node = NodeProcess::start(&data, &NodeOptions::default());
         Fixture {
             _tmp: tmp,

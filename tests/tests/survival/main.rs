@@ -32,7 +32,9 @@ use std::time::{Duration, Instant};
 
 use feeds::{FeedHead, FeedName, IdentityKey, Keypair, SignedHead};
 use publisher::DataDir;
-use tests::binary::{field, swarmfeed_ok, swarmfeed_with_env};
+use tests::binary::{field, swarmfeed_with_env};
+use tests::commands::{follow, new_identity};
+use tests::network::holds;
 use tests::node::{
     NodeProcess, Testnet, first_follow, http_get, http_request, publish, run_python, same_tree,
     test_root, wait_for, write_pattern_file,
@@ -40,7 +42,7 @@ use tests::node::{
 
 use crate::content::{ITEMS, Publications, make_content};
 use crate::newcomer::fresh_node;
-use crate::nodes::{follow, head_at, holds, on, stop_all, wait_all_hold};
+use crate::nodes::{head_at, on, stop_all, wait_all_hold};
 
 const PASSPHRASE: (&str, &str) = ("SWARMFEED_PASSPHRASE", "survival test passphrase");
 /// Seconds between the seeders' republishing of held heads (shortened from 1800).
@@ -95,7 +97,7 @@ fn a_feed_outlives_its_publisher_and_gateway_and_its_restored_publisher_continue
     // 1. The network.
     let mut dht = Testnet::new(4);
     let p_str = p.to_str().unwrap();
-    swarmfeed_ok(&["--data", p_str, "identity", "new", "--name", "publisher"]);
+    new_identity(&p, "publisher");
     let p_args: &[&str] = if push { &[] } else { &["--no-push"] };
     let mut publisher = NodeProcess::start(&p, &on(dht.bootstrap(), p_args));
     let republish = ["--republish-interval", REPUBLISH_SECS];
@@ -118,7 +120,7 @@ fn a_feed_outlives_its_publisher_and_gateway_and_its_restored_publisher_continue
         .chain([g.as_path()])
         .collect();
     for data in &followers {
-        follow(data, &identity);
+        follow(data, &identity, &[]);
     }
     let first = wait_all_hold(
         &followers,
@@ -328,8 +330,7 @@ fn a_feed_outlives_its_publisher_and_gateway_and_its_restored_publisher_continue
 
     // An attacker: its own key and data dir, its own "main" feed, and a forged head
     // claiming P's feed at seq 12, pushed to everyone.
-    let m_str = m.to_str().unwrap();
-    swarmfeed_ok(&["--data", m_str, "identity", "new", "--name", "mallory"]);
+    new_identity(&m, "mallory");
     let attacker = NodeProcess::start(&m, &on(dht.bootstrap(), &[]));
     let fake = publish(&m, &eleventh, "Survivor 12 (forged)", &[]);
     let mallory: Keypair = DataDir::new(&m).keystore().keypair("mallory").unwrap();
@@ -371,7 +372,7 @@ fn a_feed_outlives_its_publisher_and_gateway_and_its_restored_publisher_continue
         let head = head_at(node, &identity_key).expect("head");
         assert_eq!(head.head().seq, 11);
         assert_eq!(head.head().entry_hash.to_string(), hash11);
-        assert!(holds(data, 11), "{:?}", first_follow(data));
+        assert!(holds(data, 11).is_some(), "{:?}", first_follow(data));
         let entry: serde_json::Value = serde_json::from_slice(
             &http_get(&format!(
                 "{}/api/v1/entries/{identity}/main/11",

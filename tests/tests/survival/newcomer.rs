@@ -5,10 +5,12 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use tests::commands::follow;
+use tests::network::holds;
 use tests::node::{NodeProcess, http_get, http_request, same_tree, wait_for};
 
 use crate::content::{ITEMS, STREAMED};
-use crate::nodes::{follow, holds, on};
+use crate::nodes::on;
 
 fn api_entries(node: &NodeProcess, identity: &str) -> Option<serde_json::Value> {
     let url = format!(
@@ -94,12 +96,12 @@ pub fn fresh_node(
 ) -> (NodeProcess, f64, f64) {
     let started = Instant::now();
     let node = NodeProcess::start(data, &on(bootstrap, &[]));
-    follow(data, identity);
+    follow(data, identity, &[]);
     let rendered = check_gateway(&node, identity, titles, infohashes, content, started);
     wait_for(
         Duration::from_secs(120),
         "the fresh node to hold every entry",
-        || holds(data, titles.len() as u64).then_some(()),
+        || holds(data, titles.len() as u64),
     );
     let complete = started.elapsed().as_secs_f64();
     for (name, _) in ITEMS {

@@ -1,12 +1,14 @@
-//! The scenario's nodes: how they start, follow, and when they hold the feed.
+//! The scenario's nodes: how they start and stop, what head they serve, when they all hold
+//! the feed.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use feeds::{IdentityKey, SignedHead};
-use tests::binary::swarmfeed_ok;
-use tests::node::{NodeOptions, NodeProcess, first_follow, http_get, wait_for};
+use tests::network::holds;
+use tests::node::{NodeOptions, NodeProcess, http_get, wait_for};
 
+/// Options for a node bootstrapping from `bootstrap`, with extra `serve` arguments.
 pub fn on(bootstrap: String, extra: &[&str]) -> NodeOptions {
     NodeOptions {
         bootstrap: Some(bootstrap),
@@ -14,18 +16,7 @@ pub fn on(bootstrap: String, extra: &[&str]) -> NodeOptions {
     }
 }
 
-/// Whether the node on `data` holds `entries` entries of its one follow, every torrent
-/// complete (BLAKE3-verified).
-pub fn holds(data: &Path, entries: u64) -> bool {
-    first_follow(data).is_some_and(|f| {
-        f["entries"] == entries && f["torrents"] == entries && f["complete"] == entries
-    })
-}
-
-pub fn follow(data: &Path, identity: &str) {
-    swarmfeed_ok(&["--data", data.to_str().unwrap(), "follow", identity]);
-}
-
+/// The head of `identity`'s main feed that `node` serves.
 pub fn head_at(node: &NodeProcess, identity: &IdentityKey) -> Option<SignedHead> {
     let url = format!("{}/api/v1/heads/{identity}/main", node.info.public_url);
     SignedHead::decode(&http_get(&url)?).ok()
@@ -42,10 +33,14 @@ pub fn stop_all(nodes: Vec<NodeProcess>) {
     drop(nodes);
 }
 
+/// Waits until every node on `datas` holds `entries` entries; returns the seconds it took.
 pub fn wait_all_hold(datas: &[&Path], entries: u64, limit: Duration, what: &str) -> f64 {
     let started = Instant::now();
     wait_for(limit, what, || {
-        datas.iter().all(|d| holds(d, entries)).then_some(())
+        datas
+            .iter()
+            .all(|d| holds(d, entries).is_some())
+            .then_some(())
     });
     started.elapsed().as_secs_f64()
 }
