@@ -6,6 +6,7 @@ pub mod commands;
 pub mod dht;
 pub mod fake_node;
 pub mod files;
+pub mod html_check;
 pub mod http;
 pub mod network;
 pub mod node;

@@ -4,6 +4,7 @@ use std::process::Command;
 
 use tests::binary::swarmfeed_ok;
 use tests::commands::publish;
+use tests::html_check::html_problems;
 
 use crate::client::get;
 use crate::{Fixture, pattern, write};
@@ -99,7 +100,29 @@ fn pages_escape_untrusted_titles_and_exports_validate() {
             .unwrap()
             .starts_with("text/html")
     );
-    assert_eq!(get(url, "/not-an-identity").status, 400);
+    let bad_identity = get(url, "/not-an-identity");
+    assert_eq!(bad_identity.status, 400);
+
+    // Every kind of page is valid HTML to the W3C's Nu Html Checker, warnings included:
+    // hostile text, a retracted entry, the error pages.
+    let pages = [
+        ("home", home.text()),
+        ("identity", ident.text()),
+        ("feed", feed.text()),
+        ("entry", entry.text()),
+        ("retracted entry", gone.text()),
+        ("404", missing.text()),
+        ("400", bad_identity.text()),
+    ];
+    let named: Vec<(&str, &str)> = pages.iter().map(|(n, h)| (*n, h.as_str())).collect();
+    let problems = html_problems(&named);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // The checker does find faults (else the check above proves nothing).
+    let broken = html_problems(&[(
+        "broken",
+        "<!doctype html><html lang=en><title>x</title><p><div>x</p></span>",
+    )]);
+    assert!(broken.len() >= 2, "{broken:?}");
 
     let script = tests::binary::workspace_root().join("tests/python/gateway_feeds.py");
     let output = Command::new("python3")
