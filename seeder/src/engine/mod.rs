@@ -252,19 +252,24 @@ impl Engine {
         let output_folder = layout.output_folder(&content_path)?;
         let (placements, state_dir) = (self.placements.clone(), self.state_dir.clone());
         let (id, folder) = (layout.id20, output_folder.clone());
-        tokio::task::spawn_blocking(move || placements.mark_download(&state_dir, id, &folder))
-            .await
-            .map_err(|e| Error::Engine {
-                action: "record where a download goes",
-                message: e.to_string(),
-            })??;
+        let placed =
+            tokio::task::spawn_blocking(move || placements.mark_download(&state_dir, id, &folder))
+                .await
+                .map_err(|e| Error::Engine {
+                    action: "record where a download goes",
+                    message: e.to_string(),
+                })??;
         let options = AddTorrentOptions {
             // Needed to resume into files already there; they are checked first.
             overwrite: true,
             output_folder: Some(path_string(&output_folder)?),
             ..self.add_options(peers)
         };
-        self.add(&layout, torrent, options).await
+        let added = self.add(&layout, torrent, options).await;
+        if added.is_err() && placed {
+            self.placements.forget(&self.state_dir, &layout.id20);
+        }
+        added
     }
 
     /// Hands peers to a running torrent (found by the node's DHT, say): they reach it at its

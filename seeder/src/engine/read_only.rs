@@ -96,13 +96,14 @@ impl Placements {
         self.place(state_dir, id, output_folder, true)
     }
 
-    /// Records where a download's files go, before it is added. Published content stays
-    /// read-only whatever is asked.
-    pub fn mark_download(&self, state_dir: &Path, id: Id20, output_folder: &Path) -> Result<()> {
+    /// Records where a download's files go, before it is added; false if it is published
+    /// content, which stays read-only whatever is asked.
+    pub fn mark_download(&self, state_dir: &Path, id: Id20, output_folder: &Path) -> Result<bool> {
         if self.contains_read_only(&id) {
-            return Ok(());
+            return Ok(false);
         }
-        self.place(state_dir, id, output_folder, false)
+        self.place(state_dir, id, output_folder, false)?;
+        Ok(true)
     }
 
     fn place(&self, state_dir: &Path, id: Id20, folder: &Path, read_only: bool) -> Result<()> {
