@@ -3,6 +3,7 @@
 //! its entry names.
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -81,7 +82,12 @@ pub(super) async fn start_download(node: &NodeHandle, infohash: InfoHash, name: 
     }
     let node = node.clone();
     tokio::spawn(async move {
-        let peers = fetch::swarm_peers(&node, infohash).await;
+        // A node that served the .torrent and seeds it is a peer at once; the DHT is asked
+        // when there is none (and by the content loop's lookups in any case).
+        let mut peers = take_hints(infohash);
+        if peers.is_empty() {
+            peers = fetch::swarm_peers(&node, infohash).await;
+        }
         let peer_count = peers.len();
         match torrent_bytes(&node, infohash, name, &peers).await {
             Ok(bytes) => {
@@ -188,6 +194,38 @@ fn matches_entry(info: &feeds::Info, name: &str, total: u64, files: &[StoredFile
                 .iter()
                 .zip(files)
                 .all(|((path, len), f)| *path == f.path && *len == f.length))
+}
+
+/// Peers known for followed torrents before their download starts (the nodes that served
+/// their .torrent and seed them), taken by [`start_download`].
+fn hints() -> &'static Mutex<HashMap<InfoHash, Vec<SocketAddr>>> {
+    static HINTS: OnceLock<Mutex<HashMap<InfoHash, Vec<SocketAddr>>>> = OnceLock::new();
+    HINTS.get_or_init(Default::default)
+}
+
+/// Most torrents with peer hints waiting for their download (one over a disk cap may wait
+/// long; its hints then go, and the DHT finds peers when it starts).
+const MAX_HINTED: usize = 4096;
+
+/// Notes that `peer` seeds `infohash`, for when its download starts.
+pub(super) fn hint_peer(infohash: InfoHash, peer: SocketAddr) {
+    if let Ok(mut hints) = hints().lock() {
+        if hints.len() >= MAX_HINTED && !hints.contains_key(&infohash) {
+            hints.clear();
+        }
+        let peers = hints.entry(infohash).or_default();
+        if !peers.contains(&peer) {
+            peers.push(peer);
+        }
+    }
+}
+
+fn take_hints(infohash: InfoHash) -> Vec<SocketAddr> {
+    hints()
+        .lock()
+        .ok()
+        .and_then(|mut hints| hints.remove(&infohash))
+        .unwrap_or_default()
 }
 
 /// Torrents being added right now (a magnet add can take a while).

@@ -1,13 +1,14 @@
 //! Getting bytes a node does not hold yet: heads, log parts and .torrent files from other
 //! nodes over HTTP, or log parts from the swarm, each checked before it is used.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use feeds::layout::log_torrent;
 use feeds::{FeedName, IdentityKey, InfoHash, Metainfo, SignedHead};
 
+use super::routes::PEER_PORT_HEADER;
 use super::{Error, NodeHandle, Result};
 use crate::engine::TorrentSource;
 
@@ -76,6 +77,15 @@ pub fn fetch_allowed(node: &NodeHandle, url: &str) -> bool {
 
 /// GETs `url`, at most `max` bytes.
 pub async fn get(node: &NodeHandle, url: &str, max: usize) -> Result<Vec<u8>> {
+    get_with_headers(node, url, max).await.map(|(_, body)| body)
+}
+
+/// GETs `url`, at most `max` bytes, with the answer's headers.
+async fn get_with_headers(
+    node: &NodeHandle,
+    url: &str,
+    max: usize,
+) -> Result<(reqwest::header::HeaderMap, Vec<u8>)> {
     let response = node
         .http
         .get(url)
@@ -88,6 +98,7 @@ pub async fn get(node: &NodeHandle, url: &str, max: usize) -> Result<Vec<u8>> {
     if response.content_length().is_some_and(|n| n > max as u64) {
         return Err(Error::Http(format!("GET {url}: more than {max} bytes")));
     }
+    let headers = response.headers().clone();
     let body = response
         .bytes()
         .await
@@ -95,7 +106,7 @@ pub async fn get(node: &NodeHandle, url: &str, max: usize) -> Result<Vec<u8>> {
     if body.len() > max {
         return Err(Error::Http(format!("GET {url}: more than {max} bytes")));
     }
-    Ok(body.to_vec())
+    Ok((headers, body.to_vec()))
 }
 
 /// A feed's head as other nodes serve it (each checked: signature, author, feed).
@@ -224,26 +235,58 @@ pub fn log_dir(
         .join(infohash.to_string())
 }
 
-/// A .torrent for `infohash` from the nodes serving the feed, checked against its infohash.
+/// A .torrent for `infohash` from the nodes serving the feed, checked against its infohash,
+/// with the serving node's BitTorrent address when it says it seeds the torrent (a peer to
+/// connect to before the DHT has answered).
 pub async fn torrent_file(
     node: &NodeHandle,
     identity: &IdentityKey,
     feed: &FeedName,
     infohash: InfoHash,
-) -> Option<Vec<u8>> {
+) -> Option<(Vec<u8>, Option<SocketAddr>)> {
     for url in candidate_nodes(node, identity, Some(feed)).await {
-        if let Ok(bytes) = get(
+        let Ok((headers, bytes)) = get_with_headers(
             node,
             &format!("{url}/torrents/{infohash}.torrent"),
             64 << 20,
         )
         .await
-            && Metainfo::decode(&bytes).is_ok_and(|m| m.infohash() == infohash)
-        {
-            return Some(bytes);
+        else {
+            continue;
+        };
+        if !Metainfo::decode(&bytes).is_ok_and(|m| m.infohash() == infohash) {
+            continue;
         }
+        let port = headers
+            .get(PEER_PORT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u16>().ok())
+            .filter(|port| *port != 0);
+        let peer = match port {
+            Some(port) => peer_at(&url, port).await,
+            None => None,
+        };
+        return Some((bytes, peer));
     }
     None
+}
+
+/// The address of the host of `url` (an allowed node URL) at `port`.
+async fn peer_at(url: &str, port: u16) -> Option<SocketAddr> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = match authority.rsplit_once(':') {
+        Some((host, p)) if p.parse::<u16>().is_ok() => host,
+        _ => authority,
+    };
+    let host = host.trim_matches(['[', ']']);
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    let mut found = tokio::net::lookup_host((host, port)).await.ok()?;
+    found.find(SocketAddr::is_ipv4)
 }
 
 /// Peers the DHT knows for `infohash`, as the engine takes them: those found within a

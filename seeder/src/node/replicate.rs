@@ -331,8 +331,7 @@ pub async fn update_feed(node: &NodeHandle, identity: &IdentityKey, feed: &FeedN
     {
         node.store.put_identity_record(&record).await?;
     }
-    let (mut heads, answered) =
-        fetch::heads(node, identity, feed, Duration::from_secs(15)).await;
+    let (mut heads, answered) = fetch::heads(node, identity, feed, Duration::from_secs(15)).await;
     for url in &answered {
         register_as_follower(node, url, identity, feed).await;
     }
@@ -490,8 +489,14 @@ async fn take_in_entry(node: &NodeHandle, signed: &SignedEntry) {
             let known = matches!(node.store.torrent(&content.infohash).await, Ok(Some(_)));
             if !known {
                 let mut new = NewTorrent::from_content(content, Origin::Followed);
-                new.metainfo =
+                let fetched =
                     fetch::torrent_file(node, &entry.author, &entry.feed, content.infohash).await;
+                if let Some((bytes, peer)) = fetched {
+                    new.metainfo = Some(bytes);
+                    if let Some(peer) = peer {
+                        content::hint_peer(content.infohash, peer);
+                    }
+                }
                 if let Err(e) = node.store.put_torrent(new).await {
                     return tracing::warn!(infohash = %content.infohash, "cannot store torrent: {e}");
                 }

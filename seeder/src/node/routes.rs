@@ -176,6 +176,9 @@ async fn log_part(
     }
 }
 
+/// The header naming the BitTorrent port a node seeds a torrent on, beside its .torrent.
+pub const PEER_PORT_HEADER: &str = "x-swarmfeed-peer-port";
+
 async fn torrent_file(
     State(node): State<NodeHandle>,
     Path(file): Path<String>,
@@ -190,17 +193,32 @@ async fn torrent_file(
         .await
         .map_err(ApiError::internal)?
     {
-        Some(bytes) => Ok((
-            [
-                (header::CONTENT_TYPE, "application/x-bittorrent".to_string()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{infohash}.torrent\""),
-                ),
-            ],
-            bytes,
-        )
-            .into_response()),
+        Some(bytes) => {
+            let mut response = (
+                [
+                    (header::CONTENT_TYPE, "application/x-bittorrent".to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{infohash}.torrent\""),
+                    ),
+                ],
+                bytes,
+            )
+                .into_response();
+            // A peer hint: this node seeds the torrent on its BitTorrent port, so a follower
+            // that took the .torrent from here can connect at once instead of waiting for
+            // the DHT (docs/protocol.md).
+            if node
+                .engine
+                .stats(&infohash)
+                .is_ok_and(|status| status.have_bytes > 0 || status.total_bytes == 0)
+            {
+                response
+                    .headers_mut()
+                    .insert(PEER_PORT_HEADER, node.bt_port().into());
+            }
+            Ok(response)
+        }
         None => Err(ApiError::not_found(format!(
             "no .torrent for {infohash} here"
         ))),
