@@ -308,3 +308,90 @@ impl TorrentStorage for OnDemandStorage {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A storage's files as `init` leaves them, for files already in `folder`.
+    fn files_in(folder: &Path, names: &[&str], read_only: bool) -> TorrentFiles {
+        let open_files = OpenFiles::new(4);
+        let paths: Vec<_> = names.iter().map(|n| Some(folder.join(n))).collect();
+        let stamps = paths
+            .iter()
+            .map(|p| {
+                let p = p.as_ref().unwrap();
+                (read_only && p.exists()).then(|| Stamp::of(&File::open(p).unwrap()).unwrap())
+            })
+            .collect();
+        TorrentFiles {
+            owner: open_files.new_owner(),
+            open_files,
+            folder: folder.to_owned(),
+            read_only,
+            paths,
+            stamps,
+        }
+    }
+
+    #[test]
+    fn names_that_would_leave_the_folder_are_refused() {
+        let folder = Path::new("/srv/t");
+        assert_eq!(
+            inside(folder, Path::new("a/b.bin")).unwrap(),
+            folder.join("a/b.bin")
+        );
+        for bad in ["../x", "a/../../x", "/etc/passwd", "./x"] {
+            assert!(inside(folder, Path::new(bad)).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn a_published_file_replaced_after_it_was_closed_is_not_served() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), b"published").unwrap();
+        std::fs::write(dir.path().join("b"), b"untouched").unwrap();
+        let files = files_in(dir.path(), &["a", "b"], true);
+        let mut buf = [0u8; 9];
+        files
+            .for_reading(0)
+            .unwrap()
+            .read_exact_at(&mut buf, 0)
+            .unwrap();
+        assert_eq!(&buf, b"published");
+        files.open_files.close_owner(files.owner, 2);
+
+        // Same length, new inode: what an editor's save-by-rename does.
+        std::fs::write(dir.path().join("a.new"), b"PUBLISHED").unwrap();
+        std::fs::rename(dir.path().join("a.new"), dir.path().join("a")).unwrap();
+        let refused = files.for_reading(0).unwrap_err();
+        assert!(
+            format!("{refused:#}").contains("replaced or changed"),
+            "{refused:#}"
+        );
+        files
+            .for_reading(1)
+            .unwrap()
+            .read_exact_at(&mut buf, 0)
+            .unwrap();
+        assert_eq!(&buf, b"untouched");
+        assert!(
+            files.for_writing(1).is_err(),
+            "a published file opened for writing"
+        );
+    }
+
+    #[test]
+    fn a_download_creates_its_missing_files_and_directories_when_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = files_in(dir.path(), &["sub/deeper/c.bin"], false);
+        assert!(files.for_reading(0).is_err(), "reading created a file");
+        files
+            .for_writing(0)
+            .unwrap()
+            .write_all_at(b"bytes", 3)
+            .unwrap();
+        let got = std::fs::read(dir.path().join("sub/deeper/c.bin")).unwrap();
+        assert_eq!(got, b"\0\0\0bytes");
+    }
+}
