@@ -449,3 +449,6 @@ pub(crate) fn forget(state_dir: &Path, infohashes: &[[u8; 20]]) -> anyhow::Resul
 }
 
 pub(crate) use schema::parse_hex20;
+
+#[cfg(test)]
+mod tests;
