@@ -8,6 +8,8 @@
 //! one more. Every download is byte-identical, and the descriptors this process has open
 //! on published or downloaded files, sampled every 5 ms throughout, never exceed the two
 //! bounds plus the few a read or write in flight may still hold after its file was evicted.
+//! A download saved without a placement (by an engine from before them) runs on librqbit's
+//! storage once and is bounded from the next start.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -273,6 +275,95 @@ async fn hundreds_of_torrents_are_seeded_and_downloaded_with_a_bounded_number_of
         .collect();
     assert_eq!(names.len(), DOWNLOADED - 1, "{names:?}");
 
+    follower.shutdown().await;
+    seeder.shutdown().await;
+}
+
+/// The `.download` placement markers in an engine's state directory.
+fn download_markers(data_dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(data_dir.join("engine"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "download"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_download_saved_without_a_placement_is_adopted_and_bounded_from_the_next_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let content = tmp.path().join("content");
+    let files: Vec<(String, Vec<u8>)> = (0..6)
+        .map(|k| {
+            (
+                format!("set/f{k}.bin"),
+                pseudo_random_bytes(20_000, 100 + k),
+            )
+        })
+        .collect();
+    let borrowed: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    write_tree(&content, &borrowed);
+    let published = publish(&content.join("set"), Some(16 << 10));
+    let seeder = start_engine(&tmp.path().join("seeder")).await;
+    seeder
+        .seed_existing(&published.torrent, &published.root)
+        .await
+        .unwrap();
+
+    let follower_dir = tmp.path().join("follower");
+    let downloads = tmp.path().join("downloads");
+    let start_follower = || async {
+        let mut config = EngineConfig::new(&follower_dir).loopback();
+        config.max_open_files = Some(4);
+        Engine::start(config).await.expect("engine starts")
+    };
+    let follower = start_follower().await;
+    follower
+        .download(
+            TorrentSource::Torrent(published.torrent.clone()),
+            Some(&downloads),
+            vec![seeder.listen_addr()],
+        )
+        .await
+        .unwrap();
+    tokio::time::timeout(TIMEOUT, follower.wait_until_complete(&published.infohash))
+        .await
+        .expect("download in time")
+        .unwrap();
+    follower.shutdown().await;
+
+    // As an engine from before placement markers left it.
+    let markers = download_markers(&follower_dir);
+    assert_eq!(markers.len(), 1, "{markers:?}");
+    std::fs::remove_file(&markers[0]).unwrap();
+
+    // This run it has librqbit's storage (every file open), and it is marked for the next.
+    let follower = start_follower().await;
+    wait_seeding(&follower, &published.infohash, TIMEOUT).await;
+    assert_eq!(
+        fds_under(&downloads),
+        files.len(),
+        "librqbit's storage this run"
+    );
+    assert_eq!(download_markers(&follower_dir).len(), 1, "not adopted");
+    follower.shutdown().await;
+
+    let follower = start_follower().await;
+    wait_seeding(&follower, &published.infohash, TIMEOUT).await;
+    assert!(
+        fds_under(&downloads) <= 4,
+        "{} files open",
+        fds_under(&downloads)
+    );
+    for (path, bytes) in &files {
+        assert!(
+            &std::fs::read(downloads.join(path)).unwrap() == bytes,
+            "{path} differs"
+        );
+    }
     follower.shutdown().await;
     seeder.shutdown().await;
 }
