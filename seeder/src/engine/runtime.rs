@@ -23,9 +23,10 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// Raises this process's open-file limit towards its hard limit (up to 1,048,576): the
-/// engine keeps every seeded torrent's files open, so at the common soft limit of 1,024 a
-/// node fails to add torrents after a few hundred. Returns the limit now in force.
+/// Raises this process's open-file limit towards its hard limit (up to 1,048,576), for
+/// peer connections, HTTP clients and the engine's open torrent files (bounded by
+/// [`EngineConfig::max_open_files`], whose default is sized from this limit: raise it
+/// before starting the engine). Returns the limit now in force.
 pub fn raise_open_file_limit() -> std::io::Result<u64> {
     librqbit::try_increase_nofile_limit().map_err(std::io::Error::other)
 }
