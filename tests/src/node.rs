@@ -110,6 +110,21 @@ impl NodeProcess {
         self.info.dht.to_string()
     }
 
+    /// POSTs a head (its bencoded bytes) to the node's `/api/v1/heads` as the node at `from`
+    /// would push it: the status code and body of the answer.
+    pub fn push_head(&self, head: &[u8], from: &str) -> (u16, Vec<u8>) {
+        crate::http::http_request(
+            "POST",
+            &format!("{}/api/v1/heads", self.info.public_url),
+            &[
+                ("Content-Type", "application/x-bencode"),
+                ("X-Swarmfeed-Node", from),
+            ],
+            head,
+        )
+        .expect("the node answers")
+    }
+
     /// Stops the node with SIGKILL: no clean shutdown.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -15,8 +15,8 @@ use futures_lite::future::block_on;
 use publisher::DataDir;
 use tests::binary::swarmfeed_ok;
 use tests::node::{
-    FakeNode, NodeOptions, NodeProcess, Testnet, first_follow, free_port, http_get, http_request,
-    publish, same_tree, test_root, wait_for, write_pattern_file,
+    FakeNode, NodeOptions, NodeProcess, Testnet, first_follow, free_port, http_get, publish,
+    same_tree, test_root, wait_for, write_pattern_file,
 };
 
 fn new_identity(data: &Path, name: &str) -> Keypair {
@@ -72,16 +72,7 @@ fn head_with_wrong_signature(signer: &Keypair, victim: &IdentityKey, head: FeedH
 
 /// POSTs a head to a node's `/api/v1/heads` as the node at `from`: status and JSON body.
 fn push(node: &NodeProcess, head: &[u8], from: &str) -> (u16, serde_json::Value) {
-    let (status, body) = http_request(
-        "POST",
-        &format!("{}/api/v1/heads", node.info.public_url),
-        &[
-            ("Content-Type", "application/x-bencode"),
-            ("X-Swarmfeed-Node", from),
-        ],
-        head,
-    )
-    .expect("the node answers");
+    let (status, body) = node.push_head(head, from);
     let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
     (status, json)
 }

@@ -12,7 +12,6 @@ use publisher::DataDir;
 use tests::commands::{first_follow, follow, new_identity, publish};
 use tests::fake_node::FakeNode;
 use tests::files::{test_root, write_pattern_file};
-use tests::http::http_request;
 use tests::network::Network;
 use tests::poll::wait_for;
 
@@ -96,16 +95,7 @@ fn a_follower_falls_back_to_the_highest_head_whose_log_it_can_fetch() {
     let node_f = net.start_node(&f, &[]);
     follow(&f, &format!("{identity}/main"), &[]);
     let started = Instant::now();
-    let (status, body) = http_request(
-        "POST",
-        &format!("{}/api/v1/heads", node_f.info.public_url),
-        &[
-            ("Content-Type", "application/x-bencode"),
-            ("X-Swarmfeed-Node", &mirror.url),
-        ],
-        &head_3.encode(),
-    )
-    .expect("the follower answers");
+    let (status, body) = node_f.push_head(&head_3.encode(), &mirror.url);
     assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
 
     let held = wait_for(

@@ -8,7 +8,6 @@ use feeds::{FeedName, IdentityKey};
 use publisher::DataDir;
 use tests::commands::{first_follow, follow, new_identity, publish};
 use tests::files::{same_tree, test_root, write_pattern_file};
-use tests::http::http_request;
 use tests::node::{NodeOptions, NodeProcess};
 use tests::poll::wait_for;
 
@@ -38,16 +37,7 @@ fn a_follower_downloads_from_the_node_that_served_the_torrent_without_any_dht_pe
     )
     .unwrap();
     let started = Instant::now();
-    let (status, body) = http_request(
-        "POST",
-        &format!("{}/api/v1/heads", node_f.info.public_url),
-        &[
-            ("Content-Type", "application/x-bencode"),
-            ("X-Swarmfeed-Node", &node_a.info.public_url),
-        ],
-        &head,
-    )
-    .expect("the follower answers");
+    let (status, body) = node_f.push_head(&head, &node_a.info.public_url);
     assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
 
     let held = wait_for(
