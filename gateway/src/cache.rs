@@ -11,18 +11,30 @@
 //! page does, and the same page has the same tag after a restart. `If-None-Match` → `304`.
 //! `Cache-Control: no-cache` makes browsers revalidate each time.
 //!
+//! A hit is answered by [`Front`], ahead of the router: no routing, no middleware, no
+//! allocation beyond the answer's own (its body shares the stored bytes, its headers were
+//! built when the page was stored). A miss goes on to the routes, whose [`cached`] layer
+//! renders, tags and stores.
+//!
 //! The cache holds at most `cache_bytes` (bodies, headers and keys counted), least recently
 //! used answers leaving first; only `200` answers to `GET` are stored.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::future::RouteFuture;
 use lru::LruCache;
+use tower_service::Service;
 
 use crate::Gateway;
 
@@ -35,6 +47,7 @@ const OVERHEAD: usize = 256;
 struct Cached {
     generation: u64,
     stored: Instant,
+    /// The answer's headers as sent: with `ETag`, `Cache-Control` and `nosniff`.
     headers: HeaderMap,
     body: Bytes,
     etag: HeaderValue,
@@ -115,10 +128,7 @@ pub async fn cached(State(gateway): State<Gateway>, request: Request, next: Next
         return next.run(request).await;
     }
     let cache = &gateway.cache;
-    let key = request.uri().path_and_query().map_or_else(
-        || request.uri().path().to_owned(),
-        |p| p.as_str().to_owned(),
-    );
+    let key = cache_key(&request).to_owned();
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     // Read before rendering: a write during the render moves the generation past this one,
     // so the stored answer is never served after that write.
@@ -132,7 +142,7 @@ pub async fn cached(State(gateway): State<Gateway>, request: Request, next: Next
     if response.status() != StatusCode::OK {
         return response;
     }
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
     let body = match axum::body::to_bytes(body, MAX_ENTRY).await {
         Ok(body) => body,
         Err(e) => {
@@ -141,6 +151,8 @@ pub async fn cached(State(gateway): State<Gateway>, request: Request, next: Next
         }
     };
     let etag = etag(&body);
+    set_validators(&mut parts.headers, &etag);
+    crate::set_nosniff(&mut parts.headers);
     let response = answer(&parts.headers, &etag, &body, if_none_match.as_ref());
     if cache.enabled() && method == Method::GET {
         let weight = body.len()
@@ -173,6 +185,12 @@ fn etag(body: &[u8]) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("\"\""))
 }
 
+fn set_validators(headers: &mut HeaderMap, etag: &HeaderValue) {
+    headers.insert(header::ETAG, etag.clone());
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+}
+
+/// The answer to send from a stored one: its headers already carry the validators.
 fn answer(
     headers: &HeaderMap,
     etag: &HeaderValue,
@@ -180,22 +198,101 @@ fn answer(
     if_none_match: Option<&HeaderValue>,
 ) -> Response {
     let fresh = if_none_match.is_some_and(|v| matches_etag(v, etag));
-    let mut response = if fresh {
-        let mut r = Response::new(Body::empty());
-        *r.status_mut() = StatusCode::NOT_MODIFIED;
-        r
-    } else {
-        let mut r = Response::new(Body::from(body.clone()));
-        *r.headers_mut() = headers.clone();
-        r
-    };
+    if !fresh {
+        let mut response = Response::new(Body::from(body.clone()));
+        *response.headers_mut() = headers.clone();
+        return response;
+    }
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
     let out = response.headers_mut();
-    out.insert(header::ETAG, etag.clone());
-    out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if fresh && let Some(ct) = headers.get(header::CONTENT_TYPE) {
+    set_validators(out, etag);
+    crate::set_nosniff(out);
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         out.insert(header::CONTENT_TYPE, ct.clone());
     }
     response
+}
+
+/// The cache key of a request: its path and query, as sent.
+fn cache_key(request: &Request) -> &str {
+    request
+        .uri()
+        .path_and_query()
+        .map_or_else(|| request.uri().path(), |p| p.as_str())
+}
+
+/// The gateway's entry: answers `GET`/`HEAD` from the page cache when it holds the path at
+/// the store's current generation, else hands the request to the routes; every answer gets
+/// `X-Content-Type-Options: nosniff`.
+#[derive(Clone)]
+pub struct Front {
+    gateway: Gateway,
+    routes: Router,
+}
+
+impl Front {
+    pub fn new(gateway: Gateway, routes: Router) -> Front {
+        Front { gateway, routes }
+    }
+
+    fn hit(&self, request: &Request) -> Option<Response> {
+        let method = request.method();
+        if method != Method::GET && method != Method::HEAD {
+            return None;
+        }
+        let cache = &self.gateway.cache;
+        if !cache.enabled() {
+            return None;
+        }
+        let hit = cache.get(cache_key(request), self.gateway.node.store.generation())?;
+        Some(answer(
+            &hit.headers,
+            &hit.etag,
+            &hit.body,
+            request.headers().get(header::IF_NONE_MATCH),
+        ))
+    }
+}
+
+impl Service<Request> for Front {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = FrontFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> FrontFuture {
+        match self.hit(&request) {
+            Some(response) => FrontFuture::Hit(Some(response)),
+            None => FrontFuture::Routed(self.routes.call(request)),
+        }
+    }
+}
+
+pub enum FrontFuture {
+    Hit(Option<Response>),
+    Routed(RouteFuture<Infallible>),
+}
+
+impl Future for FrontFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            FrontFuture::Hit(response) => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => Poll::Pending,
+            },
+            FrontFuture::Routed(routed) => {
+                let Ok(mut response) = std::task::ready!(Pin::new(routed).poll(cx));
+                crate::set_nosniff(response.headers_mut());
+                Poll::Ready(Ok(response))
+            }
+        }
+    }
 }
 
 /// `If-None-Match`: `*` or a list of (possibly weak) tags; weak comparison (RFC 9110 13.1.2).

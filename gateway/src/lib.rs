@@ -18,8 +18,7 @@ mod webseed;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::routing::get;
 use seeder::node::{ApiError, NodeHandle};
 
@@ -65,14 +64,16 @@ pub fn router_with(node: NodeHandle, config: GatewayConfig) -> Router {
             gateway.clone(),
             cache::cached,
         ));
-    Router::new()
+    let routes = Router::new()
         .route("/files/{infohash}/{*path}", get(webseed::file))
         .route("/ws/{infohash}/{*path}", get(webseed::webseed))
         .route("/webseed-torrents/{file}", get(webseed::webseed_torrent))
         .route("/favicon.ico", get(no_favicon))
         .merge(rendered)
-        .layer(axum::middleware::map_response(nosniff))
-        .with_state(gateway)
+        .with_state(gateway.clone());
+    // Every path the node's own routes leave goes to the gateway's front: cached answers
+    // without routing, the rest through `routes`.
+    Router::new().fallback_service(cache::Front::new(gateway, routes))
 }
 
 /// Browsers ask every site for `/favicon.ico`: a plain `404 not_found`, not an identity
@@ -82,10 +83,9 @@ async fn no_favicon() -> ApiError {
 }
 
 /// `X-Content-Type-Options: nosniff` on every answer: a browser never guesses a type.
-async fn nosniff(mut response: Response) -> Response {
-    response.headers_mut().insert(
+pub(crate) fn set_nosniff(headers: &mut HeaderMap) {
+    headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    response
 }

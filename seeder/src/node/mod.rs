@@ -126,12 +126,10 @@ impl Node {
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         let engine = Engine::start(engine_config).await?;
 
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|source| Error::Bind {
-                address: config.listen,
-                source,
-            })?;
+        let listener = server::bind(config.listen).map_err(|source| Error::Bind {
+            address: config.listen,
+            source,
+        })?;
         let http_addr = listener.local_addr().map_err(|source| Error::Bind {
             address: config.listen,
             source,
