@@ -13,8 +13,9 @@
 //! Crash safety: a bitfield row is replaced in one transaction (never torn), librqbit sets a
 //! bit only after the piece's hash was verified, and a flush from a snapshot older than the
 //! row (a torrent cleared after a failed spot-check, re-checked or deleted meanwhile) is
-//! dropped. A claim that is still wrong (files changed while the node was down) costs a
-//! re-hash: librqbit spot-checks every claim at the add.
+//! dropped. A claim that is still wrong (files changed while the node was down, piece data
+//! librqbit wrote without `fsync` lost to a power cut) costs a re-hash when librqbit's
+//! spot-check at the add samples it (our patch makes a hash mismatch count there).
 
 mod db;
 mod schema;
