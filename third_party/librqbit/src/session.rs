@@ -1787,14 +1787,7 @@ struct PeerRxTorrentInfo {
 
 impl tracker_comms::TorrentStatsProvider for PeerRxTorrentInfo {
     fn get(&self) -> tracker_comms::TrackerCommsStats {
-        let mt = self.session.with_torrents(|torrents| {
-            for (_, mt) in torrents {
-                if mt.info_hash() == self.info_hash {
-                    return Some(mt.clone());
-                }
-            }
-            None
-        });
+        let mt = self.session.get(TorrentIdOrHash::Hash(self.info_hash));
         let mt = match mt {
             Some(mt) => mt,
             None => {
