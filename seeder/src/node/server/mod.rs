@@ -10,9 +10,10 @@
 //! - an answer that makes no progress for `write_timeout` (a client that stopped reading) is
 //!   abandoned ([`StallGuard`]);
 //! - at most `max_connections` connections are open at once; at the cap a new connection
-//!   takes the place of the one idle longest (waiting for a request head), so a crowd of
-//!   silent clients cannot keep out real ones, and only when every connection is busy do
-//!   more wait in the kernel's accept queue ([`slots`]); memory stays bounded either way;
+//!   takes the place of the one idle longest (waiting for a request head) once that one has
+//!   been idle for a second (a quarter of the header timeout if shorter), so a crowd of
+//!   silent clients cannot keep out real ones; while none can make way, more wait in the
+//!   kernel's accept queue ([`slots`]); memory stays bounded either way;
 //! - the listener's accept queue holds [`LISTEN_BACKLOG`] connections (the kernel caps it at
 //!   `net.core.somaxconn`; tokio's default is 1,024), so a burst of connections is accepted
 //!   and dealt with by the rules above instead of stalling in SYN retries;
@@ -96,7 +97,7 @@ pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {
 
 /// Serves `app` on `listener` until `cancel`, then shuts down gracefully.
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits, cancel: CancellationToken) {
-    let slots = Slots::new(limits.max_connections);
+    let slots = Slots::new(limits.max_connections, min_idle(limits.header_timeout));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -245,6 +246,13 @@ impl HttpBody for Answer {
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
     }
+}
+
+/// How long a connection must have been idle before it makes way for a new one at the cap:
+/// long enough for any real client to send its head after connecting, short beside the
+/// header timeout.
+fn min_idle(header_timeout: Duration) -> Duration {
+    (header_timeout / 4).min(Duration::from_secs(1))
 }
 
 /// Errors of one connection (reset before accept) are skipped; running out of file

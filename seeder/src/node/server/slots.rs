@@ -3,17 +3,23 @@
 //! At most `cap` connections are open. A connection is *idle* while it waits for a request
 //! head (just accepted, or between keep-alive requests) and *busy* from a complete head until
 //! its answer's body is handed over. When the cap is reached, a new connection takes the
-//! place of the connection that has been idle longest, which is closed at once (nginx does
-//! the same with its "reusable" connections). So a crowd of silent or slow-header clients
-//! cannot keep real clients out: they send their request at once and are busy, while the
-//! crowd is idle and makes way. Only when every open connection is busy does the listener
-//! stop accepting until one ends or goes idle; the rest wait in the kernel's accept queue.
+//! place of the connection that has been idle longest, if that one has been idle for at
+//! least `min_idle`; it is closed at once (nginx does the same with its "reusable"
+//! connections). So a crowd of silent or slow-header clients cannot keep real clients out
+//! for the header timeout: real clients send their request at once and are busy, while the
+//! crowd is idle and makes way. `min_idle` spares clients that were just accepted and have
+//! not had the time to send their head, so a burst of real clients larger than the cap
+//! waits to be served rather than being cut. While no connection can make way, the listener
+//! stops accepting until one ends, goes idle or has been idle long enough; the rest wait in
+//! the kernel's accept queue.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
+use tokio::time::Instant;
 
 /// `ConnState::idle_since` of a busy connection.
 const BUSY: u64 = 0;
@@ -22,6 +28,7 @@ const EVICTED: u64 = u64::MAX;
 
 pub struct Slots {
     cap: usize,
+    min_idle: Duration,
     state: Mutex<State>,
     /// Signalled when a connection closes or goes idle.
     changed: Notify,
@@ -31,8 +38,8 @@ struct State {
     open: usize,
     next: u64,
     /// Idle connections, longest idle first, tagged with the `idle_since` they had when
-    /// queued; an entry whose connection has moved on since is stale and skipped.
-    idle: VecDeque<(u64, Arc<ConnState>)>,
+    /// queued and the time; an entry whose connection has moved on since is stale.
+    idle: VecDeque<(u64, Instant, Arc<ConnState>)>,
 }
 
 /// One open connection's place; frees it when dropped.
@@ -64,9 +71,10 @@ impl ConnState {
 }
 
 impl Slots {
-    pub fn new(cap: usize) -> Arc<Slots> {
+    pub fn new(cap: usize, min_idle: Duration) -> Arc<Slots> {
         Arc::new(Slots {
             cap: cap.max(1),
+            min_idle,
             state: Mutex::new(State {
                 open: 0,
                 next: 1,
@@ -76,29 +84,41 @@ impl Slots {
         })
     }
 
-    /// Waits until a new connection can be opened: below the cap, or with an idle
-    /// connection that can make way.
+    /// Waits until a new connection can be opened: below the cap, or with a connection idle
+    /// for `min_idle` that can make way.
     pub async fn ready(&self) {
         loop {
             let changed = self.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            if self.can_open() {
-                return;
+            match self.can_open(Instant::now()) {
+                Ok(()) => return,
+                Err(None) => changed.await,
+                Err(Some(old_enough)) => {
+                    tokio::select! {
+                        () = changed => {}
+                        () = tokio::time::sleep_until(old_enough) => {}
+                    }
+                }
             }
-            changed.await;
         }
     }
 
-    fn can_open(&self) -> bool {
+    /// `Err(Some(t))`: the connection idle longest can make way at `t`; `Err(None)`: none is
+    /// idle.
+    fn can_open(&self, now: Instant) -> Result<(), Option<Instant>> {
         let Ok(mut state) = self.state.lock() else {
-            return true;
+            return Ok(());
         };
         if state.open < self.cap {
-            return true;
+            return Ok(());
         }
         state.drop_stale_front();
-        !state.idle.is_empty()
+        match state.idle.front() {
+            Some((_, since, _)) if now >= *since + self.min_idle => Ok(()),
+            Some((_, since, _)) => Err(Some(*since + self.min_idle)),
+            None => Err(None),
+        }
     }
 
     /// A place for a just accepted connection, idle until its first request head; at the
@@ -112,7 +132,7 @@ impl Slots {
         });
         if let Ok(mut state) = self.state.lock() {
             if state.open >= self.cap {
-                state.evict_one();
+                state.evict_one(Instant::now() - self.min_idle);
             }
             state.open += 1;
             state.queue_idle(&conn);
@@ -143,17 +163,17 @@ impl State {
                 (now != EVICTED).then_some(seq)
             });
         if queued.is_ok() {
-            self.idle.push_back((seq, conn.clone()));
+            self.idle.push_back((seq, Instant::now(), conn.clone()));
         }
         // Busy turns leave stale entries behind: compact once they outnumber the open.
         if self.idle.len() > 2 * self.open + 64 {
             self.idle
-                .retain(|(seq, conn)| conn.idle_since.load(Ordering::Acquire) == *seq);
+                .retain(|(seq, _, conn)| conn.idle_since.load(Ordering::Acquire) == *seq);
         }
     }
 
     fn drop_stale_front(&mut self) {
-        while let Some((seq, conn)) = self.idle.front() {
+        while let Some((seq, _, conn)) = self.idle.front() {
             if conn.idle_since.load(Ordering::Acquire) == *seq {
                 return;
             }
@@ -161,18 +181,26 @@ impl State {
         }
     }
 
-    /// Tells the connection idle longest to close; false if none is idle.
-    fn evict_one(&mut self) -> bool {
-        while let Some((seq, conn)) = self.idle.pop_front() {
-            let claimed =
-                conn.idle_since
-                    .compare_exchange(seq, EVICTED, Ordering::AcqRel, Ordering::Acquire);
-            if claimed.is_ok() {
-                conn.evict();
-                return true;
-            }
+    /// Tells the connection idle longest to close if it has been idle since `before` or
+    /// longer; false if there is none.
+    fn evict_one(&mut self, before: Instant) -> bool {
+        self.drop_stale_front();
+        let Some((_, since, _)) = self.idle.front() else {
+            return false;
+        };
+        if *since > before {
+            return false;
         }
-        false
+        let Some((seq, _, conn)) = self.idle.pop_front() else {
+            return false;
+        };
+        let claimed =
+            conn.idle_since
+                .compare_exchange(seq, EVICTED, Ordering::AcqRel, Ordering::Acquire);
+        if claimed.is_ok() {
+            conn.evict();
+        }
+        claimed.is_ok()
     }
 }
 
@@ -212,10 +240,10 @@ mod tests {
 
     #[test]
     fn at_the_cap_the_connection_idle_longest_makes_way_and_busy_ones_stay() {
-        let slots = Slots::new(2);
+        let slots = Slots::new(2, Duration::ZERO);
         let (a, _a) = slots.open();
         let (b, _b) = slots.open();
-        assert!(slots.can_open(), "both are idle");
+        assert!(slots.can_open(Instant::now()).is_ok(), "both are idle");
         // a gets a request: b is now the only idle one and makes way for c.
         a.busy();
         let (c, _c) = slots.open();
@@ -231,9 +259,9 @@ mod tests {
         // Everyone busy: no place until one goes idle or closes.
         a.busy();
         d.busy();
-        assert!(!slots.can_open());
+        assert_eq!(slots.can_open(Instant::now()), Err(None));
         d.idle();
-        assert!(slots.can_open());
+        assert!(slots.can_open(Instant::now()).is_ok());
         drop(d);
         drop(a);
         assert_eq!(slots.open_count(), 0);
@@ -241,7 +269,7 @@ mod tests {
 
     #[test]
     fn an_evicted_connection_stays_evicted_and_stale_entries_are_compacted() {
-        let slots = Slots::new(1);
+        let slots = Slots::new(1, Duration::ZERO);
         let (a, _a) = slots.open();
         let (b, _b) = slots.open();
         assert!(a.conn.evicted());
@@ -253,5 +281,21 @@ mod tests {
             b.idle();
         }
         assert!(slots.state.lock().unwrap().idle.len() <= 2 * 2 + 64 + 1);
+    }
+
+    #[test]
+    fn a_connection_makes_way_only_once_idle_for_the_minimum() {
+        let slots = Slots::new(1, Duration::from_secs(1));
+        let start = Instant::now();
+        let (a, _a) = slots.open();
+        match slots.can_open(start) {
+            Err(Some(at)) => assert!(at >= start + Duration::from_millis(900)),
+            other => panic!("{other:?}"),
+        }
+        assert!(slots.can_open(start + Duration::from_secs(2)).is_ok());
+        // Just accepted: a does not make way for b (the cap is passed by one instead).
+        let (b, _b) = slots.open();
+        assert!(!a.conn.evicted() && !b.conn.evicted());
+        assert_eq!(slots.open_count(), 2);
     }
 }
