@@ -3,5 +3,6 @@
 pub mod config;
 pub mod dht;
 pub mod engine;
+pub mod log;
 pub mod node;
 pub mod store;

@@ -218,7 +218,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr)
+        .with_writer(seeder::log::NodeLogWriter)
         .try_init();
 }
 

@@ -149,7 +149,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, cancel: C
     {
         tracing::debug!("HTTP connections still open after {SHUTDOWN_GRACE:?}; dropped");
     }
-    access_log::flush();
+    crate::log::flush();
 }
 
 /// One connection's service: marks the connection busy for each request, hands the request
