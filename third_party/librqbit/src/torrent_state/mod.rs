@@ -23,10 +23,10 @@ use futures::future::BoxFuture;
 use librqbit_core::hash_id::Id20;
 use librqbit_core::lengths::Lengths;
 
-use librqbit_core::spawn_utils::spawn_with_cancel;
 use librqbit_core::torrent_metainfo::ValidatedTorrentMetaV1Info;
 pub use live::*;
 use parking_lot::RwLock;
+use utils::spawn_with_cancel;
 
 use tokio::sync::Notify;
 use tokio::time::timeout;

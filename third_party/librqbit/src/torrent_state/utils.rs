@@ -109,3 +109,29 @@ mod timed_existence {
 }
 
 pub use timed_existence::{TimedExistence, timeit};
+
+/// `librqbit_core::spawn_utils::spawn_with_cancel` without its "still running" trace ticker,
+/// which woke every task every 5 s whether or not anything traces: with several tasks per
+/// torrent, tens of thousands of idle torrents spent most of their CPU on those wake-ups.
+#[track_caller]
+pub fn spawn_with_cancel<E: std::fmt::Display + Send + 'static>(
+    span: tracing::Span,
+    name: impl Into<std::borrow::Cow<'static, str>>,
+    cancellation_token: tokio_util::sync::CancellationToken,
+    fut: impl std::future::Future<Output = Result<(), E>> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    use tracing::Instrument;
+    let name = name.into();
+    tokio::task::spawn(
+        async move {
+            tokio::select! {
+                _ = cancellation_token.cancelled() => tracing::debug!("task cancelled"),
+                r = fut => match r {
+                    Ok(()) => tracing::trace!("finished"),
+                    Err(e) => tracing::error!("{name} finished with error: {e:#}"),
+                },
+            }
+        }
+        .instrument(span),
+    )
+}

@@ -62,7 +62,6 @@ use librqbit_core::{
     constants::CHUNK_SIZE,
     hash_id::Id20,
     lengths::{ChunkInfo, Lengths, ValidPieceIndex},
-    spawn_utils::spawn_with_cancel,
     speed_estimator::SpeedEstimator,
     torrent_metainfo::ValidatedTorrentMetaV1Info,
 };
@@ -95,7 +94,10 @@ use crate::{
     session::CheckedIncomingConnection,
     session_stats::SessionStats,
     stream_connect::ConnectionKind,
-    torrent_state::{peer::Peer, utils::atomic_inc},
+    torrent_state::{
+        peer::Peer,
+        utils::{atomic_inc, spawn_with_cancel},
+    },
     type_aliases::{BF, FilePriorities, FileStorage, PeerHandle},
 };
 
@@ -175,6 +177,9 @@ const FLUSH_BITV_EVERY_BYTES: u64 = 16 * 1024 * 1024;
 /// How often the speeds of a torrent without traffic are sampled (10 times a second with).
 const IDLE_SPEED_ESTIMATOR_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Snapshots that fill a speed estimator's window (its capacity: 5) after a sleep.
+const SPEED_ESTIMATOR_WINDOW_FLUSH: usize = 8;
+
 pub enum AddIncomingPeerResult {
     Added,
     AlreadyActive,
@@ -202,6 +207,9 @@ pub struct TorrentStateLive {
 
     finished_notify: Notify,
     new_pieces_notify: Notify,
+    /// Woken when a peer becomes live: the speed estimator of a torrent without peers waits
+    /// on it instead of sampling (no peer, no traffic).
+    peer_live_notify: Arc<Notify>,
 
     down_speed_estimator: SpeedEstimator,
     up_speed_estimator: SpeedEstimator,
@@ -293,6 +301,7 @@ impl TorrentStateLive {
                 paused.shared.options.peer_limit.unwrap_or(128),
             )),
             new_pieces_notify: Notify::new(),
+            peer_live_notify: Arc::new(Notify::new()),
             peer_queue_tx,
             finished_notify: Notify::new(),
             down_speed_estimator,
@@ -312,11 +321,11 @@ impl TorrentStateLive {
             debug_span!(parent: state.shared.span.clone(), "speed_estimator_updater"),
             format!("[{}]speed_estimator_updater", state.shared.id),
             {
-                let state = Arc::downgrade(&state);
+                let state_weak = Arc::downgrade(&state);
                 async move {
                     let mut last = None;
                     loop {
-                        let state = match state.upgrade() {
+                        let state = match state_weak.upgrade() {
                             Some(state) => state,
                             None => return Ok(()),
                         };
@@ -341,6 +350,35 @@ impl TorrentStateLive {
                             && state.down_speed_estimator.bps() == 0
                             && state.up_speed_estimator.bps() == 0;
                         last = counters;
+                        // Without a live peer nothing can move the counters: sleep until a
+                        // peer becomes live (a stored permit covers one that did meanwhile;
+                        // pausing cancels this task).
+                        if idle && stats.peer_stats.live == 0 {
+                            let notify = state.peer_live_notify.clone();
+                            drop(state);
+                            notify.notified().await;
+                            let Some(state) = state_weak.upgrade() else {
+                                return Ok(());
+                            };
+                            // Start a fresh window: the estimator divides by the time since
+                            // its oldest sample, which would now span the whole sleep.
+                            let now = Instant::now();
+                            for _ in 0..SPEED_ESTIMATOR_WINDOW_FLUSH {
+                                state.down_speed_estimator.add_snapshot(
+                                    fetched,
+                                    Some(remaining),
+                                    now,
+                                );
+                                state.up_speed_estimator.add_snapshot(
+                                    stats.uploaded_bytes,
+                                    None,
+                                    now,
+                                );
+                            }
+                            drop(state);
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            continue;
+                        }
                         drop(state);
                         tokio::time::sleep(if idle {
                             IDLE_SPEED_ESTIMATOR_INTERVAL
@@ -439,6 +477,7 @@ impl TorrentStateLive {
             }
         };
         atomic_inc(&counters.incoming_connections);
+        self.peer_live_notify.notify_one();
 
         self.spawn(
             debug_span!(
@@ -719,6 +758,7 @@ impl TorrentStateLive {
         self.peers.with_peer_mut(handle, "set_peer_live", |p| {
             p.connecting_to_live(h.peer_id, &self.peers, connection_kind);
         });
+        self.peer_live_notify.notify_one();
     }
 
     pub fn get_uploaded_bytes(&self) -> u64 {
