@@ -37,6 +37,10 @@ def main():
         "dht_prefer_verified_node_ids": False,
         # Announce and look up peers at once, not after the usual 15 minutes.
         "dht_announce_interval": 5,
+        # Drop a connection that sends nothing for 10 s and connect again (libtorrent's
+        # default waits 10 minutes): once, under heavy load, a uTP connection to our node
+        # stalled half-way (librqbit's uTP, docs/engine-gaps.md); a client reconnects.
+        "inactivity_timeout": 10,
         "alert_mask": lt.alert_category.all,
     }
     # Passing the settings to the constructor means the default routers are never used.

@@ -38,6 +38,8 @@ def main():
         "dht_ignore_dark_internet": False,
         "dht_prefer_verified_node_ids": False,
         "dht_announce_interval": 5,
+        # A connection silent for 10 s is dropped and made again (see lt_magnet_dht.py).
+        "inactivity_timeout": 10,
         # Every peer of a loopback test shares 127.0.0.1: by default libtorrent keeps one
         # peer per IP, which may be a dead one (the publisher's).
         "allow_multiple_connections_per_ip": True,
