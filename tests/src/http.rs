@@ -4,35 +4,7 @@ use std::time::Duration;
 
 /// A plain HTTP/1.1 GET on loopback; the body of a 200 answer.
 pub fn http_get(url: &str) -> Option<Vec<u8>> {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest
-        .split_once('/')
-        .map_or((rest, "/".to_owned()), |(h, p)| (h, format!("/{p}")));
-    let mut stream = std::net::TcpStream::connect(host).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).ok()?;
-    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&response[..split]);
-    if !head.starts_with("HTTP/1.1 200") {
-        return None;
-    }
-    let body = response[split + 4..].to_vec();
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        return Some(dechunk(&body));
-    }
-    Some(body)
+    http_request("GET", url, &[], b"").and_then(|(status, body)| (status == 200).then_some(body))
 }
 
 fn dechunk(mut body: &[u8]) -> Vec<u8> {

@@ -5,15 +5,12 @@
 //! patch in `third_party/mainline.patch` fixes that (docs/engine-gaps.md); these tests fail
 //! without it. Everything runs on 127.0.0.1 with a private DHT: no public bootstrap router.
 
-use std::fs::File;
-use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_lite::future::block_on;
 use seeder::dht::{DhtConfig, DhtNode};
+use tests::process::run_python;
 
 /// How long libtorrent gets to find the peer (it took about 2 s here).
 const LIBTORRENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -111,56 +108,6 @@ fn queries_with_2_byte_transaction_ids_are_answered() {
             String::from_utf8_lossy(&response)
         );
     }
-}
-
-/// Runs `tests/python/NAME` with Debian's python3 (where python3-libtorrent lives), killing
-/// it after `limit`. Returns whether it exited 0, and its stdout and stderr.
-fn run_python(name: &str, args: &[String], limit: Duration) -> (bool, String, String) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("python")
-        .join(name);
-    let dir = tempfile::tempdir().expect("temp dir");
-    let stdout_path = dir.path().join("stdout");
-    let stderr_path = dir.path().join("stderr");
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(&script)
-        .args(args)
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(File::create(&stdout_path).expect("stdout file"))
-        .stderr(File::create(&stderr_path).expect("stderr file"))
-        .spawn()
-        .expect("run /usr/bin/python3 (Debian's python3 with python3-libtorrent)");
-
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for python") {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-
-    let read = |path: &Path| {
-        let mut text = String::new();
-        File::open(path)
-            .and_then(|mut file| file.read_to_string(&mut text))
-            .expect("read python output");
-        text
-    };
-    let (stdout, mut stderr) = (read(&stdout_path), read(&stderr_path));
-    if status.is_none() {
-        stderr.push_str(&format!("\nkilled after {limit:?}"));
-    }
-    (
-        status.is_some_and(|status| status.success()),
-        stdout,
-        stderr,
-    )
 }
 
 #[test]

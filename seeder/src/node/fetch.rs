@@ -133,15 +133,17 @@ pub async fn head_from_nodes(
 }
 
 /// Every head of `identity`'s `feed` that can be found now, in the DHT (waiting at most
-/// `dht_wait`) and at the nodes serving it: highest seq first, one per (seq, entry). With
-/// them, the nodes that answered (a follower registers with them for pushes).
+/// `dht_wait`) and at the nodes serving it, with `known` (the one held already): highest
+/// seq first, one per (seq, entry). With them, the nodes that answered (a follower
+/// registers with them for pushes).
 pub async fn heads(
     node: &NodeHandle,
     identity: &IdentityKey,
     feed: &FeedName,
+    known: Option<SignedHead>,
     dht_wait: Duration,
 ) -> (Vec<SignedHead>, Vec<String>) {
-    let mut heads = Vec::new();
+    let mut heads: Vec<SignedHead> = known.into_iter().collect();
     if let Ok(Some(head)) = tokio::time::timeout(dht_wait, node.dht.get_head(identity, feed)).await
     {
         heads.push(head);

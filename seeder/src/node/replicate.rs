@@ -331,14 +331,11 @@ pub async fn update_feed(node: &NodeHandle, identity: &IdentityKey, feed: &FeedN
     {
         node.store.put_identity_record(&record).await?;
     }
-    let (mut heads, answered) = fetch::heads(node, identity, feed, Duration::from_secs(15)).await;
+    let stored = state.and_then(|s| s.head);
+    let (heads, answered) =
+        fetch::heads(node, identity, feed, stored, Duration::from_secs(15)).await;
     for url in &answered {
         register_as_follower(node, url, identity, feed).await;
-    }
-    if let Some(stored) = state.and_then(|s| s.head) {
-        heads.push(stored);
-        heads.sort_by_key(|h| std::cmp::Reverse(h.head().seq));
-        heads.dedup_by_key(|h| (h.head().seq, h.head().entry_hash));
     }
     let Some(highest) = heads.first() else {
         return Err(Error::Fetch("no head found yet (DHT or nodes)".into()));

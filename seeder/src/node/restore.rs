@@ -160,7 +160,7 @@ async fn fetch_feed(
 ) -> Result<(SignedHead, Vec<SignedEntry>)> {
     let mut last_error = String::from("no head found (DHT or nodes)");
     loop {
-        let (found, _) = fetch::heads(node, identity, feed, Duration::from_secs(10)).await;
+        let (found, _) = fetch::heads(node, identity, feed, None, Duration::from_secs(10)).await;
         for head in &found {
             match fetch_log(node, identity, feed, head).await {
                 Ok(entries) => {
