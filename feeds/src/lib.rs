@@ -25,6 +25,6 @@ pub use error::{Error, Result};
 pub use feed_name::FeedName;
 pub use head::{FeedHead, IdentityRecord, MutableItem, SignedHead, SignedIdentityRecord};
 pub use identity::{IdentityKey, Keypair};
-pub use log::{Checkpoint, ForkProof, VerifiedLog, decode_and_verify_log, verify_log};
+pub use log::{Checkpoint, ForkProof, LogState, VerifiedLog, decode_and_verify_log, verify_log};
 pub use magnet::Magnet;
 pub use metainfo::{FileLayout, Info, InfoHash, Metainfo, TorrentFile};

@@ -20,24 +20,11 @@ use crate::feed_name::FeedName;
 use crate::identity::IdentityKey;
 use crate::signatures::{self, SignatureCheck, Signed};
 
-/// A previously trusted point of a feed: the last entry a verifier accepted or a head it
-/// holds. With the entry itself, a conflict yields a full fork proof.
-#[derive(Clone, Debug)]
-pub struct Checkpoint {
-    pub seq: u64,
-    pub hash: EntryHash,
-    pub entry: Option<SignedEntry>,
-}
+mod fork;
+mod state;
 
-impl Checkpoint {
-    pub fn of_entry(entry: &SignedEntry) -> Checkpoint {
-        Checkpoint {
-            seq: entry.seq(),
-            hash: entry.hash(),
-            entry: Some(entry.clone()),
-        }
-    }
-}
+pub use fork::ForkProof;
+pub use state::{Checkpoint, LogState};
 
 /// A feed (or the part of it after a checkpoint) that passed verification.
 #[derive(Clone, Debug, Default)]
@@ -47,6 +34,9 @@ pub struct VerifiedLog {
     pub retracted: BTreeSet<u64>,
     /// Certificates revoked by `revoke` entries of this log.
     pub revoked: BTreeSet<CertHash>,
+    /// What the whole feed up to this log's last entry carries on: the trusted checkpoint's
+    /// state with this log's entries taken in.
+    pub state: LogState,
 }
 
 impl VerifiedLog {
@@ -54,79 +44,12 @@ impl VerifiedLog {
     pub fn head(&self) -> Option<(u64, EntryHash)> {
         self.entries.last().map(|e| (e.seq(), e.hash()))
     }
-}
 
-/// Two different, validly signed entries of one feed with the same seq: proof the feed forked.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ForkProof {
-    first: SignedEntry,
-    second: SignedEntry,
-}
-
-impl ForkProof {
-    /// Checks that `a` and `b` really are a fork; orders them by their bytes.
-    pub fn new(a: SignedEntry, b: SignedEntry) -> Result<ForkProof> {
-        let (ea, eb) = (a.entry(), b.entry());
-        if ea.author != eb.author
-            || ea.feed != eb.feed
-            || ea.seq != eb.seq
-            || a.bytes() == b.bytes()
-        {
-            return Err(Error::BadLayout(
-                "not a fork: entries must share author, feed and seq and differ".into(),
-            ));
-        }
-        a.verify()?;
-        b.verify()?;
-        let (first, second) = if a.bytes() < b.bytes() {
-            (a, b)
-        } else {
-            (b, a)
-        };
-        Ok(ForkProof { first, second })
-    }
-
-    pub fn seq(&self) -> u64 {
-        self.first.seq()
-    }
-
-    pub fn author(&self) -> IdentityKey {
-        self.first.entry().author
-    }
-
-    pub fn feed(&self) -> &FeedName {
-        &self.first.entry().feed
-    }
-
-    pub fn entries(&self) -> (&SignedEntry, &SignedEntry) {
-        (&self.first, &self.second)
-    }
-
-    /// `d1:a<entry>1:b<entry>e`, entries in byte order.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = b"d1:a".to_vec();
-        out.extend_from_slice(self.first.bytes());
-        out.extend_from_slice(b"1:b");
-        out.extend_from_slice(self.second.bytes());
-        out.push(b'e');
-        out
-    }
-
-    /// Decodes and checks a fork proof; it stands on its own, no other data needed.
-    pub fn decode(bytes: &[u8]) -> Result<ForkProof> {
-        let parts = bencode::split_dict(bytes)?;
-        let [(b"a", a), (b"b", b)] = parts.as_slice() else {
-            return Err(Error::BadLayout(
-                "a fork proof is a dictionary of exactly a and b".into(),
-            ));
-        };
-        if a >= b {
-            return Err(Error::BadLayout("fork proof entries out of order".into()));
-        }
-        ForkProof::new(
-            SignedEntry::decode(a.to_vec())?,
-            SignedEntry::decode(b.to_vec())?,
-        )
+    /// The checkpoint to verify the feed's next entries from: the last entry with the state
+    /// of the whole feed up to it. `None` for an empty log.
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        let last = self.entries.last()?;
+        Some(Checkpoint::with_state(last, self.state.clone()))
     }
 }
 
@@ -345,7 +268,7 @@ fn check_batches(
     visit.sort_unstable();
     visit.dedup();
     let bad_certs = check_cert_signatures(visit.iter().map(|&i| &entries[i]));
-    let mut state = OrderedState::default();
+    let mut state = OrderedState::new(trusted);
     for &index in &visit {
         state.check(&entries, index, &bad_certs, trusted)?;
     }
@@ -361,7 +284,7 @@ fn check_log(
     trusted: Option<&Checkpoint>,
 ) -> Result<VerifiedLog> {
     let bad_certs = check_cert_signatures(&entries);
-    let mut state = OrderedState::default();
+    let mut state = OrderedState::new(trusted);
     // Entries are checked in place and then move into the verified log as a whole.
     for (index, signed) in entries.iter().enumerate() {
         let entry = signed.entry();
@@ -390,13 +313,37 @@ fn check_log(
 }
 
 /// What the entries checked so far carry to later ones.
-#[derive(Default)]
 struct OrderedState {
+    /// The trusted checkpoint's state with every entry accepted so far taken in, except for
+    /// the clock of entries from `clocked` on (see [`OrderedState::catch_up`]).
+    state: LogState,
+    /// How many entries of this log have their time in `state.clock`.
+    clocked: usize,
     retracted: BTreeSet<u64>,
     revoked: BTreeSet<CertHash>,
 }
 
 impl OrderedState {
+    fn new(trusted: Option<&Checkpoint>) -> OrderedState {
+        OrderedState {
+            state: trusted.map(|t| t.state.clone()).unwrap_or_default(),
+            clocked: 0,
+            retracted: BTreeSet::new(),
+            revoked: BTreeSet::new(),
+        }
+    }
+
+    /// Takes the times of the entries before `index` into the clock. The ordered pass of
+    /// [`check_batches`] skips plain posts, whose time is all they carry on.
+    fn catch_up(&mut self, entries: &[SignedEntry], index: usize) {
+        if let Some(skipped) = entries.get(self.clocked..index) {
+            for entry in skipped {
+                self.state.clock = self.state.clock.max(entry.entry().time);
+            }
+        }
+        self.clocked = self.clocked.max(index);
+    }
+
     /// The checks of entry `index` that depend on other entries, in [`check_log`]'s order:
     /// its certificates, its seq and link to the previous entry (or the start), the trusted
     /// checkpoint, and what its kind does.
@@ -407,6 +354,7 @@ impl OrderedState {
         bad_certs: &BTreeSet<CertHash>,
         trusted: Option<&Checkpoint>,
     ) -> Result<()> {
+        self.catch_up(entries, index);
         let signed = &entries[index];
         let entry = signed.entry();
         let seq = entry.seq;
@@ -418,7 +366,7 @@ impl OrderedState {
                     reason: "certificate signature does not verify",
                 });
             }
-            if self.revoked.contains(&hash) {
+            if self.state.revoked.contains(&hash) {
                 return Err(Error::Delegation {
                     seq,
                     reason: "certificate was revoked earlier in the feed",
@@ -456,11 +404,9 @@ impl OrderedState {
         match &entry.kind {
             Kind::Post => {}
             Kind::Delete { retracts } => {
-                let first = accepted.first().map_or(seq, SignedEntry::seq);
-                let target = retracts
-                    .checked_sub(first)
-                    .and_then(|i| accepted.get(i as usize));
-                if target.is_some_and(|t| !matches!(t.entry().kind, Kind::Post)) {
+                // Every entry before this one is accepted and in the state: the checkpoint's
+                // state covers those before this log.
+                if self.state.not_posts.contains(retracts) {
                     return Err(Error::BadRetraction {
                         seq,
                         target: *retracts,
@@ -472,6 +418,8 @@ impl OrderedState {
                 self.revoked.insert(*cert);
             }
         }
+        self.state.apply(signed);
+        self.clocked = index + 1;
         Ok(())
     }
 }
@@ -479,9 +427,10 @@ impl OrderedState {
 /// The last check, that the log does not end below the trusted checkpoint; then the log.
 fn finish(
     entries: Vec<SignedEntry>,
-    state: OrderedState,
+    mut state: OrderedState,
     trusted: Option<&Checkpoint>,
 ) -> Result<VerifiedLog> {
+    state.catch_up(&entries, entries.len());
     if let Some(trusted) = trusted {
         let found = entries.last().map_or(0, SignedEntry::seq);
         if found < trusted.seq {
@@ -495,6 +444,7 @@ fn finish(
         entries,
         retracted: state.retracted,
         revoked: state.revoked,
+        state: state.state,
     })
 }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use feeds::layout::{segment_name, tail_name};
-use feeds::{Checkpoint, FeedName, IdentityKey, Kind, SignedEntry, SignedHead};
+use feeds::{FeedName, IdentityKey, Kind, SignedEntry, SignedHead};
 use publisher::feed_writer::{FeedState, read_committed, update_identity_record};
 use publisher::publish::ContentRecord;
 
@@ -41,15 +41,12 @@ pub async fn sync_all(node: &NodeHandle) -> Result<()> {
 pub async fn sync_feed(node: &NodeHandle, identity: &IdentityKey, feed: &FeedName) -> Result<()> {
     let (data, id, name) = (node.data.clone(), *identity, feed.clone());
     let (state, entries) = blocking(move || read_committed(&data, &id, &name)).await??;
-    let last = node.store.last_entry(identity, feed).await?;
-    let verified = last.as_ref().map_or(0, |e| e.entry.seq());
+    let checkpoint = node.store.checkpoint(identity, feed).await?;
+    let verified = checkpoint.as_ref().map_or(0, |c| c.seq);
     let fresh: Vec<SignedEntry> = entries.into_iter().filter(|e| e.seq() > verified).collect();
     if !fresh.is_empty() {
-        let checkpoint = last.as_ref().map(|e| Checkpoint::of_entry(&e.entry));
         let log = feeds::verify_log(identity, feed, fresh, checkpoint.as_ref())?;
-        node.store
-            .append_verified_entries(identity, feed, log.entries.clone())
-            .await?;
+        node.store.append_verified_log(identity, feed, &log).await?;
         for entry in &log.entries {
             seed_own_content(node, entry).await;
         }

@@ -11,8 +11,7 @@ use tokio::sync::Semaphore;
 
 use feeds::layout::{SEGMENT_ENTRIES, log_torrent, read_tail, segment_name, tail_name};
 use feeds::{
-    Checkpoint, Error as FeedError, FeedName, IdentityKey, InfoHash, Kind, Metainfo, SignedEntry,
-    SignedHead,
+    Error as FeedError, FeedName, IdentityKey, InfoHash, Kind, Metainfo, SignedEntry, SignedHead,
 };
 
 use super::republish::put_with_retries;
@@ -394,8 +393,8 @@ async fn take_in_log(
     let skip = verified.saturating_sub(segments.len() as u64 * SEGMENT_ENTRIES) as usize;
     raw.extend(tail_entries.into_iter().skip(skip));
 
-    let last = node.store.last_entry(identity, feed).await?;
-    let checkpoint = last.as_ref().map(|e| Checkpoint::of_entry(&e.entry));
+    // With the state the stored entries carry on: revocations and the like hold across updates.
+    let checkpoint = node.store.checkpoint(identity, feed).await?;
     let log = match feeds::decode_and_verify_log(identity, feed, raw, checkpoint.as_ref()) {
         Ok(log) => log,
         Err(FeedError::Fork(proof)) => {
@@ -410,9 +409,7 @@ async fn take_in_log(
             FeedError::HeadMismatch("the log does not end at the entry the head names").into(),
         );
     }
-    node.store
-        .append_verified_entries(identity, feed, log.entries.clone())
-        .await?;
+    node.store.append_verified_log(identity, feed, &log).await?;
     for (index, hash, name, bytes) in new_segments {
         keep_log_part(
             node,

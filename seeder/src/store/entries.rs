@@ -246,7 +246,7 @@ fn clamp(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
-fn append(
+pub(super) fn append(
     tx: &Transaction,
     key: &IdentityKey,
     feed: &FeedName,

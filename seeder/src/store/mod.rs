@@ -18,6 +18,7 @@
 //! executor can await (the CLI edits the store with a plain `block_on`). A [`Store`] is two
 //! channel senders, so cloning it is cheap; the threads end when the last clone is dropped.
 
+mod checkpoints;
 mod entries;
 mod feeds;
 mod follows;

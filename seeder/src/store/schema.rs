@@ -13,7 +13,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{ErrorKind, JobResult};
 
 /// The migrations, oldest first; the schema version is how many have been applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 const V1: &str = "
 CREATE TABLE identities (
@@ -150,6 +150,13 @@ UPDATE torrents SET reserved = 1
 CREATE INDEX torrents_reserved ON torrents (infohash, total_size, file_count) WHERE reserved = 1;
 CREATE INDEX torrents_waiting ON torrents (added_at, infohash)
     WHERE reserved = 0 AND origin = 'followed' AND error IS NULL;
+";
+
+/// Where verifying a feed's next update resumes: `feeds::Checkpoint::encode` of the entry
+/// at `verified_seq`, with what the entries up to it carry on (revocations, non-posts, the
+/// log's clock). NULL, or one at another entry, is rebuilt from the stored entries.
+const V3: &str = "
+ALTER TABLE feeds ADD COLUMN checkpoint BLOB;
 ";
 
 /// The schema version this program writes.

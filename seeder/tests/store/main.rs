@@ -18,6 +18,7 @@ use seeder::store::{
     TorrentQuery, TorrentState, schema,
 };
 
+mod checkpoints;
 mod entries;
 mod limits;
 mod torrents;
