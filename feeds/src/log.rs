@@ -373,6 +373,14 @@ impl OrderedState {
                 });
             }
         }
+        // A delegate picks its entry's time: it may not pick one before the feed's clock,
+        // or it could sign on with a certificate after it expired.
+        if !entry.delegation.is_empty() && entry.time < self.state.clock {
+            return Err(Error::Delegation {
+                seq,
+                reason: "is used by an entry dated before an earlier entry of the feed",
+            });
+        }
         // The entries accepted so far.
         let accepted = &entries[..index];
         match accepted.last() {

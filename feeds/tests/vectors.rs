@@ -286,6 +286,8 @@ fn generate() -> Vec<String> {
         "unknown_critical_field",
     ));
 
+    out.extend(delegation_vectors(&log));
+
     let (_, tail) = layout::lay_out(&feed("main"), &entries).unwrap();
     out.push(block(&[
         ("name", "tail-of-3-entries".into()),
@@ -333,5 +335,87 @@ fn generate() -> Vec<String> {
         ("hex", hex::encode(record.encode())),
         ("verdict", "ok".into()),
     ]));
+    out
+}
+
+/// Revision 1.1 (issue 18): time a delegate cannot choose, and who may revoke.
+fn delegation_vectors(log: &dyn Fn(&str, &[Vec<u8>], &str) -> String) -> Vec<String> {
+    let (alice, app, sub) = (keypair(1), keypair(2), keypair(3));
+    let raw = |es: &[SignedEntry]| es.iter().map(|e| e.bytes().to_vec()).collect::<Vec<_>>();
+    let mut out = Vec::new();
+    let cert = grant(&alice, &app, vec![Scope::Post(feed("main"))], T0, T0 + 1000);
+
+    // A delegated entry dated before an identity-signed one that precedes it.
+    let mut backdated = chain(&alice, "main", 2);
+    append(&mut backdated, &alice, &app, |e| {
+        e.delegation = vec![cert.clone()];
+        e.time = T0 + 1;
+    });
+    out.push(log(
+        "log-delegated-backdated",
+        &raw(&backdated),
+        "bad_delegation",
+    ));
+
+    // Issue 18's case: a delegated post, its certificate revoked, then a post through it
+    // dated before the revocation.
+    let mut first = support::post(&alice, "main", None);
+    first.delegation = vec![cert.clone()];
+    let mut revoked = vec![first.sign(&app).unwrap()];
+    append(&mut revoked, &alice, &alice, |e| {
+        e.kind = Kind::Revoke { cert: cert.hash() };
+        e.content = None;
+    });
+    append(&mut revoked, &alice, &app, |e| {
+        e.delegation = vec![cert.clone()];
+        e.time = T0 + 1;
+    });
+    out.push(log(
+        "log-revoked-then-backdated",
+        &raw(&revoked),
+        "bad_delegation",
+    ));
+
+    // A revoke signed through a certificate: only the identity key revokes.
+    let mut by_app = chain(&alice, "main", 1);
+    append(&mut by_app, &alice, &app, |e| {
+        e.kind = Kind::Revoke { cert: cert.hash() };
+        e.content = None;
+        e.delegation = vec![cert.clone()];
+    });
+    out.push(log(
+        "log-revoke-through-certificate",
+        &raw(&by_app),
+        "bad_delegation",
+    ));
+
+    // The identity revokes a certificate deeper in a chain (app's grant to sub).
+    let top = grant(
+        &alice,
+        &app,
+        vec![Scope::PostAny, Scope::Delegate],
+        T0,
+        T0 + 1000,
+    );
+    let deeper = grant(&app, &sub, vec![Scope::Post(feed("main"))], T0, T0 + 1000);
+    let mut deep = chain(&alice, "main", 1);
+    append(&mut deep, &alice, &sub, |e| {
+        e.delegation = vec![top.clone(), deeper.clone()]
+    });
+    append(&mut deep, &alice, &alice, |e| {
+        e.kind = Kind::Revoke {
+            cert: deeper.hash(),
+        };
+        e.content = None;
+    });
+    out.push(log("log-revoke-deeper-certificate", &raw(&deep), "ok"));
+    append(&mut deep, &alice, &sub, |e| {
+        e.delegation = vec![top.clone(), deeper.clone()]
+    });
+    out.push(log(
+        "log-revoked-deeper-certificate-signs",
+        &raw(&deep),
+        "bad_delegation",
+    ));
     out
 }
