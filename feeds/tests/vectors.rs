@@ -339,7 +339,10 @@ fn generate() -> Vec<String> {
 }
 
 /// Revision 1.1 (issue 18): time a delegate cannot choose, and who may revoke.
-fn delegation_vectors(log: &dyn Fn(&str, &[Vec<u8>], &str) -> String) -> Vec<String> {
+/// Writes a `log` vector block: name, raw entries, verdict.
+type LogBlock<'a> = &'a dyn Fn(&str, &[Vec<u8>], &str) -> String;
+
+fn delegation_vectors(log: LogBlock<'_>) -> Vec<String> {
     let (alice, app, sub) = (keypair(1), keypair(2), keypair(3));
     let raw = |es: &[SignedEntry]| es.iter().map(|e| e.bytes().to_vec()).collect::<Vec<_>>();
     let mut out = Vec::new();
