@@ -9,7 +9,7 @@
 use ed25519_dalek::Signature;
 
 use crate::bencode::{self, Value};
-use crate::entry::EntryHash;
+use crate::entry::{EntryHash, SignedEntry};
 use crate::error::{Error, Result};
 use crate::feed_name::FeedName;
 use crate::identity::{IdentityKey, Keypair};
@@ -250,6 +250,24 @@ impl SignedHead {
 
     pub fn decode(bytes: &[u8]) -> Result<SignedHead> {
         SignedHead::from_item(MutableItem::decode(bytes)?)
+    }
+
+    /// Checks that this head names `last` as the feed's last entry: its feed, seq, hash and
+    /// time (revision 1.1: the time too; a head is not a clock of its own).
+    pub fn check_names(&self, last: &SignedEntry) -> Result<()> {
+        let (head, entry) = (&self.head, last.entry());
+        if entry.author != self.author() || entry.feed != head.feed {
+            return Err(Error::HeadMismatch("names another feed than the entry's"));
+        }
+        if head.seq != entry.seq || head.entry_hash != last.hash() {
+            return Err(Error::HeadMismatch(
+                "the log does not end at the entry the head names",
+            ));
+        }
+        if head.time != entry.time {
+            return Err(Error::HeadMismatch("its time is not the last entry's"));
+        }
+        Ok(())
     }
 
     pub fn encode(&self) -> Vec<u8> {

@@ -99,6 +99,11 @@ fn check(v: &Vector) -> String {
             verdict(decode_and_verify_log(&author, &feed, v.all("entry"), None))
         }
         "head" => verdict(SignedHead::decode(&v.bytes("hex"))),
+        "head-entry" => {
+            let head = SignedHead::decode(&v.bytes("head")).unwrap();
+            let entry = SignedEntry::decode(v.bytes("entry")).unwrap();
+            verdict(head.check_names(&entry))
+        }
         "identity-record" => verdict(SignedIdentityRecord::decode(&v.bytes("hex"))),
         "fork-proof" => verdict(ForkProof::decode(&v.bytes("hex"))),
         "tail" => {
@@ -322,6 +327,7 @@ fn generate() -> Vec<String> {
         ("hex", hex::encode(bad_head)),
         ("verdict", "bad_head_signature".into()),
     ]));
+    out.extend(settled_vectors(&entries, &head));
     let record = IdentityRecord {
         feeds: vec![feed("main"), feed("photos")],
         name: Some("Alice".into()),
@@ -420,5 +426,119 @@ fn delegation_vectors(log: LogBlock<'_>) -> Vec<String> {
         &raw(&deep),
         "bad_delegation",
     ));
+    out
+}
+
+/// An entry body's fields, for editing by hand.
+type Body = BTreeMap<Vec<u8>, bencode::Value>;
+
+/// Revision 1.1 (issue 18, item 7): guesses an independent implementer had to make.
+fn settled_vectors(entries: &[SignedEntry], head: &SignedHead) -> Vec<String> {
+    let alice = keypair(1);
+    let mut out = Vec::new();
+    // An entry body edited by hand, then signed by alice.
+    let edited = |name: &str, edit: &dyn Fn(&mut Body), verdict: &str| {
+        let mut value = bencode::decode(entries[0].signed_message()).unwrap();
+        if let bencode::Value::Dict(map) = &mut value {
+            edit(map);
+        }
+        let body = bencode::encode(&value);
+        let sealed = feeds::record::seal(&body, &alice.sign(&body));
+        block(&[
+            ("name", name.into()),
+            ("check", "entry".into()),
+            ("hex", hex::encode(&sealed)),
+            ("hash", feeds::EntryHash::of(&sealed).to_string()),
+            ("verdict", verdict.into()),
+        ])
+    };
+    let bytes = |s: &str| bencode::Value::bytes(s);
+    out.push(edited(
+        "entry-retracts-on-a-post",
+        &|m| {
+            m.insert(b"retracts".to_vec(), bencode::Value::Int(1));
+        },
+        "unknown_critical_field",
+    ));
+    let content = |m: &mut Body| {
+        m.insert(b"kind".to_vec(), bytes("delete"));
+        m.insert(b"retracts".to_vec(), bencode::Value::Int(1));
+        m.insert(b"seq".to_vec(), bencode::Value::Int(2));
+        m.insert(b"prev".to_vec(), bencode::Value::bytes(vec![0u8; 32]));
+    };
+    out.push(edited("entry-content-on-a-delete", &content, "bad_field"));
+    out.push(edited(
+        "entry-retracts-out-of-range",
+        &|m| {
+            m.remove(&b"content".to_vec());
+            m.insert(b"kind".to_vec(), bytes("delete"));
+            m.insert(b"retracts".to_vec(), bencode::Value::Int(1));
+        },
+        "bad_field",
+    ));
+    out.push(edited(
+        "entry-empty-cert-list",
+        &|m| {
+            m.insert(b"cert".to_vec(), bencode::Value::List(Vec::new()));
+        },
+        "bad_field",
+    ));
+    out.push(edited(
+        "entry-extension-field-in-body",
+        &|m| {
+            m.insert(b"x-note".to_vec(), bytes("ignored by every verifier"));
+        },
+        "ok",
+    ));
+    let path = |component: &'static str| {
+        move |m: &mut Body| {
+            let file = bencode::Value::dict([
+                ("blake3", bencode::Value::bytes(vec![1u8; 32])),
+                ("length", bencode::Value::Int(10)),
+                ("path", bencode::Value::List(vec![bytes(component)])),
+            ]);
+            let content = bencode::Value::dict([
+                ("files", bencode::Value::List(vec![file])),
+                ("infohash", bencode::Value::bytes(vec![1u8; 20])),
+                ("name", bytes("file-1.bin")),
+                ("size", bencode::Value::Int(10)),
+            ]);
+            m.insert(b"content".to_vec(), content);
+        }
+    };
+    out.push(edited(
+        "entry-content-path-dot-dot",
+        &path(".."),
+        "bad_path",
+    ));
+    out.push(edited("entry-content-path-empty", &path(""), "bad_path"));
+    // An extension field in the envelope: refused (the envelope is exactly body and sig).
+    let mut envelope = bencode::decode(entries[0].bytes()).unwrap();
+    if let bencode::Value::Dict(map) = &mut envelope {
+        map.insert(b"x-note".to_vec(), bytes("not here"));
+    }
+    out.push(block(&[
+        ("name", "entry-extension-field-in-envelope".into()),
+        ("check", "entry".into()),
+        ("hex", hex::encode(bencode::encode(&envelope))),
+        ("verdict", "unknown_critical_field".into()),
+    ]));
+    // A head whose time is not its entry's.
+    let last = entries.last().unwrap();
+    let mut wrong_time = head.head().clone();
+    wrong_time.time += 1;
+    let wrong_time = wrong_time.sign(&alice).unwrap();
+    for (name, h, verdict) in [
+        ("head-names-its-entry", head, "ok"),
+        ("head-time-not-the-entrys", &wrong_time, "head_mismatch"),
+    ] {
+        out.push(block(&[
+            ("name", name.into()),
+            ("check", "head-entry".into()),
+            ("head", hex::encode(h.encode())),
+            ("entry", hex::encode(last.bytes())),
+            ("verdict", verdict.into()),
+        ]));
+    }
     out
 }

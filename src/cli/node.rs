@@ -519,9 +519,9 @@ pub fn verify(args: VerifyArgs, data: &Path) -> anyhow::Result<()> {
         };
         if let seeder::store::FeedStatus::Frozen(proof) = &state.status {
             return Err(InputError(format!(
-                "invalid: {key}/{feed} forked at seq {} (two different signed entries); it is frozen at entry {}",
+                "invalid: {key}/{feed} forked at seq {} (two different signed entries); it is frozen at entry {}, the last agreed one",
                 proof.seq(),
-                state.verified_seq
+                proof.seq().saturating_sub(1)
             ))
             .into());
         }

@@ -11,6 +11,7 @@ use crate::feed_name::FeedName;
 use crate::identity::IdentityKey;
 use crate::metainfo::InfoHash;
 use crate::record::{self, Slots};
+use crate::torrent_path;
 
 /// The fields of an entry body, sorted by bytes as bencode sorts keys.
 const ENTRY_FIELDS: [&str; 12] = [
@@ -137,6 +138,8 @@ fn decode_content(value: Raw<'_>) -> Result<ContentRef> {
     let mut fields = Slots::of("content", &CONTENT_FIELDS, value)?;
     let infohash = InfoHash(fields.fixed(INFOHASH)?);
     let name = fields.str(NAME)?.to_owned();
+    // The torrent's own rules (revision 1.1): no valid torrent has other names or paths.
+    torrent_path::check_component(&name)?;
     let size = fields.uint(SIZE)?;
     let items = fields.list(FILES)?;
     let mut files = Vec::new();
@@ -144,6 +147,7 @@ fn decode_content(value: Raw<'_>) -> Result<ContentRef> {
     for item in items {
         let mut file = Slots::of("file", &FILE_FIELDS, item)?;
         let path = record::strings("file", "path", file.list(PATH)?)?;
+        torrent_path::check_path(&path)?;
         let length = file.uint(LENGTH)?;
         let blake3 = file.fixed(BLAKE3)?;
         file.finish()?;

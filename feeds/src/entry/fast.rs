@@ -14,6 +14,7 @@ use crate::delegation::CertHash;
 use crate::feed_name::FeedName;
 use crate::identity::IdentityKey;
 use crate::metainfo::InfoHash;
+use crate::torrent_path;
 
 /// The entry in `body`, if it has the common shape and is valid.
 pub(super) fn decode_body(body: &[u8], known_author: Option<&IdentityKey>) -> Option<Entry> {
@@ -109,6 +110,7 @@ fn read_content(r: &mut Cursor<'_>) -> Option<ContentRef> {
         return None;
     }
     let name = r.str()?.to_owned();
+    torrent_path::check_component(&name).ok()?;
     if r.key(&mut last)? != Some(b"size") {
         return None;
     }
@@ -147,6 +149,7 @@ fn read_file(r: &mut Cursor<'_>) -> Option<FileRef> {
     if r.key(&mut last)?.is_some() {
         return None;
     }
+    torrent_path::check_path(&path).ok()?;
     Some(FileRef {
         path,
         length,

@@ -190,11 +190,13 @@ mod reference {
         let mut fields = Fields::new("content", value)?;
         let infohash = InfoHash(fields.fixed("infohash")?);
         let name = fields.string("name")?;
+        crate::torrent_path::check_component(&name)?;
         let size = fields.uint("size")?;
         let mut files = Vec::new();
         for item in fields.list("files")? {
             let mut file = Fields::new("file", item)?;
             let path = strings("file", "path", file.list("path")?)?;
+            crate::torrent_path::check_path(&path)?;
             let length = file.uint("length")?;
             let blake3 = file.fixed("blake3")?;
             file.finish()?;

@@ -404,10 +404,14 @@ async fn take_in_log(
         }
         Err(e) => return Err(e.into()),
     };
-    if log.head() != Some((head.head().seq, head.head().entry_hash)) {
-        return Err(
-            FeedError::HeadMismatch("the log does not end at the entry the head names").into(),
-        );
+    match log.entries.last() {
+        Some(last) => head.check_names(last)?,
+        None => {
+            return Err(FeedError::HeadMismatch(
+                "the log does not end at the entry the head names",
+            )
+            .into());
+        }
     }
     node.store.append_verified_log(identity, feed, &log).await?;
     for (index, hash, name, bytes) in new_segments {
