@@ -38,7 +38,9 @@ use tower_service::Service;
 
 use crate::Gateway;
 
-/// Largest answer the cache renders into memory; larger ones (none today) are passed on.
+/// Largest answer the cache buffers and stores; larger ones are passed on as they come,
+/// uncached (pages and exports clip long fields, so only the JSON API of an entry with a
+/// huge file list gets there).
 const MAX_ENTRY: usize = 16 << 20;
 /// Bytes counted per entry on top of its body, headers and key.
 const OVERHEAD: usize = 256;
@@ -143,10 +145,15 @@ pub async fn cached(State(gateway): State<Gateway>, request: Request, next: Next
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_ENTRY).await {
-        Ok(body) => body,
-        Err(e) => {
-            tracing::warn!(path = %key, "cannot buffer an answer for the page cache: {e}");
+    let body = match buffer(body, MAX_ENTRY).await {
+        Buffered::Whole(body) => body,
+        Buffered::Larger(body) => {
+            // Sent as it comes, neither tagged nor stored: larger than any page should be.
+            tracing::debug!(path = %key, "answer over {MAX_ENTRY} bytes passed on uncached");
+            return Response::from_parts(parts, body);
+        }
+        Buffered::Failed(e) => {
+            tracing::warn!(path = %key, "cannot render an answer: {e}");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
@@ -176,6 +183,38 @@ pub async fn cached(State(gateway): State<Gateway>, request: Request, next: Next
         );
     }
     response
+}
+
+/// A rendered answer's body: whole when at most `limit` bytes, else the bytes read so far
+/// chained with the rest.
+enum Buffered {
+    Whole(Bytes),
+    Larger(Body),
+    Failed(axum::Error),
+}
+
+async fn buffer(body: Body, limit: usize) -> Buffered {
+    use futures_lite::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut len = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => return Buffered::Failed(e),
+        };
+        len += chunk.len();
+        chunks.push(chunk);
+        if len > limit {
+            let read = futures_lite::stream::iter(chunks.into_iter().map(Ok));
+            return Buffered::Larger(Body::from_stream(read.chain(stream)));
+        }
+    }
+    match chunks.len() {
+        0 => Buffered::Whole(Bytes::new()),
+        1 => Buffered::Whole(chunks.remove(0)),
+        _ => Buffered::Whole(chunks.concat().into()),
+    }
 }
 
 /// The quoted hex of the BLAKE3 of the answer's bytes (128 bits).

@@ -13,7 +13,7 @@ use maud::html;
 use seeder::node::{ApiError, parse_feed, parse_identity};
 use seeder::store::EntryPage;
 
-use crate::view::EntryView;
+use crate::view::{EntryView, FILES_PER_ITEM};
 use crate::{Gateway, links};
 
 /// The torrent RSS namespace that torrent clients' feed readers understand.
@@ -146,7 +146,7 @@ pub async fn atom(
 fn atom_entry(view: &EntryView, author: &atom_syndication::Person) -> atom_syndication::Entry {
     let mut links = vec![link(&view.url, "alternate", Some("text/html"))];
     if let Some(content) = view.content.as_ref().filter(|c| c.held) {
-        for file in &content.files {
+        for file in content.files.iter().take(FILES_PER_ITEM) {
             let mut enclosure = link(&file.url, "enclosure", Some(&file.content_type));
             enclosure.length = Some(file.length.to_string());
             enclosure.title = Some(file.path.clone());
@@ -191,7 +191,7 @@ pub async fn json_feed(
                 .content
                 .iter()
                 .filter(|c| c.held)
-                .flat_map(|c| &c.files)
+                .flat_map(|c| c.files.iter().take(FILES_PER_ITEM))
                 .map(|f| {
                     serde_json::json!({
                         "url": f.url, "mime_type": f.content_type,
@@ -267,7 +267,7 @@ impl Gateway {
             own_url: format!("{base}{}", links::export(&key, &feed, extension)),
             identity: key.to_string(),
             identity_url: format!("{base}{}", links::identity(&key)),
-            items: self.entry_views(&posts).await?,
+            items: self.clipped_views(&posts).await?,
         })
     }
 }

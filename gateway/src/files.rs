@@ -3,8 +3,12 @@
 //! from the request. Complete files are read from disk; files of a followed torrent still
 //! downloading are streamed from the swarm (the engine fetches the requested range first).
 //! Nothing here makes the node add a torrent it does not already hold.
+//!
+//! [`HeldFile::open`] is the only way the gateway opens a held file (`/files`, `/ws`, the
+//! text previews of entry pages), so every reader gets the same checks.
 
 use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
 
 use axum::http::StatusCode;
 use feeds::InfoHash;
@@ -39,6 +43,92 @@ pub struct HeldFile {
     /// Published here (served from where it lies): checked against its recorded stamp on
     /// every request, since somebody may edit it while the node runs.
     pub published: bool,
+}
+
+/// A held file opened for reading, checked.
+pub struct OpenFile {
+    pub file: tokio::fs::File,
+    pub modified: Option<SystemTime>,
+}
+
+impl HeldFile {
+    /// Opens a complete file for reading, or `None` for one still downloading (read from
+    /// the swarm). What is opened must still be the file the torrent names: a regular file
+    /// of its length; and a published file (served from where it lies, where anybody may
+    /// edit it, or replace it by a symlink to something else) must match the stamp recorded
+    /// when it was published or last verified — compared with the opened file's own
+    /// metadata, so what is read is what was checked. Else `503 content_unavailable`.
+    pub async fn open(&self, node: &NodeHandle) -> Result<Option<OpenFile>, ApiError> {
+        let Source::Disk(path) = &self.source else {
+            return Ok(None);
+        };
+        let unavailable = |why: String| {
+            tracing::warn!(path = %path.display(), "cannot serve: {why}");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "content_unavailable",
+                "the file is missing or changed on this node",
+            )
+        };
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        let metadata = file
+            .metadata()
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        if !metadata.is_file() || metadata.len() != self.length {
+            return Err(unavailable(format!(
+                "{} bytes on disk, {} in the torrent",
+                metadata.len(),
+                self.length
+            )));
+        }
+        if self.published {
+            self.check_published_stamp(node, metadata.clone()).await?;
+        }
+        Ok(Some(OpenFile {
+            file,
+            modified: metadata.modified().ok(),
+        }))
+    }
+
+    /// A published file is read only while it matches the stamp recorded when it was
+    /// published or last verified: an edit made while the node runs is refused at once, not
+    /// only when the scrub's next check reaches it (which then re-hashes it: a file merely
+    /// touched comes back, an edited one is refused for good).
+    async fn check_published_stamp(
+        &self,
+        node: &NodeHandle,
+        opened: std::fs::Metadata,
+    ) -> Result<(), ApiError> {
+        use publisher::publish::{ContentRecord, FileCheck};
+        let record_path = node.data.content_path(&self.infohash);
+        let wanted = self.path.clone();
+        let check = tokio::task::spawn_blocking(move || {
+            let bytes = std::fs::read(&record_path).ok()?;
+            let record: ContentRecord = serde_json::from_slice(&bytes).ok()?;
+            let entry = record.files.iter().find(|f| f.path.join("/") == wanted)?;
+            Some(entry.check_stamp_of(&opened))
+        })
+        .await
+        .map_err(ApiError::internal)?;
+        match check {
+            Some(FileCheck::Untouched) => Ok(()),
+            Some(FileCheck::Suspect(why) | FileCheck::Changed(why)) => {
+                tracing::warn!(infohash = %self.infohash, "not served until re-verified: {why}");
+                Err(ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "content_unavailable",
+                    "the file changed on this node since it was last verified",
+                ))
+            }
+            None => Err(ApiError::internal(format!(
+                "no content record for published file {:?} of {}",
+                self.path, self.infohash
+            ))),
+        }
+    }
 }
 
 impl HeldTorrent {

@@ -12,7 +12,7 @@ use seeder::node::{ApiError, NodeHandle};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use crate::files::{HeldFile, Source};
+use crate::files::HeldFile;
 use crate::range::{self, RangeAnswer};
 
 /// Bytes read per chunk of a body.
@@ -35,22 +35,16 @@ pub async fn serve_file(
     request: &HeaderMap,
     swarm: Swarm,
 ) -> Result<Response, ApiError> {
-    let (disk, last_modified) = match &file.source {
-        Source::Disk(path) => {
-            let opened = open_checked(path, file.length).await?;
-            if file.published {
-                check_published_stamp(node, file).await?;
-            }
-            (Some(opened.0), opened.1)
-        }
-        Source::Swarm if swarm == Swarm::Refuse => {
+    let (disk, last_modified) = match file.open(node).await? {
+        Some(opened) => (Some(opened.file), opened.modified.map(whole_seconds)),
+        None if swarm == Swarm::Refuse => {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_local",
                 format!("torrent {} is still downloading", file.infohash),
             ));
         }
-        Source::Swarm => (None, None),
+        None => (None, None),
     };
     let validators = Validators {
         etag: file.blake3.map(|h| format!("\"{}\"", hex::encode(h))),
@@ -124,71 +118,6 @@ pub async fn serve_file(
     }
     .map_err(ApiError::internal)?;
     Ok((status, headers, body).into_response())
-}
-
-/// Opens a complete file and checks it is still the one the torrent names (a regular file
-/// of the right length); returns it with its modification time.
-async fn open_checked(
-    path: &std::path::Path,
-    length: u64,
-) -> Result<(tokio::fs::File, Option<SystemTime>), ApiError> {
-    let unavailable = |why: String| {
-        tracing::warn!(path = %path.display(), "cannot serve: {why}");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "content_unavailable",
-            "the file is missing or changed on this node",
-        )
-    };
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    let metadata = file
-        .metadata()
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
-    if !metadata.is_file() || metadata.len() != length {
-        return Err(unavailable(format!(
-            "{} bytes on disk, {length} in the torrent",
-            metadata.len()
-        )));
-    }
-    Ok((file, metadata.modified().ok().map(whole_seconds)))
-}
-
-/// A published file is served only while its `stat` matches the stamp recorded when it was
-/// published or last verified: an edit made while the node runs is refused at once, not
-/// only when the scrub's next check reaches it (which then re-hashes it: a file merely
-/// touched comes back, an edited one is refused for good).
-async fn check_published_stamp(node: &NodeHandle, file: &HeldFile) -> Result<(), ApiError> {
-    let record_path = node.data.content_path(&file.infohash);
-    let wanted = file.path.clone();
-    let check = tokio::task::spawn_blocking(move || {
-        let bytes = std::fs::read(&record_path).ok()?;
-        let record: publisher::publish::ContentRecord = serde_json::from_slice(&bytes).ok()?;
-        let entry = record.files.iter().find(|f| f.path.join("/") == wanted)?;
-        Some(entry.check_stamp())
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    match check {
-        Some(publisher::publish::FileCheck::Untouched) => Ok(()),
-        Some(
-            publisher::publish::FileCheck::Suspect(why)
-            | publisher::publish::FileCheck::Changed(why),
-        ) => {
-            tracing::warn!(infohash = %file.infohash, "not served until re-verified: {why}");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "content_unavailable",
-                "the file changed on this node since it was last verified",
-            ))
-        }
-        None => Err(ApiError::internal(format!(
-            "no content record for published file {:?} of {}",
-            file.path, file.infohash
-        ))),
-    }
 }
 
 async fn body<R>(mut reader: R, start: u64, count: u64) -> std::io::Result<Body>

@@ -3,6 +3,19 @@
 
 use std::collections::BTreeMap;
 
+/// Longest title pages and exports show, in characters; a longer one is cut and ends in "…".
+pub const TITLE_CHARS: usize = 256;
+/// Longest `description` pages and exports show, in characters.
+pub const DESCRIPTION_CHARS: usize = 4096;
+/// Longest value of any other metadata field an entry page shows, in characters.
+pub const META_VALUE_CHARS: usize = 1024;
+/// Most files an entry page lists (the .torrent lists them all).
+pub const FILES_LISTED: usize = 500;
+/// Most files an export item lists as enclosures or attachments.
+pub const FILES_PER_ITEM: usize = 100;
+/// Longest file path an entry page shows as text, in characters (its link is whole).
+pub const PATH_CHARS: usize = 512;
+
 use feeds::{ContentRef, FeedName, IdentityKey, Kind, Magnet};
 use seeder::node::ApiError;
 use seeder::store::{FeedState, FeedStatus, StoredEntry};
@@ -93,6 +106,49 @@ impl EntryView {
     pub fn description(&self) -> Option<&str> {
         self.meta.get("description").map(String::as_str)
     }
+
+    /// The view as pages and exports show it: the title, the description and every other
+    /// metadata value cut to [`TITLE_CHARS`], [`DESCRIPTION_CHARS`] and
+    /// [`META_VALUE_CHARS`], so an entry signed with megabytes of title cannot make a page
+    /// too large to answer (the JSON API gives them whole).
+    pub fn clipped(mut self) -> EntryView {
+        if let Some(title) = &mut self.title {
+            clip(title, TITLE_CHARS);
+        }
+        for (name, value) in &mut self.meta {
+            let limit = if name == "description" {
+                DESCRIPTION_CHARS
+            } else {
+                META_VALUE_CHARS
+            };
+            clip(value, limit);
+        }
+        self
+    }
+}
+
+/// Cuts `text` to at most `max_chars` characters, the last one "…" when cut.
+pub fn clip(text: &mut String, max_chars: usize) {
+    if let Some((cut, _)) = text.char_indices().nth(max_chars) {
+        let keep = text
+            .char_indices()
+            .nth(max_chars.saturating_sub(1))
+            .map_or(cut, |(i, _)| i);
+        text.truncate(keep);
+        text.push('…');
+    }
+}
+
+/// `text` cut as by [`clip`].
+pub fn clipped(text: &str, max_chars: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max_chars) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some(_) => {
+            let mut owned = text.to_owned();
+            clip(&mut owned, max_chars);
+            std::borrow::Cow::Owned(owned)
+        }
+    }
 }
 
 impl Gateway {
@@ -147,6 +203,15 @@ impl Gateway {
             torrent_href,
             webseed_torrent_href,
         })
+    }
+
+    /// Views of several entries as pages and exports show them ([`EntryView::clipped`]).
+    pub async fn clipped_views(&self, stored: &[StoredEntry]) -> Result<Vec<EntryView>, ApiError> {
+        let mut views = Vec::with_capacity(stored.len());
+        for entry in stored {
+            views.push(self.entry_view(entry).await?.clipped());
+        }
+        Ok(views)
     }
 
     /// Views of several entries, in order.
@@ -220,5 +285,23 @@ pub fn status_name(status: &FeedStatus) -> &'static str {
         FeedStatus::Ok => "ok",
         FeedStatus::Frozen(_) => "frozen",
         FeedStatus::Error(_) => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{clip, clipped};
+
+    #[test]
+    fn long_text_is_cut_to_its_limit_on_a_character_boundary() {
+        let mut short = "short".to_owned();
+        clip(&mut short, 5);
+        assert_eq!(short, "short");
+        let mut long = "é".repeat(10);
+        clip(&mut long, 4);
+        assert_eq!(long, "ééé…");
+        assert_eq!(long.chars().count(), 4);
+        assert_eq!(clipped("abcdef", 3), "ab…");
+        assert_eq!(clipped("abc", 3), "abc");
     }
 }

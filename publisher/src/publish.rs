@@ -120,22 +120,25 @@ impl ContentFile {
     /// Compares the file on disk with the stamp recorded when it was published or last
     /// verified; one `stat`, no read.
     pub fn check_stamp(&self) -> FileCheck {
-        let meta = match std::fs::metadata(&self.fs_path) {
-            Ok(meta) => meta,
-            Err(e) => {
-                return FileCheck::Changed(format!(
-                    "{} is gone or unreadable: {e}",
-                    self.fs_path.display()
-                ));
-            }
-        };
+        match std::fs::metadata(&self.fs_path) {
+            Ok(meta) => self.check_stamp_of(&meta),
+            Err(e) => FileCheck::Changed(format!(
+                "{} is gone or unreadable: {e}",
+                self.fs_path.display()
+            )),
+        }
+    }
+
+    /// Compares `meta` (of the file as opened, so what is read is what was checked) with
+    /// the stamp recorded when it was published or last verified.
+    pub fn check_stamp_of(&self, meta: &std::fs::Metadata) -> FileCheck {
         if !meta.is_file() || meta.len() != self.length {
             return FileCheck::Changed(format!(
                 "{} changed size since it was published",
                 self.fs_path.display()
             ));
         }
-        let now = Stamp::of(&meta);
+        let now = Stamp::of(meta);
         let recorded = Stamp {
             modified_ns: self.modified_ns,
             changed_ns: self.changed_ns,

@@ -99,6 +99,10 @@ pub struct GatewayConfig {
     /// start or the end of the previous answer: slow senders and idle keep-alive
     /// connections are closed after it.
     pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body, counted from the end of its head:
+    /// later, the request is answered 408 and the connection closed [default: the header
+    /// timeout].
+    pub body_timeout_secs: Option<u64>,
     /// Seconds an answer may wait for a client that reads nothing before the connection is
     /// closed.
     pub write_timeout_secs: u64,
@@ -106,6 +110,43 @@ pub struct GatewayConfig {
     pub max_connections: u32,
     /// Largest request head (request line and headers) in bytes; larger gets 431.
     pub max_header_bytes: u32,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsAccess,
+    /// The bearer token `metrics = "token"` asks for (also `SWARMFEED_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
+}
+
+/// Who may read `/metrics`: what a node holds and how busy it is is nobody else's business
+/// by default, but a Prometheus on the same machine (or one given a token) scrapes it.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAccess {
+    /// Anyone.
+    Public,
+    /// Clients connecting from a loopback address (behind a reverse proxy on the same
+    /// machine that is every client: use `token` there, or keep the path off the proxy).
+    #[default]
+    Loopback,
+    /// Requests with `Authorization: Bearer {metrics_token}`, from anywhere.
+    Token,
+    /// Nobody: `404`.
+    Off,
+}
+
+impl std::str::FromStr for MetricsAccess {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "public" => Ok(MetricsAccess::Public),
+            "loopback" => Ok(MetricsAccess::Loopback),
+            "token" => Ok(MetricsAccess::Token),
+            "off" => Ok(MetricsAccess::Off),
+            _ => Err(format!(
+                "{text:?} is not one of public, loopback, token, off"
+            )),
+        }
+    }
 }
 
 impl Default for GatewayConfig {
@@ -116,9 +157,12 @@ impl Default for GatewayConfig {
             cache_bytes: 64 << 20,
             cache_ttl_secs: 60,
             header_timeout_secs: 10,
+            body_timeout_secs: None,
             write_timeout_secs: 60,
             max_connections: 2048,
             max_header_bytes: 32 << 10,
+            metrics: MetricsAccess::Loopback,
+            metrics_token: None,
         }
     }
 }
@@ -126,6 +170,14 @@ impl Default for GatewayConfig {
 impl GatewayConfig {
     pub fn header_timeout(&self) -> Duration {
         Duration::from_secs(self.header_timeout_secs.max(1))
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_secs(
+            self.body_timeout_secs
+                .unwrap_or(self.header_timeout_secs)
+                .max(1),
+        )
     }
 
     pub fn write_timeout(&self) -> Duration {

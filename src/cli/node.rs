@@ -84,6 +84,10 @@ struct GatewayArgs {
     /// connections) [default: 10].
     #[arg(long, value_name = "SECS", env = "SWARMFEED_HEADER_TIMEOUT")]
     header_timeout: Option<u64>,
+    /// Seconds a client has to send a request's body after its head; later gets 408
+    /// [default: the header timeout].
+    #[arg(long, value_name = "SECS", env = "SWARMFEED_BODY_TIMEOUT")]
+    body_timeout: Option<u64>,
     /// Seconds an answer waits for a client that reads nothing [default: 60].
     #[arg(long, value_name = "SECS", env = "SWARMFEED_WRITE_TIMEOUT")]
     write_timeout: Option<u64>,
@@ -93,6 +97,13 @@ struct GatewayArgs {
     /// Largest request head in bytes, at least 8192; larger gets 431 [default: 32768].
     #[arg(long, value_name = "BYTES", env = "SWARMFEED_MAX_HEADER_BYTES")]
     max_header_bytes: Option<u32>,
+    /// Who may read /metrics: public, loopback, token (Authorization: Bearer, the token in
+    /// SWARMFEED_METRICS_TOKEN or the config) or off [default: loopback].
+    #[arg(long, value_name = "WHO", env = "SWARMFEED_METRICS")]
+    metrics: Option<seeder::config::MetricsAccess>,
+    /// The bearer token of `--metrics token` (from the environment only: flags show in `ps`).
+    #[arg(skip = std::env::var("SWARMFEED_METRICS_TOKEN").ok())]
+    metrics_token: Option<String>,
 }
 
 impl GatewayArgs {
@@ -105,6 +116,9 @@ impl GatewayArgs {
         set(&mut config.cache_bytes, self.cache_bytes);
         set(&mut config.header_timeout_secs, self.header_timeout);
         set(&mut config.write_timeout_secs, self.write_timeout);
+        if self.body_timeout.is_some() {
+            config.body_timeout_secs = self.body_timeout;
+        }
         if let Some(n) = self.export_items {
             config.export_items = n;
         }
@@ -113,6 +127,12 @@ impl GatewayArgs {
         }
         if let Some(n) = self.max_header_bytes {
             config.max_header_bytes = n;
+        }
+        if let Some(who) = self.metrics {
+            config.metrics = who;
+        }
+        if self.metrics_token.is_some() {
+            config.metrics_token = self.metrics_token;
         }
     }
 }

@@ -14,8 +14,8 @@ use seeder::store::FeedStatus;
 use tokio::io::AsyncReadExt;
 
 use crate::api::parse_seq;
-use crate::files::{HeldTorrent, Source};
-use crate::view::EntryView;
+use crate::files::HeldTorrent;
+use crate::view::{EntryView, FILES_LISTED, PATH_CHARS, clipped};
 use crate::{Gateway, links};
 
 pub use layout::PageError;
@@ -38,7 +38,7 @@ pub async fn home(State(gateway): State<Gateway>) -> PageResult {
         .recent_followed_posts(None, HOME_ENTRIES)
         .await
         .map_err(ApiError::internal)?;
-    let recent = gateway.entry_views(&recent.entries).await?;
+    let recent = gateway.clipped_views(&recent.entries).await?;
     let own = gateway.own_identities().await;
     let body = html! {
         h1 { "This node" }
@@ -148,6 +148,11 @@ pub async fn feed(
         .last()
         .filter(|_| listing.next.is_some())
         .map(|e| format!("{}?before={}", links::feed(&key, &feed), e.seq));
+    let entries: Vec<EntryView> = listing
+        .entries
+        .into_iter()
+        .map(EntryView::clipped)
+        .collect();
     let title = format!("{feed}");
     let body = html! {
         h1 { (feed.as_str()) }
@@ -162,8 +167,8 @@ pub async fn feed(
             a href=(links::export(&key, &feed, "atom")) { "Atom" } " · "
             a href=(links::export(&key, &feed, "json")) { "JSON Feed" }
         }
-        @if listing.entries.is_empty() { p { "No entries here." } }
-        (entry_list(&listing.entries, false))
+        @if entries.is_empty() { p { "No entries here." } }
+        (entry_list(&entries, false))
         @if let Some(older) = older { p { a href=(older) rel="next" { "Older entries →" } } }
     };
     Ok(page(&title, &alternates(&key, &feed), body))
@@ -179,7 +184,7 @@ pub async fn entry(
         parse_feed(&feed)?,
         parse_seq(&seq)?,
     );
-    let view = gateway.entry(&key, &feed, seq).await?;
+    let view = gateway.entry(&key, &feed, seq).await?.clipped();
     let state = gateway.feed_state(&key, &feed).await?;
     let previews = gateway.previews(&view).await;
     let title = view.display_title();
@@ -220,13 +225,17 @@ pub async fn entry(
             }
             table {
                 tr { th { "File" } th { "Size" } th { "Type" } }
-                @for file in &content.files {
+                @for file in content.files.iter().take(FILES_LISTED) {
+                    @let path = clipped(&file.path, PATH_CHARS);
                     tr {
-                        td { @if content.held { a href=(file.href) { (file.path) } } @else { (file.path) } }
+                        td { @if content.held { a href=(file.href) { (path) } } @else { (path) } }
                         td { (size(file.length)) }
                         td { (file.content_type) }
                     }
                 }
+            }
+            @if content.files.len() > FILES_LISTED {
+                p { "… and " (content.files.len() - FILES_LISTED) " more files: the .torrent lists them all." }
             }
             @for preview in &previews { (preview) }
         }
@@ -284,18 +293,17 @@ impl Gateway {
         out
     }
 
-    /// A small text file, when complete on disk.
+    /// A small text file, when complete on disk and passing every check `/files` makes
+    /// ([`HeldFile::open`](crate::files::HeldFile::open)): a published file replaced or
+    /// edited since it was verified is not shown.
     async fn text_preview(&self, infohash: &str, path: &str) -> Option<String> {
         let infohash = infohash.parse().ok()?;
         let held = HeldTorrent::load(&self.node, &infohash).await.ok()?;
         let file = held.locate(&self.node, held.file(path).ok()?).ok()?;
-        let Source::Disk(disk) = file.source else {
-            return None;
-        };
+        let opened = file.open(&self.node).await.ok()??;
         let mut bytes = Vec::new();
-        tokio::fs::File::open(disk)
-            .await
-            .ok()?
+        opened
+            .file
             .take(TEXT_PREVIEW_BYTES)
             .read_to_end(&mut bytes)
             .await

@@ -11,6 +11,7 @@ mod control;
 mod error;
 mod fetch;
 mod integrity;
+mod metrics;
 mod own;
 mod replicate;
 mod republish;

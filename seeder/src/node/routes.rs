@@ -7,13 +7,14 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use feeds::{FeedName, IdentityKey, InfoHash, SignedHead};
 
+use super::server::read_body;
 use super::{NodeHandle, fetch};
 use crate::store::{HeadChange, Registered};
 
@@ -21,7 +22,7 @@ use crate::store::{HeadChange, Registered};
 pub fn router(node: NodeHandle) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
+        .route("/metrics", get(super::metrics::metrics))
         .route("/api/v1/heads", post(push_head))
         .route("/api/v1/heads/{identity}/{feed}", get(head))
         .route("/api/v1/identities/{identity}", get(identity_record))
@@ -231,8 +232,9 @@ async fn push_head(
     State(node): State<NodeHandle>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Response> {
+    let body = read_body(body, MAX_HEAD_BYTES).await?;
     let head = SignedHead::decode(&body).map_err(|e| {
         tracing::warn!(%peer, "refused pushed head: {e}");
         ApiError::bad_request(e.code(), e.to_string())
@@ -289,6 +291,9 @@ struct FollowerRegistration {
 
 /// The largest registration body taken.
 const MAX_REGISTRATION_BYTES: usize = 4096;
+/// The largest pushed head taken: a BEP 44 item holds a value of at most 1000 bytes, so a
+/// head is well under this.
+const MAX_HEAD_BYTES: usize = 4096;
 /// Client addresses remembered by the rate limiter before idle ones are forgotten.
 const MAX_CLIENTS_TRACKED: usize = 10_000;
 
@@ -375,7 +380,7 @@ fn check_follower_url(node: &NodeHandle, url: &str) -> Option<&'static str> {
 async fn register_follower(
     State(node): State<NodeHandle>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: Bytes,
+    body: Body,
 ) -> ApiResult<Response> {
     let limits = &node.config.limits;
     if let Err(wait) = node
@@ -398,13 +403,8 @@ async fn register_follower(
         }
         return Ok(response);
     }
-    if body.len() > MAX_REGISTRATION_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("a registration is at most {MAX_REGISTRATION_BYTES} bytes"),
-        ));
-    }
+    // Read only now: the rate limit above costs a client nothing to hit, a body does.
+    let body = read_body(body, MAX_REGISTRATION_BYTES).await?;
     let registration: FollowerRegistration = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "bad_request",
@@ -464,22 +464,4 @@ async fn register_follower(
             limits.followers_total
         )),
     }
-}
-
-/// Prometheus text format: torrents, bytes, peers.
-async fn metrics(State(node): State<NodeHandle>) -> Response {
-    let all = node.engine.list();
-    let seeding = all.iter().filter(|s| s.is_seeding()).count();
-    let uploaded: u64 = all.iter().map(|s| s.uploaded_bytes).sum();
-    let peers: u64 = all.iter().map(|s| u64::from(s.peers)).sum();
-    let text = format!(
-        "# TYPE swarmfeed_torrents gauge\nswarmfeed_torrents {}\n\
-         # TYPE swarmfeed_torrents_seeding gauge\nswarmfeed_torrents_seeding {seeding}\n\
-         # TYPE swarmfeed_uploaded_bytes counter\nswarmfeed_uploaded_bytes {uploaded}\n\
-         # TYPE swarmfeed_peers gauge\nswarmfeed_peers {peers}\n\
-         # TYPE swarmfeed_verify_failures counter\nswarmfeed_verify_failures {}\n",
-        all.len(),
-        super::verify_failures()
-    );
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

@@ -7,6 +7,11 @@
 //!   end of the previous answer (hyper's `header_read_timeout`, which also closes idle
 //!   keep-alive connections), so a slowloris client sending a byte at a time, or nothing, is
 //!   cut;
+//! - a request's body must arrive within `body_timeout` of its head, or the request is
+//!   answered `408` and its connection closed; while a route waits for body bytes that have
+//!   not come, its connection counts as idle (it waits on its client, as one waiting for a
+//!   head does) and makes way at the cap like one ([`body`]). Routes read bodies with a
+//!   limit of their own ([`read_body`]), after their rate limits;
 //! - an answer that makes no progress for `write_timeout` (a client that stopped reading) is
 //!   abandoned ([`StallGuard`]);
 //! - at most `max_connections` connections are open at once; at the cap a new connection
@@ -20,6 +25,9 @@
 //! - a request head larger than `max_header_bytes`, or with more than 100 header fields, gets
 //!   `431` from hyper (malformed heads get `400`).
 //!
+//! Every answer carries `X-Content-Type-Options: nosniff` (node routes and gateway alike):
+//! no browser guesses a type the node did not say.
+//!
 //! Each answer is logged ([`access_log`](super::access_log)) when its body ends, without
 //! a router middleware: the server wraps the body itself.
 //!
@@ -27,6 +35,7 @@
 //! the node terminates. Shutdown is graceful: the listener closes, connections finish their
 //! answer in flight (for a few seconds at most) and close.
 
+mod body;
 mod slots;
 mod stall;
 
@@ -35,12 +44,14 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, header};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -51,6 +62,8 @@ use tower_service::Service;
 
 use crate::config::GatewayConfig;
 use crate::node::access_log;
+use body::TimedBody;
+pub use body::read_body;
 use slots::{Slot, Slots};
 pub use stall::StallGuard;
 
@@ -66,6 +79,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 #[derive(Clone, Debug)]
 pub struct Limits {
     pub header_timeout: Duration,
+    pub body_timeout: Duration,
     pub write_timeout: Duration,
     pub max_connections: usize,
     pub max_header_bytes: usize,
@@ -75,6 +89,7 @@ impl Limits {
     pub fn from_config(config: &GatewayConfig) -> Limits {
         Limits {
             header_timeout: config.header_timeout(),
+            body_timeout: config.body_timeout(),
             write_timeout: config.write_timeout(),
             max_connections: usize::try_from(config.max_connections.max(1)).unwrap_or(1),
             max_header_bytes: usize::try_from(config.max_header_bytes)
@@ -128,6 +143,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, cancel: C
             app: app.clone(),
             peer,
             slot: slot.clone(),
+            body_timeout: limits.body_timeout,
         };
         let connection = graceful.watch(http.serve_connection(io, service));
         drop(slot);
@@ -153,11 +169,12 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, cancel: C
 }
 
 /// One connection's service: marks the connection busy for each request, hands the request
-/// to the router and wraps its answer's body in an [`Answer`].
+/// (its body timed) to the router and wraps its answer's body in an [`Answer`].
 struct Connection {
     app: Router,
     peer: SocketAddr,
     slot: Arc<Slot>,
+    body_timeout: Duration,
 }
 
 impl hyper::service::Service<hyper::Request<Incoming>> for Connection {
@@ -169,10 +186,22 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Connection {
         self.slot.busy();
         request.extensions_mut().insert(ConnectInfo(self.peer));
         let log = access_log::enabled().then(|| access_log::Start::new(&request, self.peer));
+        let (parts, incoming) = request.into_parts();
+        let (body, timed_out) = if incoming.is_end_stream() {
+            (Body::new(incoming), None)
+        } else {
+            let (body, timed_out) = TimedBody::new(incoming, self.slot.clone(), self.body_timeout);
+            (Body::new(body), Some(timed_out))
+        };
         // `Router::call` needs `&mut`; its clone is one reference count.
-        let routed = self.app.clone().call(request);
+        let routed = self
+            .app
+            .clone()
+            .call(axum::http::Request::from_parts(parts, body));
         ConnectionFuture {
             routed,
+            timed_out,
+            body_timeout: self.body_timeout,
             done: Some((log, self.slot.clone())),
         }
     }
@@ -180,6 +209,9 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Connection {
 
 struct ConnectionFuture {
     routed: axum::routing::future::RouteFuture<Infallible>,
+    /// Set when the request's body did not arrive in time.
+    timed_out: Option<Arc<AtomicBool>>,
+    body_timeout: Duration,
     done: Option<(Option<access_log::Start>, Arc<Slot>)>,
 }
 
@@ -188,7 +220,19 @@ impl std::future::Future for ConnectionFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let Ok(response) = std::task::ready!(Pin::new(&mut this.routed).poll(cx));
+        let Ok(mut response) = std::task::ready!(Pin::new(&mut this.routed).poll(cx));
+        if this
+            .timed_out
+            .as_ref()
+            .is_some_and(|t| t.load(Ordering::Acquire))
+        {
+            // Whatever the route made of the failed body: 408, and the connection closes.
+            response = body::timed_out_answer(this.body_timeout);
+        }
+        response.headers_mut().insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
         let (log, slot) = this.done.take().unzip();
         let log = log.flatten();
         let status = response.status();

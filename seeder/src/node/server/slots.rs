@@ -1,8 +1,9 @@
 //! The connection cap, and which connection leaves when a new one needs its place.
 //!
-//! At most `cap` connections are open. A connection is *idle* while it waits for a request
-//! head (just accepted, or between keep-alive requests) and *busy* from a complete head until
-//! its answer's body is handed over. When the cap is reached, a new connection takes the
+//! At most `cap` connections are open. A connection is *idle* while it waits on its client:
+//! for a request head (just accepted, or between keep-alive requests), or for body bytes
+//! its route waits for and that have not come (`body::TimedBody`); it is *busy* from a
+//! complete head until its answer's body is handed over, but for those body waits. When the cap is reached, a new connection takes the
 //! place of the connection that has been idle longest, if that one has been idle for at
 //! least `min_idle`; it is closed at once (nginx does the same with its "reusable"
 //! connections). So a crowd of silent or slow-header clients cannot keep real clients out

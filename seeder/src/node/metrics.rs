@@ -1,0 +1,126 @@
+//! `GET /metrics`: Prometheus text, for whom `[gateway] metrics` allows.
+//!
+//! Public `/metrics` was never intended: its counts (torrents held and seeded, bytes
+//! uploaded, peers, failed verifications) tell anyone what a node holds and how busy it is.
+//! By default only clients on loopback read it (a Prometheus on the same machine, the
+//! tests); `token` serves remote scrapers that send `Authorization: Bearer TOKEN` (compared
+//! in constant time), `public` anyone, `off` nobody.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, NodeHandle};
+use crate::config::MetricsAccess;
+
+/// Prometheus text format: torrents, bytes, peers.
+pub async fn metrics(
+    State(node): State<NodeHandle>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let config = &node.config.gateway;
+    if let Err(refused) = allowed(
+        config.metrics,
+        config.metrics_token.as_deref(),
+        peer,
+        &headers,
+    ) {
+        return refused.into_response();
+    }
+    let all = node.engine.list();
+    let seeding = all.iter().filter(|s| s.is_seeding()).count();
+    let uploaded: u64 = all.iter().map(|s| s.uploaded_bytes).sum();
+    let peers: u64 = all.iter().map(|s| u64::from(s.peers)).sum();
+    let text = format!(
+        "# TYPE swarmfeed_torrents gauge\nswarmfeed_torrents {}\n\
+         # TYPE swarmfeed_torrents_seeding gauge\nswarmfeed_torrents_seeding {seeding}\n\
+         # TYPE swarmfeed_uploaded_bytes counter\nswarmfeed_uploaded_bytes {uploaded}\n\
+         # TYPE swarmfeed_peers gauge\nswarmfeed_peers {peers}\n\
+         # TYPE swarmfeed_verify_failures counter\nswarmfeed_verify_failures {}\n",
+        all.len(),
+        super::verify_failures()
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Whether `peer` with `headers` may read the metrics under `access`.
+fn allowed(
+    access: MetricsAccess,
+    token: Option<&str>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let forbidden = |why: &str| ApiError::new(StatusCode::FORBIDDEN, "forbidden", why);
+    match access {
+        MetricsAccess::Public => Ok(()),
+        MetricsAccess::Off => Err(ApiError::not_found("metrics are off on this node")),
+        MetricsAccess::Loopback if is_loopback(peer) => Ok(()),
+        MetricsAccess::Loopback => Err(forbidden("metrics are served on loopback only")),
+        MetricsAccess::Token => {
+            let given = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            match (token.filter(|t| !t.is_empty()), given) {
+                // blake3::Hash compares in constant time; hashing first hides the length.
+                (Some(token), Some(given))
+                    if blake3::hash(token.as_bytes()) == blake3::hash(given.trim().as_bytes()) =>
+                {
+                    Ok(())
+                }
+                _ => Err(forbidden("metrics need the node's bearer token")),
+            }
+        }
+    }
+}
+
+fn is_loopback(peer: SocketAddr) -> bool {
+    match peer.ip() {
+        std::net::IpAddr::V4(ip) => ip.is_loopback(),
+        std::net::IpAddr::V6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bearer(token: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn each_mode_lets_in_whom_it_says() {
+        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
+        let remote: SocketAddr = "203.0.113.9:5000".parse().unwrap();
+        let none = HeaderMap::new();
+        use MetricsAccess::*;
+        assert!(allowed(Public, None, remote, &none).is_ok());
+        assert!(allowed(Loopback, None, local, &none).is_ok());
+        assert!(allowed(Loopback, None, mapped, &none).is_ok());
+        assert_eq!(
+            allowed(Loopback, None, remote, &none).unwrap_err().status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            allowed(Off, None, local, &none).unwrap_err().status(),
+            StatusCode::NOT_FOUND
+        );
+        assert!(allowed(Token, Some("s3cret"), remote, &bearer("s3cret")).is_ok());
+        assert!(allowed(Token, Some("s3cret"), remote, &bearer("s3cre")).is_err());
+        assert!(allowed(Token, Some("s3cret"), local, &none).is_err());
+        assert!(allowed(Token, None, local, &bearer("")).is_err());
+        assert!(allowed(Token, Some(""), local, &bearer("")).is_err());
+    }
+}
