@@ -143,6 +143,7 @@ fn build_feed(author: &Keypair, feed: &FeedName, n: u64) -> Vec<SignedEntry> {
             }),
             meta: BTreeMap::from([("title".to_string(), format!("Episode {seq} of the bench"))]),
             delegation: Vec::new(),
+            member: None,
         };
         let signed = entry
             .sign(author)

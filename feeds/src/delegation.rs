@@ -62,13 +62,31 @@ impl fmt::Display for Scope {
     }
 }
 
+/// Who receives a certificate's rights.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grantee {
+    /// One key: `grantee` = 32 bytes.
+    Key(IdentityKey),
+    /// Every identity that is a member of a list (revision 1.1): `list` =
+    /// `d6:author32:<key>4:feed<name>e`. Only the last certificate of a chain may grant to a
+    /// list; the entry names its signer and the list entry it relied on (`member`).
+    List(ListRef),
+}
+
+/// A list: a feed of its owner made of `list` entries (see [`crate::list`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListRef {
+    pub author: IdentityKey,
+    pub feed: FeedName,
+}
+
 /// The unsigned content of a certificate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Certificate {
     /// The key that signs this certificate.
     pub grantor: IdentityKey,
-    /// The key that receives the rights.
-    pub grantee: IdentityKey,
+    /// The key, or the members of the list, that receive the rights.
+    pub grantee: Grantee,
     pub scopes: Vec<Scope>,
     /// Unix seconds from which the grant holds.
     pub issued: u64,
@@ -96,9 +114,19 @@ impl Certificate {
             .iter()
             .map(|s| Value::bytes(s.to_string()))
             .collect();
+        let grantee = match &self.grantee {
+            Grantee::Key(key) => ("grantee", Value::bytes(key.as_bytes().to_vec())),
+            Grantee::List(list) => (
+                "list",
+                Value::dict([
+                    ("author", Value::bytes(list.author.as_bytes().to_vec())),
+                    ("feed", Value::bytes(list.feed.as_str())),
+                ]),
+            ),
+        };
         bencode::encode(&Value::dict([
             ("expires", Value::uint(self.expires)),
-            ("grantee", Value::bytes(self.grantee.as_bytes().to_vec())),
+            grantee,
             ("grantor", Value::bytes(self.grantor.as_bytes().to_vec())),
             ("issued", Value::uint(self.issued)),
             ("scopes", Value::List(scopes)),
@@ -128,7 +156,18 @@ impl SignedCert {
         let mut fields = Fields::decode("cert", body)?;
         fields.expect_type("cert")?;
         let grantor = IdentityKey::from_slice(&fields.bytes("grantor")?)?;
-        let grantee = IdentityKey::from_slice(&fields.bytes("grantee")?)?;
+        let grantee = match fields.take("list") {
+            // A grant to a list names no key (revision 1.1; 1.0 refuses the field).
+            Some(raw) if !fields.has("grantee") => {
+                let mut list = Fields::new("list", raw)?;
+                let author = IdentityKey::from_slice(list.slice("author")?)?;
+                let feed = FeedName::from_bytes(list.slice("feed")?)?;
+                list.finish()?;
+                Grantee::List(ListRef { author, feed })
+            }
+            Some(_) => return Err(fields.bad("list", "is not allowed beside grantee")),
+            None => Grantee::Key(IdentityKey::from_slice(&fields.bytes("grantee")?)?),
+        };
         let issued = fields.uint("issued")?;
         let expires = fields.uint("expires")?;
         let raw_scopes = record::strings("cert", "scopes", fields.list("scopes")?)?;
@@ -202,11 +241,15 @@ impl SignedCert {
 /// Checks the links, scopes, depth and validity window of a chain that lets a delegated key
 /// post at `time` to `feed` of `author`, and returns that key. Signatures are checked apart
 /// (in a batch with the entries'); revocations by the log verifier.
+///
+/// `signer` is the key an entry names as its signer when its chain ends at a grant to a
+/// list (whose membership the log verifier checks); it must be given exactly then.
 pub fn check_chain(
     author: &IdentityKey,
     chain: &[SignedCert],
     feed: &FeedName,
     time: u64,
+    signer: Option<&IdentityKey>,
 ) -> std::result::Result<IdentityKey, &'static str> {
     if chain.len() > MAX_CHAIN {
         return Err("chain is longer than 3 certificates");
@@ -229,7 +272,20 @@ pub fn check_chain(
         if i + 1 < chain.len() && !cert.scopes.contains(&Scope::Delegate) {
             return Err("certificate does not allow further delegation");
         }
-        holder = cert.grantee;
+        holder = match (&cert.grantee, signer) {
+            (Grantee::Key(key), None) => *key,
+            (Grantee::Key(key), Some(_)) if i + 1 < chain.len() => *key,
+            (Grantee::Key(_), Some(_)) => {
+                return Err("names a signer, but its chain does not end at a list");
+            }
+            (Grantee::List(_), _) if i + 1 < chain.len() => {
+                return Err("chain goes on after a grant to a list");
+            }
+            (Grantee::List(_), Some(signer)) => *signer,
+            (Grantee::List(_), None) => {
+                return Err("ends at a list but does not name its signer and list entry");
+            }
+        };
     }
     Ok(holder)
 }
@@ -245,7 +301,7 @@ mod tests {
     fn grant(from: &Keypair, to: &Keypair, scopes: Vec<Scope>, window: (u64, u64)) -> SignedCert {
         Certificate {
             grantor: from.public(),
-            grantee: to.public(),
+            grantee: Grantee::Key(to.public()),
             scopes,
             issued: window.0,
             expires: window.1,
@@ -268,15 +324,15 @@ mod tests {
         let second = grant(&app, &sub, vec![Scope::PostAny], (100, 150));
         let chain = [first.clone(), second.clone()];
         assert_eq!(
-            check_chain(&root.public(), &chain, &feed, 120),
+            check_chain(&root.public(), &chain, &feed, 120, None),
             Ok(sub.public())
         );
-        assert!(check_chain(&root.public(), &chain, &other, 120).is_err());
-        assert!(check_chain(&root.public(), &chain, &feed, 150).is_err());
-        assert!(check_chain(&root.public(), &chain, &feed, 99).is_err());
-        assert!(check_chain(&app.public(), &chain, &feed, 120).is_err());
+        assert!(check_chain(&root.public(), &chain, &other, 120, None).is_err());
+        assert!(check_chain(&root.public(), &chain, &feed, 150, None).is_err());
+        assert!(check_chain(&root.public(), &chain, &feed, 99, None).is_err());
+        assert!(check_chain(&app.public(), &chain, &feed, 120, None).is_err());
         let no_delegate = grant(&root, &app, vec![Scope::Post(feed.clone())], (100, 200));
-        assert!(check_chain(&root.public(), &[no_delegate, second], &feed, 120).is_err());
+        assert!(check_chain(&root.public(), &[no_delegate, second], &feed, 120, None).is_err());
         assert!(first.verify_signature() && chain[1].verify_signature());
     }
 
@@ -289,8 +345,8 @@ mod tests {
             .map(|w| grant(&w[0], &w[1], vec![Scope::PostAny, Scope::Delegate], (0, 10)))
             .collect();
         assert_eq!(chain.len(), 4);
-        assert!(check_chain(&keys[0].public(), &chain[..3], &feed, 5).is_ok());
-        assert!(check_chain(&keys[0].public(), &chain, &feed, 5).is_err());
+        assert!(check_chain(&keys[0].public(), &chain[..3], &feed, 5, None).is_ok());
+        assert!(check_chain(&keys[0].public(), &chain, &feed, 5, None).is_err());
     }
 
     #[test]

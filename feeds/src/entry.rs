@@ -11,10 +11,11 @@ use std::fmt;
 use ed25519_dalek::Signature;
 
 use crate::bencode::{self, Value};
-use crate::delegation::{self, CertHash, SignedCert};
+use crate::delegation::{self, CertHash, Grantee, SignedCert};
 use crate::error::{Error, Result};
 use crate::feed_name::FeedName;
 use crate::identity::{IdentityKey, Keypair};
+use crate::list::ListOp;
 use crate::metainfo::InfoHash;
 use crate::record;
 
@@ -61,6 +62,8 @@ pub enum Kind {
     Delete { retracts: u64 },
     /// Revokes a delegation certificate from this entry on (identity key only).
     Revoke { cert: CertHash },
+    /// Changes the list this feed is (revision 1.1): adds and removes subjects.
+    List { ops: Vec<ListOp> },
 }
 
 impl Kind {
@@ -69,6 +72,7 @@ impl Kind {
             Kind::Post => "post",
             Kind::Delete { .. } => "delete",
             Kind::Revoke { .. } => "revoke",
+            Kind::List { .. } => "list",
         }
     }
 }
@@ -105,6 +109,19 @@ pub struct Entry {
     pub meta: BTreeMap<String, String>,
     /// Certificates from `author` to the signing key; empty when the author signs.
     pub delegation: Vec<SignedCert>,
+    /// When the chain ends at a grant to a list: the signer, a member of that list at the
+    /// list entry it cites (revision 1.1).
+    pub member: Option<Membership>,
+}
+
+/// The signer of an entry granted through a list, and the list entry it relied on: every
+/// verifier checks membership at that entry, whatever it holds of the list's later ones.
+/// On the wire `member` = `d4:hash32:<list entry hash>3:seqi<list seq>e6:signer32:<key>e`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    pub signer: IdentityKey,
+    pub list_seq: u64,
+    pub list_hash: EntryHash,
 }
 
 /// An entry with its exact signed bytes. Decoding checks structure, not the signature.
@@ -136,6 +153,10 @@ impl Entry {
             Kind::Post => {}
             Kind::Delete { retracts } => fields.push(("retracts", Value::uint(*retracts))),
             Kind::Revoke { cert } => fields.push(("revokes", Value::bytes(cert.0.to_vec()))),
+            Kind::List { ops } => fields.push((
+                "ops",
+                Value::List(ops.iter().map(ListOp::to_value).collect()),
+            )),
         }
         if let Some(content) = &self.content {
             fields.push(("content", encode_content(content)));
@@ -146,6 +167,14 @@ impl Entry {
                 .iter()
                 .map(|(k, v)| (k.clone(), Value::bytes(v.as_str())));
             fields.push(("meta", Value::dict(meta)));
+        }
+        if let Some(member) = &self.member {
+            let value = Value::dict([
+                ("hash", Value::bytes(member.list_hash.0.to_vec())),
+                ("seq", Value::uint(member.list_seq)),
+                ("signer", Value::bytes(member.signer.as_bytes().to_vec())),
+            ]);
+            fields.push(("member", value));
         }
         if !self.delegation.is_empty() {
             let chain = self.delegation.iter().map(|c| {
@@ -228,10 +257,15 @@ impl SignedEntry {
 
     /// The key that must have signed: the author, or the last certificate's grantee.
     pub fn signer(&self) -> IdentityKey {
-        self.entry
-            .delegation
-            .last()
-            .map_or(self.entry.author, |c| c.cert().grantee)
+        if let Some(member) = &self.entry.member {
+            return member.signer;
+        }
+        match self.entry.delegation.last().map(|c| &c.cert().grantee) {
+            Some(Grantee::Key(key)) => *key,
+            // Refused by `check_delegation`: a list grant needs `member`.
+            Some(Grantee::List(list)) => list.author,
+            None => self.entry.author,
+        }
     }
 
     /// Checks this entry alone: its signature, its certificates' signatures, and that the
@@ -261,7 +295,13 @@ impl SignedEntry {
     pub(crate) fn check_delegation(&self) -> Result<()> {
         let entry = &self.entry;
         if entry.delegation.is_empty() {
-            return Ok(());
+            return match entry.member {
+                None => Ok(()),
+                Some(_) => Err(Error::Delegation {
+                    seq: entry.seq,
+                    reason: "names a signer without a certificate chain",
+                }),
+            };
         }
         if matches!(entry.kind, Kind::Revoke { .. }) {
             return Err(Error::Delegation {
@@ -269,12 +309,19 @@ impl SignedEntry {
                 reason: "cannot sign a revoke entry: only the identity key can",
             });
         }
-        delegation::check_chain(&entry.author, &entry.delegation, &entry.feed, entry.time)
-            .map(drop)
-            .map_err(|reason| Error::Delegation {
-                seq: entry.seq,
-                reason,
-            })
+        let signer = entry.member.as_ref().map(|m| &m.signer);
+        delegation::check_chain(
+            &entry.author,
+            &entry.delegation,
+            &entry.feed,
+            entry.time,
+            signer,
+        )
+        .map(drop)
+        .map_err(|reason| Error::Delegation {
+            seq: entry.seq,
+            reason,
+        })
     }
 }
 

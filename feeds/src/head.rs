@@ -307,7 +307,7 @@ pub struct SignedIdentityRecord {
 }
 
 impl IdentityRecord {
-    fn encode_value(&self) -> Vec<u8> {
+    pub(crate) fn encode_value(&self) -> Vec<u8> {
         let feeds = self
             .feeds
             .iter()

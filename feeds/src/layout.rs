@@ -206,6 +206,7 @@ mod tests {
                 content: None,
                 meta: Default::default(),
                 delegation: Vec::new(),
+                member: None,
             };
             entries.push(entry.sign(pair).unwrap());
         }

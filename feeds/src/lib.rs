@@ -9,10 +9,12 @@ pub mod bencode;
 pub mod delegation;
 pub mod entry;
 pub mod error;
+pub mod extension;
 pub mod feed_name;
 pub mod head;
 pub mod identity;
 pub mod layout;
+pub mod list;
 pub mod log;
 pub mod magnet;
 pub mod metainfo;
@@ -20,11 +22,14 @@ pub mod record;
 pub mod signatures;
 pub mod torrent_path;
 
-pub use entry::{ContentRef, Entry, EntryHash, FileRef, Kind, SignedEntry};
+pub use entry::{ContentRef, Entry, EntryHash, FileRef, Kind, Membership, SignedEntry};
 pub use error::{Error, Result};
 pub use feed_name::FeedName;
 pub use head::{FeedHead, IdentityRecord, MutableItem, SignedHead, SignedIdentityRecord};
 pub use identity::{IdentityKey, Keypair};
-pub use log::{Checkpoint, ForkProof, LogState, VerifiedLog, decode_and_verify_log, verify_log};
+pub use log::{
+    Checkpoint, ForkProof, LogState, VerifiedLog, decode_and_verify_log,
+    decode_and_verify_log_with, verify_log, verify_log_with,
+};
 pub use magnet::Magnet;
 pub use metainfo::{FileLayout, Info, InfoHash, Metainfo, TorrentFile};

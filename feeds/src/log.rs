@@ -13,11 +13,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rayon::prelude::*;
 
 use crate::bencode;
-use crate::delegation::{CertHash, SignedCert};
+use crate::delegation::{CertHash, Grantee, SignedCert};
 use crate::entry::{EntryHash, Kind, SignedEntry};
 use crate::error::{Error, Result};
 use crate::feed_name::FeedName;
 use crate::identity::IdentityKey;
+use crate::list::ListBook;
 use crate::signatures::{self, SignatureCheck, Signed};
 
 mod fork;
@@ -66,6 +67,17 @@ pub fn decode_and_verify_log(
     raw: Vec<Vec<u8>>,
     trusted: Option<&Checkpoint>,
 ) -> Result<VerifiedLog> {
+    decode_and_verify_log_with(author, feed, raw, trusted, &ListBook::default())
+}
+
+/// [`decode_and_verify_log`] with the lists that entries granted through a list rely on.
+pub fn decode_and_verify_log_with(
+    author: &IdentityKey,
+    feed: &FeedName,
+    raw: Vec<Vec<u8>>,
+    trusted: Option<&Checkpoint>,
+    lists: &ListBook,
+) -> Result<VerifiedLog> {
     let total = raw.len();
     // Once an entry fails to decode the log is refused: later batches skip their signatures.
     let failed = AtomicBool::new(false);
@@ -100,7 +112,7 @@ pub fn decode_and_verify_log(
         })
         .collect();
     let batches = batches.into_iter().collect::<Result<Vec<_>>>()?;
-    check_batches(author, feed, batches, total, trusted)
+    check_batches(author, feed, batches, total, trusted, lists)
 }
 
 /// Verifies decoded entries as the log of `feed` by `author`, in order, optionally against a
@@ -110,6 +122,17 @@ pub fn verify_log(
     feed: &FeedName,
     entries: Vec<SignedEntry>,
     trusted: Option<&Checkpoint>,
+) -> Result<VerifiedLog> {
+    verify_log_with(author, feed, entries, trusted, &ListBook::default())
+}
+
+/// [`verify_log`] with the lists that entries granted through a list rely on.
+pub fn verify_log_with(
+    author: &IdentityKey,
+    feed: &FeedName,
+    entries: Vec<SignedEntry>,
+    trusted: Option<&Checkpoint>,
+    lists: &ListBook,
 ) -> Result<VerifiedLog> {
     let total = entries.len();
     let mut chunks = Vec::with_capacity(total.div_ceil(signatures::BATCH_SIZE));
@@ -127,7 +150,7 @@ pub fn verify_log(
         .enumerate()
         .map(|(i, entries)| Batch::check(author, feed, i * signatures::BATCH_SIZE, entries))
         .collect();
-    check_batches(author, feed, batches, total, trusted)
+    check_batches(author, feed, batches, total, trusted, lists)
 }
 
 impl Signed for SignedEntry {
@@ -237,6 +260,7 @@ fn check_batches(
     batches: Vec<Batch>,
     total: usize,
     trusted: Option<&Checkpoint>,
+    lists: &ListBook,
 ) -> Result<VerifiedLog> {
     let passed = batches
         .iter()
@@ -248,7 +272,7 @@ fn check_batches(
             entries.extend(batch.entries);
             entry_ok.extend(batch.ok);
         }
-        return check_log(author, feed, entries, &entry_ok, trusted);
+        return check_log(author, feed, entries, &entry_ok, trusted, lists);
     }
     let mut visit = Vec::new();
     for batch in batches {
@@ -268,7 +292,7 @@ fn check_batches(
     visit.sort_unstable();
     visit.dedup();
     let bad_certs = check_cert_signatures(visit.iter().map(|&i| &entries[i]));
-    let mut state = OrderedState::new(trusted);
+    let mut state = OrderedState::new(trusted, lists);
     for &index in &visit {
         state.check(&entries, index, &bad_certs, trusted)?;
     }
@@ -282,9 +306,10 @@ fn check_log(
     entries: Vec<SignedEntry>,
     entry_ok: &[bool],
     trusted: Option<&Checkpoint>,
+    lists: &ListBook,
 ) -> Result<VerifiedLog> {
     let bad_certs = check_cert_signatures(&entries);
-    let mut state = OrderedState::new(trusted);
+    let mut state = OrderedState::new(trusted, lists);
     // Entries are checked in place and then move into the verified log as a whole.
     for (index, signed) in entries.iter().enumerate() {
         let entry = signed.entry();
@@ -313,7 +338,9 @@ fn check_log(
 }
 
 /// What the entries checked so far carry to later ones.
-struct OrderedState {
+struct OrderedState<'a> {
+    /// The lists that grants to a list rely on.
+    lists: &'a ListBook,
     /// The trusted checkpoint's state with every entry accepted so far taken in, except for
     /// the clock of entries from `clocked` on (see [`OrderedState::catch_up`]).
     state: LogState,
@@ -323,9 +350,10 @@ struct OrderedState {
     revoked: BTreeSet<CertHash>,
 }
 
-impl OrderedState {
-    fn new(trusted: Option<&Checkpoint>) -> OrderedState {
+impl<'a> OrderedState<'a> {
+    fn new(trusted: Option<&Checkpoint>, lists: &'a ListBook) -> OrderedState<'a> {
         OrderedState {
+            lists,
             state: trusted.map(|t| t.state.clone()).unwrap_or_default(),
             clocked: 0,
             retracted: BTreeSet::new(),
@@ -381,6 +409,13 @@ impl OrderedState {
                 reason: "is used by an entry dated before an earlier entry of the feed",
             });
         }
+        if let (Some(member), Some(last)) = (&entry.member, entry.delegation.last())
+            && let Grantee::List(list) = &last.cert().grantee
+        {
+            self.lists
+                .check(list, member)
+                .map_err(|reason| Error::Delegation { seq, reason })?;
+        }
         // The entries accepted so far.
         let accepted = &entries[..index];
         match accepted.last() {
@@ -425,6 +460,7 @@ impl OrderedState {
             Kind::Revoke { cert } => {
                 self.revoked.insert(*cert);
             }
+            Kind::List { .. } => {}
         }
         self.state.apply(signed);
         self.clocked = index + 1;
@@ -435,7 +471,7 @@ impl OrderedState {
 /// The last check, that the log does not end below the trusted checkpoint; then the log.
 fn finish(
     entries: Vec<SignedEntry>,
-    mut state: OrderedState,
+    mut state: OrderedState<'_>,
     trusted: Option<&Checkpoint>,
 ) -> Result<VerifiedLog> {
     state.catch_up(&entries, entries.len());
@@ -485,7 +521,9 @@ fn check_start(first: &SignedEntry, trusted: Option<&Checkpoint>) -> Result<()> 
 }
 
 fn fork_or_repeat(previous: &SignedEntry, current: &SignedEntry) -> Error {
-    if previous.bytes() == current.bytes() {
+    let delegated = |e: &SignedEntry| !e.entry().delegation.is_empty();
+    // A repeat, or a second writer's entry at a taken seq (no fork proof: see ForkProof).
+    if previous.bytes() == current.bytes() || delegated(previous) || delegated(current) {
         return Error::SeqGap {
             expected: previous.seq() + 1,
             found: current.seq(),

@@ -98,6 +98,26 @@ fn check(v: &Vector) -> String {
             let feed = FeedName::new(v.get("feed")).unwrap();
             verdict(decode_and_verify_log(&author, &feed, v.all("entry"), None))
         }
+        "granted-log" => {
+            let author: IdentityKey = v.get("author").parse().unwrap();
+            let list_feed = FeedName::new(v.get("list-feed")).unwrap();
+            let list_log =
+                decode_and_verify_log(&author, &list_feed, v.all("list-entry"), None).unwrap();
+            let mut book = feeds::list::ListBook::default();
+            let list = feeds::delegation::ListRef {
+                author,
+                feed: list_feed,
+            };
+            book.insert(list, feeds::list::ListHistory::of_log(&list_log));
+            let feed = FeedName::new(v.get("feed")).unwrap();
+            verdict(feeds::decode_and_verify_log_with(
+                &author,
+                &feed,
+                v.all("entry"),
+                None,
+                &book,
+            ))
+        }
         "head" => verdict(SignedHead::decode(&v.bytes("hex"))),
         "head-entry" => {
             let head = SignedHead::decode(&v.bytes("head")).unwrap();
@@ -106,6 +126,24 @@ fn check(v: &Vector) -> String {
         }
         "identity-record" => verdict(SignedIdentityRecord::decode(&v.bytes("hex"))),
         "fork-proof" => verdict(ForkProof::decode(&v.bytes("hex"))),
+        "extension" => {
+            let item = feeds::MutableItem::decode(&v.bytes("hex")).unwrap();
+            let known: Vec<&str> = v.get("known").split(',').collect();
+            match feeds::extension::read(&item, &known) {
+                Ok(feeds::extension::Read::Skipped { .. }) => "skipped".into(),
+                other => verdict(other),
+            }
+        }
+        "identity-extensions" => {
+            let record = SignedIdentityRecord::decode(&v.bytes("hex")).unwrap();
+            assert_eq!(
+                feeds::extension::names(&record).join(","),
+                v.get("names"),
+                "{}",
+                v.get("name")
+            );
+            "ok".into()
+        }
         "tail" => {
             let feed = FeedName::new(v.get("feed")).unwrap();
             let info = layout::log_torrent(layout::tail_name(&feed), &v.bytes("hex"));
@@ -341,6 +379,10 @@ fn generate() -> Vec<String> {
         ("hex", hex::encode(record.encode())),
         ("verdict", "ok".into()),
     ]));
+    out.extend(writers_vectors(&log));
+    out.extend(extension_vectors());
+    out.extend(list_vectors(&log));
+    out.extend(granted_vectors());
     out
 }
 
@@ -541,4 +583,240 @@ fn settled_vectors(entries: &[SignedEntry], head: &SignedHead) -> Vec<String> {
         ]));
     }
     out
+}
+
+/// Revision 1.1 (issue 18, item 5): two writers at one seq are not a fork of the owner.
+fn writers_vectors(log: LogBlock<'_>) -> Vec<String> {
+    let (alice, app) = (keypair(1), keypair(2));
+    let cert = grant(&alice, &app, vec![Scope::Post(feed("main"))], T0, T0 + 1000);
+    let mut entries = chain(&alice, "main", 2);
+    let mut second = support::post(&alice, "main", Some(&entries[0]));
+    second.delegation = vec![cert];
+    second.meta = BTreeMap::from([("title".into(), "The app's entry 2".into())]);
+    let second = second.sign(&app).unwrap();
+    entries.push(second.clone());
+    let raw: Vec<Vec<u8>> = entries.iter().map(|e| e.bytes().to_vec()).collect();
+    let mut pair = [entries[1].bytes().to_vec(), second.bytes().to_vec()];
+    pair.sort();
+    let mut proof = b"d1:a".to_vec();
+    proof.extend_from_slice(&pair[0]);
+    proof.extend_from_slice(b"1:b");
+    proof.extend_from_slice(&pair[1]);
+    proof.push(b'e');
+    vec![
+        log("log-fork-by-two-writers", &raw, "seq_gap"),
+        block(&[
+            ("name", "fork-proof-by-a-delegate".into()),
+            ("check", "fork-proof".into()),
+            ("hex", hex::encode(proof)),
+            ("verdict", "bad_layout".into()),
+        ]),
+    ]
+}
+
+/// Revision 1.1 (issue 18, item 3): identity record extensions.
+fn extension_vectors() -> Vec<String> {
+    use feeds::bencode::Value;
+    use feeds::extension;
+    let alice = keypair(1);
+    let record = IdentityRecord {
+        feeds: vec![feed("main")],
+        name: Some("Alice".into()),
+        nodes: Vec::new(),
+    };
+    let named = extension::sign_record(&record, &["profile", "keys"], &alice, 2).unwrap();
+    let profile = extension::sign(
+        &alice,
+        "profile",
+        1,
+        vec![
+            ("bio", Value::bytes("Publishes field recordings.")),
+            ("name", Value::bytes("Alice")),
+            ("x-later", Value::bytes("a field this reader does not know")),
+        ],
+    )
+    .unwrap();
+    let critical = extension::sign(
+        &alice,
+        "keys",
+        1,
+        vec![
+            ("age", Value::bytes(vec![7u8; 32])),
+            ("crit", Value::List(vec![Value::bytes("quorum")])),
+            ("quorum", Value::Int(2)),
+        ],
+    )
+    .unwrap();
+    vec![
+        // Decoded by the 1.0 code path (SignedIdentityRecord::decode): still a valid record.
+        block(&[
+            ("name", "identity-record-naming-extensions".into()),
+            ("check", "identity-record".into()),
+            ("hex", hex::encode(named.encode())),
+            ("verdict", "ok".into()),
+        ]),
+        block(&[
+            ("name", "identity-record-extension-names".into()),
+            ("check", "identity-extensions".into()),
+            ("hex", hex::encode(named.encode())),
+            ("names", "keys,profile".into()),
+            ("verdict", "ok".into()),
+        ]),
+        block(&[
+            ("name", "extension-profile".into()),
+            ("check", "extension".into()),
+            ("hex", hex::encode(profile.encode())),
+            ("known", "avatar,avatar-path,bio,name".into()),
+            ("verdict", "ok".into()),
+        ]),
+        block(&[
+            ("name", "extension-unknown-critical-field".into()),
+            ("check", "extension".into()),
+            ("hex", hex::encode(critical.encode())),
+            ("known", "age,devices".into()),
+            ("verdict", "skipped".into()),
+        ]),
+        // An extension item is no head: its salt is no feed name.
+        block(&[
+            ("name", "extension-read-as-a-head".into()),
+            ("check", "head".into()),
+            ("hex", hex::encode(profile.encode())),
+            ("verdict", "bad_feed_name".into()),
+        ]),
+    ]
+}
+
+/// Revision 1.1 (issue 18, item 4): list entries.
+fn list_vectors(log: LogBlock<'_>) -> Vec<String> {
+    use feeds::list::{ListOp, Subject};
+    let (alice, bob) = (keypair(1), keypair(4));
+    let raw = |es: &[SignedEntry]| es.iter().map(|e| e.bytes().to_vec()).collect::<Vec<_>>();
+    let ops = vec![
+        ListOp::add(Subject::Identity(bob.public())),
+        ListOp {
+            reason: Some("spam".into()),
+            ..ListOp::add(Subject::Torrent(feeds::InfoHash([5; 20])))
+        },
+        ListOp::add(Subject::Identity(keypair(5).public()).hashed()),
+        ListOp::add(Subject::Feed(alice.public(), feed("photos"))),
+        ListOp::add(Subject::Node("https://node.example".into())),
+    ];
+    let list_entry = |prev: Option<&SignedEntry>, ops: Vec<ListOp>| {
+        let mut e = support::post(&alice, "members", prev);
+        e.kind = Kind::List { ops };
+        e.content = None;
+        e.sign(&alice).unwrap()
+    };
+    let first = list_entry(None, ops);
+    let second = list_entry(
+        Some(&first),
+        vec![ListOp::remove(Subject::Identity(bob.public()))],
+    );
+    let mut out = vec![log_in(
+        "members",
+        log("log-list", &raw(&[first.clone(), second]), "ok"),
+    )];
+    // A subject of an unknown kind.
+    let mut bad = first.entry().clone();
+    let mut value = bencode::decode(&bad.encode_body()).unwrap();
+    if let bencode::Value::Dict(map) = &mut value {
+        let op = bencode::Value::dict([
+            ("a", bencode::Value::bytes("add")),
+            ("s", bencode::Value::bytes(b"zsomething".to_vec())),
+        ]);
+        map.insert(b"ops".to_vec(), bencode::Value::List(vec![op]));
+    }
+    let body = bencode::encode(&value);
+    let sealed = feeds::record::seal(&body, &alice.sign(&body));
+    out.push(log_in(
+        "members",
+        log("log-list-unknown-subject-kind", &[sealed], "bad_field"),
+    ));
+    bad.kind = Kind::Post;
+    let mut value = bencode::decode(&bad.encode_body()).unwrap();
+    if let bencode::Value::Dict(map) = &mut value {
+        map.insert(b"ops".to_vec(), bencode::Value::List(Vec::new()));
+    }
+    let body = bencode::encode(&value);
+    let sealed = feeds::record::seal(&body, &alice.sign(&body));
+    out.push(log_in(
+        "members",
+        log("log-ops-on-a-post", &[sealed], "unknown_critical_field"),
+    ));
+    out
+}
+
+/// A log block for another feed than `main`.
+fn log_in(feed_name: &str, block: String) -> String {
+    block.replace("feed: main\n", &format!("feed: {feed_name}\n"))
+}
+
+/// Revision 1.1 (issue 18, item 4): posts signed through a grant to a list.
+fn granted_vectors() -> Vec<String> {
+    use feeds::delegation::{Certificate, Grantee, ListRef};
+    use feeds::list::{ListOp, Subject};
+    let (alice, bob) = (keypair(1), keypair(4));
+    let id = alice.public().to_string();
+    let hexes = |es: &[SignedEntry]| {
+        es.iter()
+            .map(|e| hex::encode(e.bytes()))
+            .collect::<Vec<_>>()
+    };
+    let list_entry = |prev: Option<&SignedEntry>, ops: Vec<ListOp>| {
+        let mut e = support::post(&alice, "members", prev);
+        e.kind = Kind::List { ops };
+        e.content = None;
+        e.sign(&alice).unwrap()
+    };
+    let added = list_entry(None, vec![ListOp::add(Subject::Identity(bob.public()))]);
+    let removed = list_entry(
+        Some(&added),
+        vec![ListOp::remove(Subject::Identity(bob.public()))],
+    );
+    let list = vec![added.clone(), removed.clone()];
+    let grant = Certificate {
+        grantor: alice.public(),
+        grantee: Grantee::List(ListRef {
+            author: alice.public(),
+            feed: feed("members"),
+        }),
+        scopes: vec![Scope::Post(feed("main"))],
+        issued: T0,
+        expires: T0 + 1000,
+    }
+    .sign(&alice)
+    .unwrap();
+    let granted = |cited: &SignedEntry| {
+        let mut entries = chain(&alice, "main", 1);
+        append(&mut entries, &alice, &bob, |e| {
+            e.delegation = vec![grant.clone()];
+            e.member = Some(feeds::Membership {
+                signer: bob.public(),
+                list_seq: cited.seq(),
+                list_hash: cited.hash(),
+            });
+        });
+        entries
+    };
+    let vector = |name: &str, entries: &[SignedEntry], verdict: &str| {
+        let mut pairs = vec![
+            ("name", name.to_string()),
+            ("check", "granted-log".into()),
+            ("author", id.clone()),
+            ("list-feed", "members".into()),
+        ];
+        pairs.extend(hexes(&list).into_iter().map(|h| ("list-entry", h)));
+        pairs.push(("feed", "main".into()));
+        pairs.extend(hexes(entries).into_iter().map(|h| ("entry", h)));
+        pairs.push(("verdict", verdict.into()));
+        block(&pairs)
+    };
+    vec![
+        vector("granted-log-member", &granted(&added), "ok"),
+        vector(
+            "granted-log-removed-member",
+            &granted(&removed),
+            "bad_delegation",
+        ),
+    ]
 }

@@ -152,7 +152,7 @@ fn main() -> Result<(), Failure> {
 fn grant(from: &Keypair, to: &Keypair, scopes: Vec<Scope>) -> Result<SignedCert, Failure> {
     Ok(Certificate {
         grantor: from.public(),
-        grantee: to.public(),
+        grantee: feeds::delegation::Grantee::Key(to.public()),
         scopes,
         issued: T0,
         expires: T0 + 1_000_000,

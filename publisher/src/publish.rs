@@ -361,6 +361,7 @@ fn next_entry(
         content,
         meta,
         delegation: Vec::new(),
+        member: None,
     })
 }
 

@@ -216,6 +216,7 @@ fn a_segment_is_sealed_every_1024_entries_and_the_identity_lists_the_feed() {
             content: None,
             meta: Default::default(),
             delegation: Vec::new(),
+            member: None,
         };
         writer.append(&entry).unwrap();
     }

@@ -3,33 +3,36 @@
 
 use std::collections::BTreeMap;
 
-use super::{ContentRef, Entry, EntryHash, FileRef, Kind, MAX_META_FIELDS, fast};
+use super::{ContentRef, Entry, EntryHash, FileRef, Kind, MAX_META_FIELDS, Membership, fast};
 use crate::bencode::Raw;
 use crate::delegation::{CertHash, SignedCert};
 use crate::error::{Error, Result};
 use crate::feed_name::FeedName;
 use crate::identity::IdentityKey;
+use crate::list;
 use crate::metainfo::InfoHash;
 use crate::record::{self, Slots};
 use crate::torrent_path;
 
 /// The fields of an entry body, sorted by bytes as bencode sorts keys.
-const ENTRY_FIELDS: [&str; 12] = [
-    "author", "cert", "content", "feed", "kind", "meta", "prev", "retracts", "revokes", "seq",
-    "time", "type",
+const ENTRY_FIELDS: [&str; 14] = [
+    "author", "cert", "content", "feed", "kind", "member", "meta", "ops", "prev", "retracts",
+    "revokes", "seq", "time", "type",
 ];
 const AUTHOR: usize = 0;
 const CERT: usize = 1;
 const CONTENT: usize = 2;
 const FEED: usize = 3;
 const KIND: usize = 4;
-const META: usize = 5;
-const PREV: usize = 6;
-const RETRACTS: usize = 7;
-const REVOKES: usize = 8;
-const SEQ: usize = 9;
-const TIME: usize = 10;
-const TYPE: usize = 11;
+const MEMBER: usize = 5;
+const META: usize = 6;
+const OPS: usize = 7;
+const PREV: usize = 8;
+const RETRACTS: usize = 9;
+const REVOKES: usize = 10;
+const SEQ: usize = 11;
+const TIME: usize = 12;
+const TYPE: usize = 13;
 
 /// The fields of a content reference and of one of its files, sorted likewise.
 const CONTENT_FIELDS: [&str; 4] = ["files", "infohash", "name", "size"];
@@ -100,6 +103,9 @@ pub(super) fn decode_body_fully(body: &[u8], known_author: Option<&IdentityKey>)
         "revoke" => Kind::Revoke {
             cert: CertHash(fields.fixed(REVOKES)?),
         },
+        "list" => Kind::List {
+            ops: list::decode_ops(fields.list(OPS)?)?,
+        },
         other => return Err(Error::UnknownKind(other.to_owned())),
     };
     let content = match fields.take(CONTENT) {
@@ -120,6 +126,10 @@ pub(super) fn decode_body_fully(body: &[u8], known_author: Option<&IdentityKey>)
         Some(_) => return Err(fields.bad(CERT, "is not a non-empty list of certificates")),
         None => Vec::new(),
     };
+    let member = match fields.take(MEMBER) {
+        Some(raw) => Some(decode_member(raw)?),
+        None => None,
+    };
     fields.finish()?;
     Ok(Entry {
         author,
@@ -131,7 +141,32 @@ pub(super) fn decode_body_fully(body: &[u8], known_author: Option<&IdentityKey>)
         content,
         meta,
         delegation,
+        member,
     })
+}
+
+fn decode_member(raw: Raw<'_>) -> Result<Membership> {
+    let mut fields = record::Fields::new("member", raw)?;
+    let list_hash = EntryHash(fields.fixed("hash")?);
+    let list_seq = fields.uint("seq")?;
+    let signer = IdentityKey::from_slice(fields.slice("signer")?)?;
+    fields.finish()?;
+    if list_seq == 0 {
+        return Err(fields_bad("seq"));
+    }
+    Ok(Membership {
+        signer,
+        list_seq,
+        list_hash,
+    })
+}
+
+fn fields_bad(field: &'static str) -> Error {
+    Error::BadField {
+        record: "member",
+        field,
+        reason: "must be at least 1",
+    }
 }
 
 fn decode_content(value: Raw<'_>) -> Result<ContentRef> {

@@ -84,6 +84,7 @@ pub(super) fn decode_body(body: &[u8], known_author: Option<&IdentityKey>) -> Op
         content,
         meta,
         delegation: Vec::new(),
+        member: None,
     })
 }
 

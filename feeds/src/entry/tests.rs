@@ -183,6 +183,7 @@ mod reference {
             content,
             meta,
             delegation,
+            member: None,
         })
     }
 
@@ -273,7 +274,7 @@ fn sample_bodies() -> Vec<Vec<u8>> {
     let cert = |from: &Keypair, to: &Keypair, scopes| {
         Certificate {
             grantor: from.public(),
-            grantee: to.public(),
+            grantee: crate::delegation::Grantee::Key(to.public()),
             scopes,
             issued: 10,
             expires: 1_000,
@@ -307,6 +308,7 @@ fn sample_bodies() -> Vec<Vec<u8>> {
         }),
         meta: BTreeMap::from([("title".into(), "Hello".into()), ("x".into(), "y".into())]),
         delegation: Vec::new(),
+        member: None,
     };
     let later = Entry {
         seq: 5,

@@ -1,4 +1,7 @@
-//! Fork proofs: two different, validly signed entries of one feed with the same seq.
+//! Fork proofs: two different entries of one feed with the same seq, both validly signed by
+//! the feed's identity key. Entries signed through certificates never make one: the
+//! identity's key orders the feed (it signs every head), so two entries at one seq of which
+//! a delegate signed one are a delegate's stray entry, not the owner's equivocation.
 
 use crate::bencode;
 use crate::entry::SignedEntry;
@@ -24,6 +27,13 @@ impl ForkProof {
         {
             return Err(Error::BadLayout(
                 "not a fork: entries must share author, feed and seq and differ".into(),
+            ));
+        }
+        // Revision 1.1: only the identity key signing twice proves a fork. A delegate (even a
+        // revoked one) could otherwise freeze its grantor's feed for good.
+        if !ea.delegation.is_empty() || !eb.delegation.is_empty() {
+            return Err(Error::BadLayout(
+                "not a fork: both entries must be signed by the identity key".into(),
             ));
         }
         a.verify()?;

@@ -41,6 +41,9 @@ impl LogState {
                 self.revoked.insert(*cert);
                 self.not_posts.insert(entry.seq);
             }
+            Kind::List { .. } => {
+                self.not_posts.insert(entry.seq);
+            }
         }
     }
 

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::delegation::{Certificate, Scope};
+use crate::delegation::{Certificate, Grantee, Scope};
 use crate::entry::{ContentRef, Entry, FileRef};
 use crate::identity::Keypair;
+use crate::list::ListBook;
 use crate::metainfo::InfoHash;
 
 const N: usize = 2 * signatures::BATCH_SIZE + 90;
@@ -23,7 +24,7 @@ fn feed() -> FeedName {
 fn cert(expires: u64) -> SignedCert {
     Certificate {
         grantor: key(1).public(),
-        grantee: key(2).public(),
+        grantee: Grantee::Key(key(2).public()),
         scopes: vec![Scope::PostAny],
         issued: T0,
         expires,
@@ -55,6 +56,7 @@ fn next(prev: Option<&SignedEntry>, index: usize, edit: &dyn Fn(usize, &mut Entr
         }),
         meta: BTreeMap::new(),
         delegation: Vec::new(),
+        member: None,
     };
     edit(index, &mut entry);
     let signer = match (entry.delegation.is_empty(), entry.author == key(3).public()) {
@@ -126,6 +128,7 @@ fn same_verdict(entries: &[SignedEntry], trusted: Option<&Checkpoint>) -> Summar
         entries.to_vec(),
         &entry_ok,
         trusted,
+        &ListBook::default(),
     ));
     let batched = summary(verify_log(&author, &feed, entries.to_vec(), trusted));
     let raw = entries.iter().map(|e| e.bytes().to_vec()).collect();

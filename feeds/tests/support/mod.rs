@@ -43,6 +43,7 @@ pub fn post(author: &Keypair, feed_name: &str, prev: Option<&SignedEntry>) -> En
         content: Some(content(seq)),
         meta: BTreeMap::from([("title".to_string(), format!("Entry {seq}"))]),
         delegation: Vec::new(),
+        member: None,
     }
 }
 
@@ -79,7 +80,7 @@ pub fn grant(
 ) -> SignedCert {
     Certificate {
         grantor: from.public(),
-        grantee: to.public(),
+        grantee: feeds::delegation::Grantee::Key(to.public()),
         scopes,
         issued,
         expires,

@@ -61,6 +61,7 @@ impl Author {
             content,
             meta: BTreeMap::from([("title".to_owned(), title.to_owned())]),
             delegation: Vec::new(),
+            member: None,
         }
         .sign(&self.pair)
         .unwrap();
