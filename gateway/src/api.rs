@@ -91,9 +91,12 @@ impl Gateway {
             .entries(identity, feed, page)
             .await
             .map_err(ApiError::internal)?;
+        // Seqs are contiguous from 1, so entries older than the last one exist exactly when
+        // its seq is above 1 (a page may hold fewer than `limit`: the store cuts pages at
+        // `PAGE_BYTES` of entries).
         let last = stored.last().map(|e| e.entry.seq());
         let next = match last {
-            Some(seq) if stored.len() == limit as usize && seq > 1 => Some(format!(
+            Some(seq) if seq > 1 => Some(format!(
                 "{}/api/v1/feeds/{identity}/{feed}/entries?before={seq}&limit={limit}",
                 self.node.public_url
             )),

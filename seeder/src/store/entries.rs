@@ -14,6 +14,10 @@ use super::{ErrorKind, JobResult, Result, Store, corrupt, ensure_feed, feed_id, 
 
 /// The most rows one query returns, whatever limit it is given.
 const MAX_PAGE: u32 = 1000;
+/// The most entry bytes one page of entries holds (always at least one entry): an entry may
+/// be 16 MiB, so a page of 50 of them would hold 800 MiB for one request to a gateway page.
+/// A page cut short by bytes is still followed by the next one (seqs are contiguous).
+pub const PAGE_BYTES: usize = 8 << 20;
 
 /// What an append did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +46,7 @@ pub enum Order {
 }
 
 /// A page of a feed's entries by seq: those strictly between `after_seq` and `before_seq`,
-/// at most `limit` (capped at 1000), in `order`.
+/// at most `limit` (capped at 1000) and [`PAGE_BYTES`] of entries, in `order`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct EntryPage {
     pub after_seq: Option<u64>,
@@ -158,7 +162,17 @@ impl Store {
             let mut stmt = tx.prepare_cached(sql)?;
             let rows = stmt.query_map(params![id, after, before, limit], entry_row)?;
             let label = feed_label(&key, &feed);
-            rows.map(|row| decode_entry(row?, &label)).collect()
+            let mut page = Vec::new();
+            let mut bytes = 0;
+            for row in rows {
+                let row = row?;
+                bytes += row.1.len();
+                if !page.is_empty() && bytes > PAGE_BYTES {
+                    break;
+                }
+                page.push(decode_entry(row, &label)?);
+            }
+            Ok(page)
         })
         .await
     }
@@ -196,18 +210,26 @@ impl Store {
                         feed_id: r.get(1)?,
                         seq: r.get(2)?,
                     };
-                    Ok((cursor, (r.get(2)?, r.get(3)?, r.get(4)?)))
+                    let row: EntryRow = (r.get(2)?, r.get(3)?, r.get(4)?);
+                    Ok((cursor, row))
                 })?;
             let mut page = RecentPage {
                 entries: Vec::new(),
                 next: None,
             };
+            let mut bytes = 0;
+            let mut cut = false;
             for row in rows {
                 let (cursor, row) = row?;
+                bytes += row.1.len();
+                if !page.entries.is_empty() && bytes > PAGE_BYTES {
+                    cut = true;
+                    break;
+                }
                 page.entries.push(decode_entry(row, "a followed feed")?);
                 page.next = Some(cursor);
             }
-            if page.entries.len() < limit as usize {
+            if page.entries.len() < limit as usize && !cut {
                 page.next = None;
             }
             Ok(page)

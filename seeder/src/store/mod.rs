@@ -41,7 +41,9 @@ use tokio::sync::oneshot;
 
 use ::feeds::{EntryHash, FeedName, IdentityKey};
 
-pub use self::entries::{AppendOutcome, EntryPage, Order, RecentCursor, RecentPage, StoredEntry};
+pub use self::entries::{
+    AppendOutcome, EntryPage, Order, PAGE_BYTES, RecentCursor, RecentPage, StoredEntry,
+};
 pub use self::feeds::{FeedState, FeedStatus, HeadChange};
 pub use self::follows::{FollowStatus, Unfollowed};
 pub use self::identities::IdentityInfo;

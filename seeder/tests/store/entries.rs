@@ -359,3 +359,39 @@ async fn a_delete_marks_its_post_retracted_and_hides_it_from_the_home_page() {
         "{plan}"
     );
 }
+
+#[tokio::test]
+async fn a_page_of_entries_holds_at_most_page_bytes_of_them_and_at_least_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let mut author = Author::new(7, "main");
+    // Five entries of 3 MiB titles, then one of 9 MiB: pages are cut at 8 MiB.
+    let mut entries: Vec<SignedEntry> = (0..5)
+        .map(|i| author.post(&format!("{i}{}", "t".repeat(3 << 20))))
+        .collect();
+    entries.push(author.post(&"h".repeat(9 << 20)));
+    let (key, feed) = (author.key(), author.feed.clone());
+    store
+        .append_verified_entries(&key, &feed, entries)
+        .await
+        .unwrap();
+    let page = store
+        .entries(&key, &feed, EntryPage::newest(50))
+        .await
+        .unwrap();
+    assert_eq!(
+        seqs(&page),
+        [6],
+        "one entry over the budget still comes alone"
+    );
+    let page = store
+        .entries(&key, &feed, EntryPage::before(6, 50))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&page), [5, 4]);
+    let page = store
+        .entries(&key, &feed, EntryPage::after(0, 50))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&page), [1, 2]);
+}
