@@ -69,6 +69,8 @@ pub fn router_with(node: NodeHandle, config: GatewayConfig) -> Router {
         .route("/ws/{infohash}/{*path}", get(webseed::webseed))
         .route("/webseed-torrents/{file}", get(webseed::webseed_torrent))
         .route("/favicon.ico", get(no_favicon))
+        // The operator's status page: never cached (it is not in `rendered`).
+        .route("/status", get(pages::status))
         .merge(rendered)
         .with_state(gateway.clone());
     // Every path the node's own routes leave goes to the gateway's front: cached answers

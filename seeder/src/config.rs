@@ -51,6 +51,19 @@ pub struct NodeConfig {
     pub scrub: crate::node::ScrubConfig,
     /// The HTTP server and the gateway: exports, page cache, timeouts, connection cap.
     pub gateway: GatewayConfig,
+    /// Who may see the operator's status page (`[status]`).
+    pub status: StatusConfig,
+}
+
+/// The `[status]` table: the status page (`/status`) is the operator's unless opened.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatusConfig {
+    /// Anyone may see it.
+    pub open: bool,
+    /// A secret that also opens it from addresses other than loopback (HTTP Basic password,
+    /// any user name, or `Authorization: Bearer`).
+    pub token: Option<String>,
 }
 
 /// Rate limits, disk caps, and what the node takes from strangers. Caps per follow are kept
@@ -208,6 +221,7 @@ impl Default for NodeConfig {
             limits: Limits::default(),
             scrub: crate::node::ScrubConfig::default(),
             gateway: GatewayConfig::default(),
+            status: StatusConfig::default(),
         }
     }
 }

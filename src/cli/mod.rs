@@ -11,6 +11,7 @@
 //! | 3 | bad input: missing path, symlink leaving the shared path, unsharable name, empty content, bad piece size, unknown or invalid identity, wrong passphrase, invalid .torrent |
 //! | 4 | a file changed while it was being hashed: retry once it is stable |
 
+mod generate;
 mod identity;
 mod node;
 mod progress;
@@ -27,15 +28,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "swarmfeed", version, about)]
 pub struct Cli {
-    /// The data directory: keystore, feeds, .torrent files, node state.
-    #[arg(
-        long,
-        global = true,
-        value_name = "DIR",
-        env = "SWARMFEED_DATA",
-        default_value = "swarmfeed-data"
-    )]
-    pub data: PathBuf,
+    /// The data directory: keystore, feeds, .torrent files, node state [default:
+    /// swarmfeed-data; for `serve`, the config file's `data_dir` if it sets one].
+    #[arg(long, global = true, value_name = "DIR", env = "SWARMFEED_DATA")]
+    pub data: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -64,22 +60,37 @@ pub enum Command {
     Follows(node::FollowsArgs),
     /// Fetch a feed from wherever it can be found and print the verdict.
     Verify(node::VerifyArgs),
+    /// Print a shell completion script (bash, zsh, fish, …) on stdout.
+    Completions(generate::CompletionsArgs),
+    /// Write the man pages into a directory (for packaging).
+    #[command(hide = true)]
+    Manpages(generate::ManpagesArgs),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let data = cli
+        .data
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
     match cli.command {
         Command::Torrent(command) => torrent::run(command),
-        Command::Identity(command) => identity::run(command, &cli.data),
-        Command::Publish(args) => publish::publish(args, &cli.data),
-        Command::Retract(args) => publish::retract(args, &cli.data),
-        Command::Serve(args) => node::serve(args, &cli.data),
-        Command::Follow(args) => node::follow(args, &cli.data),
-        Command::Unfollow(args) => node::unfollow(args, &cli.data),
-        Command::Follows(args) => node::follows(args, &cli.data),
-        Command::Verify(args) => node::verify(args, &cli.data),
+        Command::Identity(command) => identity::run(command, &data),
+        Command::Publish(args) => publish::publish(args, &data),
+        Command::Retract(args) => publish::retract(args, &data),
+        // `serve` alone reads a config file, whose `data_dir` applies unless `--data` is given.
+        Command::Serve(args) => node::serve(args, cli.data.as_deref()),
+        Command::Follow(args) => node::follow(args, &data),
+        Command::Unfollow(args) => node::unfollow(args, &data),
+        Command::Follows(args) => node::follows(args, &data),
+        Command::Verify(args) => node::verify(args, &data),
+        Command::Completions(args) => generate::completions(args),
+        Command::Manpages(args) => generate::manpages(args),
     }
 }
+
+/// The data directory when neither `--data`, `SWARMFEED_DATA` nor a config file names one.
+const DEFAULT_DATA: &str = "swarmfeed-data";
 
 /// The exit code for an error (see the table in this module's documentation).
 pub fn exit_code(error: &anyhow::Error) -> u8 {

@@ -138,12 +138,14 @@ impl GatewayArgs {
 }
 
 impl ServeArgs {
-    fn into_config(self, data: &Path) -> anyhow::Result<NodeConfig> {
+    fn into_config(self, data: Option<&Path>) -> anyhow::Result<NodeConfig> {
         let mut config = match &self.config {
             Some(path) => NodeConfig::from_file(path)?,
             None => NodeConfig::default(),
         };
-        config.data_dir = data.to_owned();
+        if let Some(data) = data {
+            config.data_dir = data.to_owned();
+        }
         if let Some(listen) = self.listen {
             config.listen = listen;
         }
@@ -191,8 +193,9 @@ impl ServeArgs {
     }
 }
 
-pub fn serve(args: ServeArgs, data: &Path) -> anyhow::Result<()> {
+pub fn serve(args: ServeArgs, data: Option<&Path>) -> anyhow::Result<()> {
     let config = args.into_config(data)?;
+    let data = config.data_dir.clone();
     init_logging();
     match seeder::engine::raise_open_file_limit() {
         Ok(limit) => tracing::debug!(limit, "open-file limit"),

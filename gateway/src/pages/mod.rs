@@ -2,6 +2,9 @@
 //! entry. Titles and metadata are untrusted: maud escapes everything interpolated.
 
 mod layout;
+mod operator;
+mod status;
+mod traffic_chart;
 
 use std::collections::HashMap;
 
@@ -20,6 +23,7 @@ use crate::{Gateway, links};
 
 pub use layout::PageError;
 use layout::{Alternate, page, size, time};
+pub use status::status;
 
 type PageResult = Result<Response, PageError>;
 

@@ -32,6 +32,8 @@ pub struct TorrentStatus {
     /// Peers known (connected or not).
     pub known_peers: u32,
     pub uploaded_bytes: u64,
+    /// Bytes received from peers while live (wasted ones included); 0 when not live.
+    pub downloaded_bytes: u64,
     /// Bytes per second, averaged by librqbit over the last seconds.
     pub download_rate: f64,
     pub upload_rate: f64,
@@ -80,6 +82,7 @@ impl TorrentStatus {
             peers,
             known_peers,
             uploaded_bytes: stats.uploaded_bytes,
+            downloaded_bytes: stats.live.as_ref().map_or(0, |l| l.snapshot.fetched_bytes),
             download_rate,
             upload_rate,
         }

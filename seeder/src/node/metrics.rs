@@ -33,11 +33,13 @@ pub async fn metrics(
     let all = node.engine.list();
     let seeding = all.iter().filter(|s| s.is_seeding()).count();
     let uploaded: u64 = all.iter().map(|s| s.uploaded_bytes).sum();
+    let downloaded: u64 = all.iter().map(|s| s.downloaded_bytes).sum();
     let peers: u64 = all.iter().map(|s| u64::from(s.peers)).sum();
     let text = format!(
         "# TYPE swarmfeed_torrents gauge\nswarmfeed_torrents {}\n\
          # TYPE swarmfeed_torrents_seeding gauge\nswarmfeed_torrents_seeding {seeding}\n\
          # TYPE swarmfeed_uploaded_bytes counter\nswarmfeed_uploaded_bytes {uploaded}\n\
+         # TYPE swarmfeed_downloaded_bytes counter\nswarmfeed_downloaded_bytes {downloaded}\n\
          # TYPE swarmfeed_peers gauge\nswarmfeed_peers {peers}\n\
          # TYPE swarmfeed_verify_failures counter\nswarmfeed_verify_failures {}\n",
         all.len(),

@@ -19,6 +19,7 @@ mod restore;
 mod routes;
 mod scrub;
 mod server;
+mod traffic;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub use replicate::{follow_now, update_feed};
 pub use restore::{RestoreOptions, RestoredFeed, restore_identity};
 pub use routes::{ApiError, parse_feed, parse_identity, parse_infohash};
 pub use scrub::{ScrubConfig, verify_failures};
+pub use traffic::{TrafficHistory, TrafficMinute};
 
 /// What every part of a running node shares. Cheap to clone.
 #[derive(Clone)]
@@ -66,6 +68,8 @@ pub struct NodeInner {
     recheck_caps: std::sync::atomic::AtomicBool,
     /// Follower registrations per client address.
     registrations: routes::Registrations,
+    /// Bytes sent and received a minute at a time over the last day (the status page).
+    pub traffic: TrafficHistory,
     cancel: CancellationToken,
 }
 
@@ -81,6 +85,11 @@ impl NodeHandle {
     /// Asks the replication loop to look at every followed feed now.
     pub fn wake_replication(&self) {
         self.inner.wake.notify_one();
+    }
+
+    /// Bytes sent and received by the engine since it started, over the torrents it holds.
+    pub fn traffic_totals(&self) -> (u64, u64) {
+        traffic::totals(self)
     }
 
     /// The node's BitTorrent port, as announced in the DHT.
@@ -158,6 +167,7 @@ impl Node {
                 updates: replicate::Updates::default(),
                 recheck_caps: std::sync::atomic::AtomicBool::new(false),
                 registrations: routes::Registrations::default(),
+                traffic: TrafficHistory::default(),
                 cancel: CancellationToken::new(),
             }),
         };
@@ -179,6 +189,7 @@ impl Node {
         tasks.push(tokio::spawn(republish::republish_loop(handle.clone())));
         tasks.push(tokio::spawn(content::content_loop(handle.clone())));
         tasks.push(tokio::spawn(scrub::scrub_loop(handle.clone())));
+        tasks.push(tokio::spawn(traffic::traffic_loop(handle.clone())));
 
         let info = NodeInfo {
             pid: std::process::id(),

@@ -22,6 +22,7 @@ mod checkpoints;
 mod entries;
 mod feeds;
 mod follows;
+mod holdings;
 mod identities;
 mod limits;
 mod logs;
@@ -46,6 +47,7 @@ pub use self::entries::{
 };
 pub use self::feeds::{FeedState, FeedStatus, HeadChange};
 pub use self::follows::{FollowStatus, Unfollowed};
+pub use self::holdings::{Holdings, TorrentProblem};
 pub use self::identities::IdentityInfo;
 pub use self::limits::{Admission, CapChange, Caps, FollowCaps, Usage};
 pub use self::logs::{LogPart, LogTorrent};
