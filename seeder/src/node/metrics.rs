@@ -48,6 +48,17 @@ pub async fn metrics(
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
+/// Says at start when `/metrics` can be read by nobody by mistake.
+pub fn check_config(config: &crate::config::GatewayConfig) {
+    if config.metrics == MetricsAccess::Token
+        && config.metrics_token.as_deref().is_none_or(str::is_empty)
+    {
+        tracing::warn!(
+            "metrics = \"token\" without a metrics_token (or SWARMFEED_METRICS_TOKEN): /metrics answers 403 to everyone"
+        );
+    }
+}
+
 /// Whether `peer` with `headers` may read the metrics under `access`.
 fn allowed(
     access: MetricsAccess,

@@ -183,6 +183,7 @@ impl Node {
         let mut tasks = Vec::new();
         let cancel = handle.cancel.clone();
         let limits = server::Limits::from_config(&handle.config.gateway);
+        metrics::check_config(&handle.config.gateway);
         tasks.push(tokio::spawn(server::serve(listener, app, limits, cancel)));
         tasks.push(tokio::spawn(control::serve(handle.clone(), control)));
         tasks.push(tokio::spawn(replicate::poll_loop(handle.clone())));
