@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, FixedOffset, Utc};
 use feeds::{FeedName, IdentityKey};
 use maud::html;
+use publisher::torrent::portable_name::visible;
 use seeder::node::{ApiError, parse_feed, parse_identity};
 use seeder::store::EntryPage;
 
@@ -149,7 +150,7 @@ fn atom_entry(view: &EntryView, author: &atom_syndication::Person) -> atom_syndi
         for file in content.files.iter().take(FILES_PER_ITEM) {
             let mut enclosure = link(&file.url, "enclosure", Some(&file.content_type));
             enclosure.length = Some(file.length.to_string());
-            enclosure.title = Some(file.path.clone());
+            enclosure.title = Some(visible(&file.path).into_owned());
             links.push(enclosure);
         }
     }
@@ -195,7 +196,7 @@ pub async fn json_feed(
                 .map(|f| {
                     serde_json::json!({
                         "url": f.url, "mime_type": f.content_type,
-                        "size_in_bytes": f.length, "title": f.path,
+                        "size_in_bytes": f.length, "title": visible(&f.path),
                     })
                 })
                 .collect();
@@ -277,7 +278,7 @@ fn summary_html(view: &EntryView) -> String {
     html! {
         @if let Some(description) = view.description() { p { (description) } }
         @if let Some(content) = &view.content {
-            p { (content.name) " (" (content.files.len()) " files, " (content.size) " bytes)" }
+            p { (visible(&content.name).as_ref()) " (" (content.files.len()) " files, " (content.size) " bytes)" }
             p {
                 @if let Some(url) = &view.webseed_torrent_url { a href=(url) { ".torrent" } " · " }
                 @if let Some(magnet) = &view.magnet { a href=(magnet) { "magnet" } }

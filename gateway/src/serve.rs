@@ -69,6 +69,9 @@ pub async fn serve_file(
             HeaderValue::from_static("sandbox"),
         );
     }
+    if let Some(value) = safe_disposition(&file.path) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
 
     if let Some(status) = validators.precondition(method, request) {
         return Ok((status, headers).into_response());
@@ -118,6 +121,45 @@ pub async fn serve_file(
     }
     .map_err(ApiError::internal)?;
     Ok((status, headers, body).into_response())
+}
+
+/// For a file whose name holds bidirectional or control characters, or a name Windows
+/// reserves (from others: our publisher refuses them), the name a browser saves it under:
+/// made safe by `portable_name::download_name`, inline as before. `None`: the URL's own
+/// name is safe.
+fn safe_disposition(path: &str) -> Option<HeaderValue> {
+    use publisher::torrent::portable_name::download_name;
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let safe = download_name(name);
+    if safe == name {
+        return None;
+    }
+    let ascii: String = safe
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect();
+    // RFC 8187 attr-char stays as it is; everything else is percent-encoded.
+    const ATTR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let encoded = percent_encoding::utf8_percent_encode(&safe, ATTR);
+    HeaderValue::from_str(&format!(
+        "inline; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"
+    ))
+    .ok()
 }
 
 async fn body<R>(mut reader: R, start: u64, count: u64) -> std::io::Result<Body>

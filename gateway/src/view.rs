@@ -87,7 +87,10 @@ impl EntryView {
     pub fn display_title(&self) -> String {
         match (&self.title, &self.content) {
             (Some(title), _) if !title.trim().is_empty() => title.clone(),
-            (_, Some(content)) => content.name.clone(),
+            // A name may hold bidirectional controls (see `portable_name`): written out.
+            (_, Some(content)) => {
+                publisher::torrent::portable_name::visible(&content.name).into_owned()
+            }
             _ => format!("{} #{}", self.kind, self.seq),
         }
     }

@@ -27,11 +27,22 @@ pub enum Error {
     /// A symlink in the tree points nowhere.
     #[error("symlink {} is dangling; remove it or share a path without it", .0.display())]
     DanglingSymlink(PathBuf),
+    /// A file read whole (a .torrent, a backup) that is larger than such a file may be.
+    #[error("{} is larger than {what} may be ({}): refusing to read it", path.display(), cap_text(*cap))]
+    TooLarge {
+        path: PathBuf,
+        what: &'static str,
+        cap: u64,
+    },
+    /// A device, directory or socket where a file to read whole was expected.
+    #[error("{} is not a regular file, so it cannot be {what}", path.display())]
+    NotAFile { path: PathBuf, what: &'static str },
     /// A FIFO, socket or device in the tree.
     #[error("{} is not a regular file or directory", .0.display())]
     NotRegularFile(PathBuf),
-    /// A file name that a torrent cannot carry (not UTF-8, reserved, …).
-    #[error("{} cannot be named in a torrent: {reason}", path.display())]
+    /// A file name that a torrent cannot carry (not UTF-8, reserved, …). The path is shown
+    /// with hidden characters written out, so the message itself cannot be disguised.
+    #[error("{} cannot be named in a torrent: {reason}", crate::torrent::portable_name::visible(&path.to_string_lossy()))]
     UnsharableName { path: PathBuf, reason: String },
     /// Nothing to hash: no files, or only empty ones.
     #[error("{} holds no data (no files, or only empty ones); a torrent cannot be empty", .0.display())]
@@ -71,6 +82,12 @@ pub enum Error {
     /// A backup that cannot be decrypted with the passphrase.
     #[error("cannot decrypt the backup: {0}")]
     BackupDecrypt(String),
+    /// A passphrase too short for a new backup (backups travel and can be attacked offline).
+    #[error(
+        "the passphrase has {chars} characters; a backup needs at least {min} \
+         (a few words make a good one)"
+    )]
+    WeakPassphrase { chars: usize, min: usize },
     /// Encrypting a backup failed.
     #[error("cannot encrypt the backup: {0}")]
     BackupEncrypt(String),
@@ -99,6 +116,15 @@ pub enum Error {
 
 /// `Result` with the publisher's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A size bound for messages: `64 MiB`, `1 MiB`, or bytes.
+fn cap_text(cap: u64) -> String {
+    if cap >= 1 << 20 && cap.is_multiple_of(1 << 20) {
+        format!("{} MiB", cap >> 20)
+    } else {
+        format!("{cap} bytes")
+    }
+}
 
 impl Error {
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {

@@ -5,6 +5,7 @@
 //! - [`keystore`]: identity keys in the data directory (`keys/NAME.key`, mode 0600), a
 //!   default identity, and passphrase-protected backups in the age format.
 
+pub mod bounded_read;
 pub mod data_dir;
 pub mod error;
 pub mod feed_writer;

@@ -1,10 +1,12 @@
 //! `swarmfeed identity new|list|show|export|import`.
 //!
 //! Passphrases for backups come from `SWARMFEED_PASSPHRASE`, or else from a prompt on the
-//! terminal; without either, export and import fail rather than hang.
+//! terminal; without either, export and import fail rather than hang. A new backup's
+//! passphrase needs at least 12 characters (`publisher::keystore::backup`); import takes
+//! any backup's, however short.
 
-use std::fs::{self, OpenOptions};
-use std::io::{IsTerminal, Read, Write};
+use std::fs::OpenOptions;
+use std::io::{IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -148,7 +150,11 @@ fn passphrase(new: bool) -> anyhow::Result<SecretString> {
         if value.is_empty() {
             return Err(InputError(format!("{PASSPHRASE_ENV} is set but empty")).into());
         }
-        return Ok(SecretString::from(value));
+        let value = SecretString::from(value);
+        if new {
+            publisher::keystore::backup::check_new_passphrase(&value)?;
+        }
+        return Ok(value);
     }
     if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
         return Err(InputError(format!(
@@ -161,6 +167,8 @@ fn passphrase(new: bool) -> anyhow::Result<SecretString> {
         return Err(InputError("the passphrase is empty".into()).into());
     }
     if new {
+        // Before asking again: a passphrase too short is refused whatever is typed next.
+        publisher::keystore::backup::check_new_passphrase(&SecretString::from(first.clone()))?;
         let again = rpassword::prompt_password("Passphrase again: ")
             .context("cannot read the passphrase")?;
         if again != first {
@@ -188,13 +196,22 @@ fn write_backup(output: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", output.display()))
 }
 
+/// A backup holds one key file (well under a KiB armored): anything past this is not one.
+const MAX_BACKUP_BYTES: u64 = 1 << 20;
+
 fn read_backup(file: &Path) -> anyhow::Result<Vec<u8>> {
+    use publisher::bounded_read::{read_capped, read_up_to};
     if file == Path::new("-") {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("cannot read stdin")?;
+        let bytes = read_up_to(std::io::stdin(), MAX_BACKUP_BYTES, Path::new("stdin"))?;
+        if bytes.len() as u64 > MAX_BACKUP_BYTES {
+            return Err(publisher::Error::TooLarge {
+                path: "stdin".into(),
+                what: "a backup",
+                cap: MAX_BACKUP_BYTES,
+            }
+            .into());
+        }
         return Ok(bytes);
     }
-    fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+    Ok(read_capped(file, MAX_BACKUP_BYTES, "a backup")?)
 }

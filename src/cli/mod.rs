@@ -6,9 +6,9 @@
 //! | code | meaning |
 //! |---|---|
 //! | 0 | success |
-//! | 1 | failure not caused by the input (I/O error, disk full, …) |
+//! | 1 | failure not caused by the input (I/O error, disk full, the running node could not take a published entry in, …) |
 //! | 2 | usage error: unknown command or option, bad option value (printed by clap) |
-//! | 3 | bad input: missing path, symlink leaving the shared path, unsharable name, empty content, bad piece size, unknown or invalid identity, wrong passphrase, invalid .torrent |
+//! | 3 | bad input: missing path, symlink leaving the shared path, unsharable name, empty content, bad piece size, unknown or invalid identity, wrong or too short passphrase, invalid or oversized .torrent |
 //! | 4 | a file changed while it was being hashed: retry once it is stable |
 
 mod generate;

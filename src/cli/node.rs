@@ -484,10 +484,20 @@ fn caps_line(f: &serde_json::Value) -> Option<String> {
     Some(line)
 }
 
-/// Tells the node running on `data` (if any) to take in what was just published.
-pub fn hand_over_to_node(data: &Path) -> Result<bool, ControlError> {
+/// Tells the node running on `data` (if any) to take in what was just published to
+/// `identity`/`feed`; an error when the node could not.
+pub fn hand_over_to_node(
+    data: &Path,
+    identity: &feeds::IdentityKey,
+    feed: &feeds::FeedName,
+) -> Result<bool, ControlError> {
+    let body = serde_json::to_string(&seeder::node::PublishedRequest {
+        identity: identity.to_string(),
+        feed: feed.to_string(),
+    })
+    .unwrap_or_default();
     match control(data) {
-        Some(client) => client.call("POST", "/published", None).map(|_| true),
+        Some(client) => client.call("POST", "/published", Some(&body)).map(|_| true),
         None => Ok(false),
     }
 }

@@ -114,17 +114,17 @@ pub fn retract(args: RetractArgs, data: &Path) -> anyhow::Result<()> {
     report(&data, &published, args.json)
 }
 
-/// Hands the entry to a running node (seeded and announced at once), then prints it.
+/// Hands the entry to a running node (seeded and announced at once), then prints it. When
+/// the node could not take it in, the entry is still printed (it is committed) and the
+/// command fails (exit 1) saying so.
 fn report(data: &DataDir, published: &Published, json: bool) -> anyhow::Result<()> {
     let entry = published.entry.entry();
-    let node = match super::node::hand_over_to_node(data.root()) {
-        Ok(true) => data.node_info(),
-        Ok(false) => None,
-        Err(e) => {
-            eprintln!("warning: the entry is published, but the running node did not take it: {e}");
-            None
-        }
-    };
+    let (node, refused) =
+        match super::node::hand_over_to_node(data.root(), &published.identity, &entry.feed) {
+            Ok(true) => (data.node_info(), None),
+            Ok(false) => (None, None),
+            Err(e) => (None, Some(e)),
+        };
     let entry_url = node.as_ref().map(|n| {
         format!(
             "{}/{}/{}/{}",
@@ -155,7 +155,7 @@ fn report(data: &DataDir, published: &Published, json: bool) -> anyhow::Result<(
             object["torrent_url"] = url.clone().into();
         }
         println!("{object}");
-        return Ok(());
+        return refused.map_or(Ok(()), |e| Err(not_taken_in(data, published, e)));
     }
     println!(
         "{} {}/{} #{}",
@@ -172,7 +172,48 @@ fn report(data: &DataDir, published: &Published, json: bool) -> anyhow::Result<(
     if let Some(url) = entry_url {
         println!("entry: {url}");
     }
-    Ok(())
+    refused.map_or(Ok(()), |e| Err(not_taken_in(data, published, e)))
+}
+
+/// The running node could not take in a committed entry (its store refused it: a full disk,
+/// say). The node takes in what the data directory holds at every start and every publish.
+#[derive(Debug)]
+pub struct NotTakenIn {
+    identity: String,
+    feed: String,
+    seq: u64,
+    data: String,
+    cause: seeder::node::ControlError,
+}
+
+impl std::fmt::Display for NotTakenIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{} #{} is signed and saved in {}, but the running node could not take it in \
+             ({}); it is not seeded or announced yet. Fix the cause, then restart the node (or \
+             publish again): it takes in every saved entry",
+            self.identity, self.feed, self.seq, self.data, self.cause
+        )
+    }
+}
+
+impl std::error::Error for NotTakenIn {}
+
+fn not_taken_in(
+    data: &DataDir,
+    published: &Published,
+    source: seeder::node::ControlError,
+) -> anyhow::Error {
+    let entry = published.entry.entry();
+    NotTakenIn {
+        identity: published.identity.to_string(),
+        feed: entry.feed.to_string(),
+        seq: entry.seq,
+        data: data.root().display().to_string(),
+        cause: source,
+    }
+    .into()
 }
 
 /// An identity imported from a backup signs nothing until its feeds are synced (see

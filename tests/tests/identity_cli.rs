@@ -241,3 +241,33 @@ fn debians_age_cli_decrypts_an_exported_backup_to_the_same_secret_key() {
     assert_eq!(line("public").as_deref(), field(&created, "id"));
     assert_eq!(line("name").as_deref(), Some("alice"));
 }
+
+#[test]
+fn export_refuses_a_passphrase_under_twelve_characters_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = data_arg(dir.path());
+    swarmfeed_ok(&["--data", &data, "identity", "new"]);
+    let out_file = dir.path().join("backup.age");
+    let out_arg = out_file.to_str().unwrap();
+    for short in ["x", "elevenchars"] {
+        let out = swarmfeed_with_env(
+            &["--data", &data, "identity", "export", "main", "-o", out_arg],
+            &[("SWARMFEED_PASSPHRASE", short)],
+        );
+        assert_eq!(out.status.code(), Some(3), "{short:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("at least 12"), "{stderr}");
+        assert!(!out_file.exists(), "a backup was written with {short:?}");
+    }
+    let out = swarmfeed_with_env(
+        &["--data", &data, "identity", "export", "main", "-o", out_arg],
+        &[("SWARMFEED_PASSPHRASE", "twelve chars")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out_file.exists());
+}

@@ -227,3 +227,96 @@ fn an_unreadable_file_fails_with_one_line_and_leaves_the_feed_valid() {
     );
     assert_eq!(verified_seqs(&data), vec![1, 2]);
 }
+
+#[test]
+fn names_with_bidi_controls_or_windows_device_names_are_refused_with_exit_code_3() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    swarmfeed_ok(&["--data", d, "identity", "new", "--name", "alice"]);
+    let good = tmp.path().join("good.txt");
+    fs::write(&good, b"good").unwrap();
+    swarmfeed_ok(&["--data", d, "publish", good.to_str().unwrap()]);
+
+    // (name, words the error must hold): a single file, then the same name inside a folder.
+    let cases = [
+        ("photo\u{202E}gpj.exe", "U+202E"),
+        ("left\u{2066}to", "U+2066"),
+        ("mark\u{200F}", "U+200F"),
+        ("c1\u{85}control", "U+0085"),
+        ("CON", "device name"),
+        ("nul.txt", "device name"),
+        ("Com1.tar.gz", "device name"),
+        ("lpt9", "device name"),
+        ("aux", "device name"),
+        ("PRN.md", "device name"),
+        ("notes.", "ends with a dot or a space"),
+        ("notes ", "ends with a dot or a space"),
+    ];
+    for (i, (name, rule)) in cases.iter().enumerate() {
+        let single = tmp.path().join(format!("single{i}"));
+        fs::create_dir(&single).unwrap();
+        fs::write(single.join(name), b"x").unwrap();
+        let nested = tmp.path().join(format!("nested{i}"));
+        fs::create_dir_all(nested.join("sub")).unwrap();
+        fs::write(nested.join("ok.txt"), b"ok").unwrap();
+        fs::write(nested.join("sub").join(name), b"x").unwrap();
+        let torrent = tmp.path().join(format!("t{i}.torrent"));
+        for args in [
+            vec!["--data", d, "publish", single.join(name).to_str().unwrap()],
+            vec!["--data", d, "publish", nested.to_str().unwrap()],
+            vec![
+                "torrent",
+                "create",
+                nested.to_str().unwrap(),
+                "-o",
+                torrent.to_str().unwrap(),
+            ],
+        ] {
+            let out = swarmfeed(&args);
+            let error = one_line_error(&out);
+            assert_eq!(out.status.code(), Some(3), "{name:?}: {error}");
+            assert_eq!(error.lines().count(), 1, "{error}");
+            assert!(error.contains(rule), "{name:?}: {error}");
+            assert!(error.contains("cannot be named in a torrent"), "{error}");
+            // The file is named, with hidden characters written out, never raw.
+            assert!(
+                !error.contains(['\u{202E}', '\u{2066}', '\u{200F}', '\u{85}']),
+                "{error:?}"
+            );
+            let shown = publisher::torrent::portable_name::visible(name);
+            assert!(error.contains(shown.as_ref()), "{error:?} lacks {shown}");
+            assert!(!torrent.exists());
+        }
+    }
+    assert_eq!(verified_seqs(&data), vec![1]);
+}
+
+#[test]
+fn torrent_show_refuses_a_device_and_an_oversized_file_without_reading_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sparse = tmp.path().join("huge.torrent");
+    fs::File::create(&sparse).unwrap().set_len(1 << 40).unwrap();
+    for (file, words) in [
+        (Path::new("/dev/zero"), "not a regular file"),
+        (
+            sparse.as_path(),
+            "larger than a .torrent file may be (64 MiB)",
+        ),
+    ] {
+        // Under a 1 GiB address-space limit: reading either whole cannot fit in it.
+        let started = std::time::Instant::now();
+        let out = Command::new("prlimit")
+            .arg("--as=1073741824")
+            .arg(tests::binary::swarmfeed_bin())
+            .args(["torrent", "show"])
+            .arg(file)
+            .output()
+            .unwrap();
+        let error = one_line_error(&out);
+        assert_eq!(out.status.code(), Some(3), "{file:?}: {error}");
+        assert!(error.contains(words), "{file:?}: {error}");
+        assert!(error.contains(file.to_str().unwrap()), "{error}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+}

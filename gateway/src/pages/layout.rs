@@ -21,6 +21,19 @@ padding:.5rem}ul.entries li{margin:.3rem 0}";
 /// An alternate representation advertised in `<head>`: (MIME type, title, href).
 pub type Alternate = (&'static str, &'static str, String);
 
+/// A file or torrent name from a signed entry: bidirectional and control characters (which
+/// could show `photo\u{202E}gpj.exe` as `photoexe.jpg`) are written out as `\u{202E}`,
+/// never passed through raw (see `publisher::torrent::portable_name`).
+pub fn shown_name(text: &str) -> Markup {
+    let shown = publisher::torrent::portable_name::visible(text);
+    match shown {
+        std::borrow::Cow::Borrowed(plain) => html! { (plain) },
+        std::borrow::Cow::Owned(escaped) => html! {
+            span.hidden-chars title="This name holds invisible characters, written out as \\u{…}" { (escaped) }
+        },
+    }
+}
+
 /// A full HTML page.
 pub fn page(title: &str, alternates: &[Alternate], body: Markup) -> Response {
     let markup = html! {

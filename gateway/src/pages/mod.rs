@@ -22,7 +22,8 @@ use crate::view::{EntryView, FILES_LISTED, PATH_CHARS, clipped};
 use crate::{Gateway, links};
 
 pub use layout::PageError;
-use layout::{Alternate, page, size, time};
+use layout::{Alternate, page, shown_name, size, time};
+use publisher::torrent::portable_name::visible;
 pub use status::status;
 
 type PageResult = Result<Response, PageError>;
@@ -220,7 +221,7 @@ pub async fn entry(
         }
         @if let Some(content) = &view.content {
             h2 { "Files" }
-            p { (content.name) " — " (size(content.size)) ", infohash " span.id { (content.infohash) } }
+            p { (shown_name(&content.name)) " — " (size(content.size)) ", infohash " span.id { (content.infohash) } }
             @if !content.held { p { "This node does not hold these files." } }
             ul.links {
                 @if let Some(magnet) = &view.magnet { li { a href=(magnet) { "Magnet link" } } }
@@ -232,7 +233,7 @@ pub async fn entry(
                 @for file in content.files.iter().take(FILES_LISTED) {
                     @let path = clipped(&file.path, PATH_CHARS);
                     tr {
-                        td { @if content.held { a href=(file.href) { (path) } } @else { (path) } }
+                        td { @if content.held { a href=(file.href) { (shown_name(&path)) } } @else { (shown_name(&path)) } }
                         td { (size(file.length)) }
                         td { (file.content_type) }
                     }
@@ -276,20 +277,20 @@ impl Gateway {
             let kind = file.content_type.split('/').next().unwrap_or("");
             let markup = match kind {
                 "image" => Some(
-                    html! { figure { img src=(file.href) alt=(file.path); figcaption { (file.path) } } },
+                    html! { figure { img src=(file.href) alt=(visible(&file.path).as_ref()); figcaption { (shown_name(&file.path)) } } },
                 ),
                 "video" => Some(
                     html! { figure { video controls preload="metadata" src=(file.href) {
-                    a href=(file.href) { (file.path) } } figcaption { (file.path) } } },
+                    a href=(file.href) { (shown_name(&file.path)) } } figcaption { (shown_name(&file.path)) } } },
                 ),
                 "audio" => Some(
                     html! { figure { audio controls preload="metadata" src=(file.href) {
-                    a href=(file.href) { (file.path) } } figcaption { (file.path) } } },
+                    a href=(file.href) { (shown_name(&file.path)) } } figcaption { (shown_name(&file.path)) } } },
                 ),
                 _ if file.content_type == "text/plain" && file.length <= TEXT_PREVIEW_BYTES => self
                     .text_preview(&content.infohash, &file.path)
                     .await
-                    .map(|text| html! { figure { pre { (text) } figcaption { (file.path) } } }),
+                    .map(|text| html! { figure { pre { (text) } figcaption { (shown_name(&file.path)) } } }),
                 _ => None,
             };
             out.extend(markup);

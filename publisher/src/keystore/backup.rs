@@ -38,8 +38,30 @@ impl Keystore {
     }
 }
 
-/// Encrypts one identity's key file with a passphrase (age, scrypt, armored).
+/// The fewest characters a new backup's passphrase may have. A backup is a file that
+/// travels (mail, cloud storage, a USB stick) and anyone holding it can try passphrases
+/// offline; scrypt makes each try cost about a second of one core, which does not save a
+/// handful of characters. Backups made before this floor still import, whatever their
+/// passphrase: it applies to `export` only.
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
+/// Refuses a passphrase too short for a new backup ([`MIN_PASSPHRASE_CHARS`]).
+pub fn check_new_passphrase(passphrase: &SecretString) -> Result<()> {
+    use age::secrecy::ExposeSecret;
+    let chars = passphrase.expose_secret().chars().count();
+    if chars < MIN_PASSPHRASE_CHARS {
+        return Err(Error::WeakPassphrase {
+            chars,
+            min: MIN_PASSPHRASE_CHARS,
+        });
+    }
+    Ok(())
+}
+
+/// Encrypts one identity's key file with a passphrase (age, scrypt, armored); the
+/// passphrase must have at least [`MIN_PASSPHRASE_CHARS`] characters.
 pub fn encrypt_backup(name: &str, keypair: &Keypair, passphrase: SecretString) -> Result<String> {
+    check_new_passphrase(&passphrase)?;
     encrypt_backup_at(name, keypair, passphrase, None)
 }
 

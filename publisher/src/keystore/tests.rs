@@ -118,8 +118,9 @@ fn export_writes_an_armored_age_file_the_keystore_reads_back() {
     let data = tempfile::tempdir().unwrap();
     let store = Keystore::new(data.path());
     let id = store.generate("me", false).unwrap();
-    let backup = store.export("me", SecretString::from("pw")).unwrap();
-    let key = backup::decrypt_backup(backup.as_bytes(), SecretString::from("pw")).unwrap();
+    let passphrase = "twelve chars";
+    let backup = store.export("me", SecretString::from(passphrase)).unwrap();
+    let key = backup::decrypt_backup(backup.as_bytes(), SecretString::from(passphrase)).unwrap();
     assert_eq!(
         (key.name.as_deref(), key.keypair.public()),
         (Some("me"), id.public)
@@ -162,4 +163,39 @@ fn an_exported_backup_imports_elsewhere_with_the_passphrase_and_not_without() {
         .unwrap();
     assert_eq!(renamed.public, original.public);
     assert_eq!(mode(&renamed.path), 0o600);
+}
+
+#[test]
+fn export_refuses_a_passphrase_under_twelve_characters() {
+    let data = tempfile::tempdir().unwrap();
+    let store = Keystore::new(data.path());
+    store.generate("me", false).unwrap();
+    for short in ["x", "elevenchars", "ééééééééééé"] {
+        let err = store.export("me", SecretString::from(short)).err();
+        assert!(
+            matches!(err, Some(Error::WeakPassphrase { min: 12, .. })),
+            "{short:?}: {err:?}"
+        );
+    }
+    // Characters are counted, not bytes: twelve of them pass whatever their encoding.
+    assert!(
+        store
+            .export("me", SecretString::from("éééééééééééé"))
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_backup_made_with_a_short_passphrase_before_the_floor_still_imports() {
+    let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let source = Keystore::new(one.path());
+    let original = source.generate("old", false).unwrap();
+    let keypair = source.keypair("old").unwrap();
+    // What an older swarmfeed wrote with a one-character passphrase.
+    let backup =
+        backup::encrypt_backup_at("old", &keypair, SecretString::from("x"), Some(10)).unwrap();
+    let imported = Keystore::new(two.path())
+        .import(backup.as_bytes(), SecretString::from("x"), None, false)
+        .unwrap();
+    assert_eq!(imported.public, original.public);
 }

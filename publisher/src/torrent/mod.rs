@@ -7,6 +7,7 @@
 
 pub mod builder;
 pub mod hash;
+pub mod portable_name;
 pub mod walk;
 
 #[cfg(test)]

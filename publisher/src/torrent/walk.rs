@@ -14,8 +14,10 @@
 //! - **Empty directories are dropped**: a v1 torrent lists only files. Empty files are kept.
 //! - **Other file types** (FIFOs, sockets, devices) are an error: reading them could block
 //!   or never end.
-//! - **Names** must be UTF-8 (BEP 3 paths are UTF-8 strings); another name is an error that
-//!   names the file.
+//! - **Names** must be UTF-8 (BEP 3 paths are UTF-8 strings) and portable: no bidirectional
+//!   or other control characters, no Windows device names (`CON`, `nul.txt`, …), no trailing
+//!   dot or space (see [`super::portable_name`]); another name is an error that names the
+//!   file.
 
 use std::fs;
 use std::io;
@@ -180,5 +182,9 @@ fn component_name(path: &Path, name: Option<&std::ffi::OsStr>) -> Result<String>
         .to_str()
         .ok_or_else(|| unsharable("the name is not UTF-8"))?;
     feeds::torrent_path::check_component(name).map_err(|e| unsharable(&e.to_string()))?;
+    // Stricter than what `feeds` accepts from others: see `portable_name`.
+    if let Some(problem) = super::portable_name::name_problem(name) {
+        return Err(unsharable(&problem));
+    }
     Ok(name.to_owned())
 }

@@ -12,7 +12,9 @@
 //! We save one for content our publisher has just hashed, so publishing reads the data once;
 //! librqbit keeps it up to date afterwards, so restarts never re-hash either.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use feeds::InfoHash;
 
 use super::error::{Error, Result, io_error};
 use super::persistence;
@@ -42,6 +44,21 @@ pub async fn forget_saved(state_dir: &Path, infohashes: &[String]) -> Result<()>
             action: "forget saved torrents",
             message: e.to_string(),
         })?
+}
+
+/// Torrents of the saved session on `state_dir` whose files lie in `dir` or below it, with
+/// their folder (read before an engine starts, to choose what to [`forget_saved`]).
+pub fn saved_under(state_dir: &Path, dir: &Path) -> Result<Vec<(InfoHash, PathBuf)>> {
+    if !state_dir.exists() {
+        return Ok(Vec::new());
+    }
+    let dir = std::path::absolute(dir).map_err(io_error("resolve", dir))?;
+    let placements = super::read_only::Placements::load(state_dir)?;
+    Ok(placements
+        .under(&dir)
+        .into_iter()
+        .map(|(id, folder)| (InfoHash(id.0), folder))
+        .collect())
 }
 
 fn forget_now(state_dir: &Path, infohashes: &[String]) -> Result<()> {

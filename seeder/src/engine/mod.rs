@@ -40,7 +40,7 @@ use librqbit::{
 
 pub use config::EngineConfig;
 pub use error::{Error, Result};
-pub use fastresume::forget_saved;
+pub use fastresume::{forget_saved, saved_under};
 pub use open_files::DEFAULT_MAX_OPEN_FILES;
 pub use runtime::{raise_open_file_limit, runtime};
 pub use status::{TorrentState, TorrentStatus};
@@ -323,6 +323,18 @@ impl Engine {
             .map_err(torrent_error("remove", *infohash))?;
         self.placements.forget(&self.state_dir, &id);
         Ok(())
+    }
+
+    /// Torrents the engine holds whose files lie in `dir` or below it, with their folder.
+    pub fn placed_under(&self, dir: &Path) -> Result<Vec<(InfoHash, PathBuf)>> {
+        let dir = absolute(dir)?;
+        Ok(self
+            .placements
+            .under(&dir)
+            .into_iter()
+            .filter(|(id, _)| self.session.get(TorrentIdOrHash::Hash(*id)).is_some())
+            .map(|(id, folder)| (InfoHash(id.0), folder))
+            .collect())
     }
 
     /// Waits until every wanted byte of a torrent is on disk and verified.

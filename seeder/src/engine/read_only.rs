@@ -160,6 +160,19 @@ impl Placements {
         }
     }
 
+    /// Torrents whose files lie in `dir` or below it.
+    pub fn under(&self, dir: &Path) -> Vec<(Id20, PathBuf)> {
+        self.torrents.read().map_or_else(
+            |_| Vec::new(),
+            |t| {
+                t.iter()
+                    .filter(|(_, p)| p.folder.starts_with(dir))
+                    .map(|(id, p)| (*id, p.folder.clone()))
+                    .collect()
+            },
+        )
+    }
+
     fn get(&self, id: &Id20) -> Option<Placement> {
         self.torrents.read().ok()?.get(id).cloned()
     }

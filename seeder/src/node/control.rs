@@ -83,15 +83,50 @@ impl CapValue {
     }
 }
 
-async fn published(State(node): State<NodeHandle>) -> Result<StatusCode, ApiError> {
-    own::sync_all(&node).await.map_err(|e| {
+/// What `publish` just committed (the body of `POST /published`; absent: any feed).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PublishedRequest {
+    pub identity: String,
+    pub feed: String,
+}
+
+/// Takes in every own feed. Answers `500 not_taken_in` when the feed named in the body (or,
+/// without a body, any feed) could not be taken in, so `publish` does not report success
+/// for an entry that is not seeded or announced.
+async fn published(State(node): State<NodeHandle>, body: Bytes) -> Result<StatusCode, ApiError> {
+    let wanted = if body.is_empty() {
+        None
+    } else {
+        let request: PublishedRequest = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("bad_request", e.to_string()))?;
+        Some((
+            parse_identity(&request.identity)?,
+            parse_feed(&request.feed)?,
+        ))
+    };
+    let failed = own::sync_all(&node).await.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "sync_failed",
             e.to_string(),
         )
     })?;
-    Ok(StatusCode::NO_CONTENT)
+    let failed = failed.into_iter().find(|f| {
+        wanted
+            .as_ref()
+            .is_none_or(|(identity, feed)| (identity, feed) == (&f.identity, &f.feed))
+    });
+    match failed {
+        None => Ok(StatusCode::NO_CONTENT),
+        Some(f) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "not_taken_in",
+            format!(
+                "cannot take in own feed {}/{}: {}",
+                f.identity, f.feed, f.error
+            ),
+        )),
+    }
 }
 
 type Parsed = (
@@ -215,8 +250,16 @@ pub enum ControlError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("the node answered {status}: {body}")]
+    #[error("the node answered {status}: {}", message_of(body))]
     Refused { status: u16, body: String },
+}
+
+/// The `message` of a JSON error answer (`{"error":…,"message":…}`), else the body.
+fn message_of(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("message")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| body.to_owned())
 }
 
 /// A blocking client of the control socket, for the command line.

@@ -19,6 +19,7 @@ mod restore;
 mod routes;
 mod scrub;
 mod server;
+mod tails;
 mod traffic;
 
 use std::net::SocketAddr;
@@ -36,7 +37,9 @@ use crate::dht::{DhtConfig, DhtNode};
 use crate::engine::{Engine, EngineConfig};
 use crate::store::Store;
 
-pub use control::{CapValue, ControlClient, ControlError, FollowRequest, follow_json};
+pub use control::{
+    CapValue, ControlClient, ControlError, FollowRequest, PublishedRequest, follow_json,
+};
 pub use error::{Error, Result};
 pub use replicate::{follow_now, update_feed};
 pub use restore::{RestoreOptions, RestoredFeed, restore_identity};
@@ -119,6 +122,8 @@ impl Node {
         // their stamp moved) leave the engine's saved session before it opens anything.
         let checked = scrub::check_at_start(&store, &data).await?;
         crate::engine::forget_saved(&config.data_dir.join("engine"), &checked.forget()).await?;
+        // Tails replaced before this start leave the saved session (see `tails`).
+        tails::forget_stale(&store, data.root(), &config.data_dir.join("engine")).await?;
         let dht = DhtNode::start(&DhtConfig {
             bind_address: config.bind_ip,
             port: config.dht_port,
@@ -175,6 +180,7 @@ impl Node {
         // Own feeds first, so a restarted node seeds everything before it serves.
         own::refuse_all(&handle, checked.changed).await;
         scrub::reseed(&handle, checked.reverified).await;
+        // A feed that cannot be taken in now (logged) is tried again at the next publish.
         own::sync_all(&handle).await?;
         replicate::resume(&handle).await?;
 

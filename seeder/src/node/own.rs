@@ -12,8 +12,19 @@ use publisher::publish::ContentRecord;
 use super::{Error, NodeHandle, Result, replicate};
 use crate::store::{LogPart, NewTorrent, Origin, TorrentState};
 
-/// Takes in every feed of every identity in the keystore.
-pub async fn sync_all(node: &NodeHandle) -> Result<()> {
+/// An own feed the node could not take in (its store refused the entries: a full disk, a
+/// locked database), and why. The entries stay committed in the data directory, and the
+/// next `sync_all` (the next publish, or a restart) takes them in.
+#[derive(Debug)]
+pub struct NotTakenIn {
+    pub identity: IdentityKey,
+    pub feed: FeedName,
+    pub error: Error,
+}
+
+/// Takes in every feed of every identity in the keystore; returns the feeds it could not.
+pub async fn sync_all(node: &NodeHandle) -> Result<Vec<NotTakenIn>> {
+    let mut failed = Vec::new();
     let keystore = node.data.keystore();
     let identities = keystore.list()?;
     for identity in identities {
@@ -29,12 +40,17 @@ pub async fn sync_all(node: &NodeHandle) -> Result<()> {
             }
         });
         for feed in node.data.feeds_of(&identity.public)? {
-            if let Err(e) = sync_feed(node, &identity.public, &feed).await {
-                tracing::warn!(identity = %identity.public, %feed, "cannot take in own feed: {e}");
+            if let Err(error) = sync_feed(node, &identity.public, &feed).await {
+                tracing::warn!(identity = %identity.public, %feed, "cannot take in own feed: {error}");
+                failed.push(NotTakenIn {
+                    identity: identity.public,
+                    feed,
+                    error,
+                });
             }
         }
     }
-    Ok(())
+    Ok(failed)
 }
 
 /// Takes in one own feed: new entries, head, log torrents, content.
@@ -73,7 +89,7 @@ async fn seed_own_content(node: &NodeHandle, signed: &SignedEntry) {
                 .await
                 .ok()
                 .and_then(|b| serde_json::from_slice::<ContentRecord>(&b).ok());
-            let (Some(record), Ok(torrent)) = (loaded, read(&torrent_path).await) else {
+            let (Some(record), Ok(torrent)) = (loaded, read_torrent(torrent_path).await) else {
                 tracing::warn!(%infohash, "published content has no record or .torrent in the data directory");
                 return;
             };
@@ -141,6 +157,7 @@ async fn seed_log_torrents(
             tail.clone(),
         ));
     }
+    let previous_tail = super::tails::current(node, identity, feed).await;
     for (part, path, hash) in parts {
         let infohash: feeds::InfoHash = hash.parse()?;
         if let LogPart::Segment(_) = part
@@ -159,12 +176,18 @@ async fn seed_log_torrents(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         ));
-        let torrent = read(&torrent_path).await?;
+        let torrent = read_torrent(torrent_path).await?;
         node.store
             .put_log_torrent(identity, feed, part, &infohash, bytes)
             .await?;
         node.engine.seed_existing(&torrent, &path).await?;
         replicate::announce(node, infohash);
+        if part == LogPart::Tail {
+            let tails = dir.join("tails");
+            let feed_of = (identity, feed);
+            super::tails::retire_replaced(node, feed_of, &tails, infohash, previous_tail, false)
+                .await;
+        }
     }
     Ok(())
 }
@@ -173,6 +196,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::Fetch(format!("worker stopped: {e}")))
+}
+
+/// Reads a .torrent of the data directory (at most 64 MiB) without blocking the executor.
+pub(super) async fn read_torrent(path: PathBuf) -> Result<Vec<u8>> {
+    Ok(blocking(move || publisher::bounded_read::read_torrent_file(&path)).await??)
 }
 
 /// Reads a file of the data directory without blocking the executor.

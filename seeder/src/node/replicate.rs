@@ -461,6 +461,10 @@ async fn keep_log_part(
         webseeds: Vec::new(),
     };
     let written = publisher::data_dir::write_atomic(&path, &bytes);
+    let previous_tail = match part {
+        LogPart::Tail => super::tails::current(node, identity, feed).await,
+        LogPart::Segment(_) => None,
+    };
     if let Err(e) = node
         .store
         .put_log_torrent(identity, feed, part, &infohash, bytes)
@@ -476,6 +480,11 @@ async fn keep_log_part(
             .is_ok()
     {
         announce(node, infohash);
+        if let Some(folder) = dir.parent() {
+            let feed_of = (identity, feed);
+            super::tails::retire_replaced(node, feed_of, folder, infohash, previous_tail, true)
+                .await;
+        }
     }
 }
 

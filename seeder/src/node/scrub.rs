@@ -150,7 +150,7 @@ pub async fn reseed(node: &NodeHandle, infohashes: Vec<InfoHash>) {
         let Some(record) = integrity::read_record(&data, &infohash) else {
             continue;
         };
-        let torrent = match tokio::fs::read(data.torrent_path(&infohash)).await {
+        let torrent = match own::read_torrent(data.torrent_path(&infohash)).await {
             Ok(bytes) => bytes,
             Err(e) => {
                 tracing::warn!(%infohash, "published .torrent unreadable: {e}");

@@ -123,6 +123,20 @@ impl Store {
         .await
     }
 
+    /// Whether a torrent is one of the log parts the store holds (a sealed segment or a
+    /// current tail) — a replaced tail is not.
+    pub async fn is_log_torrent(&self, infohash: &InfoHash) -> Result<bool> {
+        let infohash = *infohash;
+        self.read("is_log_torrent", move |tx| {
+            Ok(tx
+                .prepare_cached("SELECT 1 FROM log_torrents WHERE infohash = ?1 LIMIT 1")?
+                .query_row([infohash.0], |_| Ok(()))
+                .optional()?
+                .is_some())
+        })
+        .await
+    }
+
     /// The infohashes of a feed's sealed segments, in order.
     pub async fn log_segments(
         &self,

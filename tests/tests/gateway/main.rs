@@ -6,6 +6,7 @@ mod api;
 mod client;
 mod files;
 mod follower;
+mod names;
 mod pages;
 
 use std::fs;

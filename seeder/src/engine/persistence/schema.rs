@@ -113,7 +113,8 @@ fn import_json(conn: &Connection, dir: &Path) -> anyhow::Result<()> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![id, &info_hash[..], trackers.to_string(), output_folder, only_files, paused],
         )?;
-        if let Ok(torrent) = fs::read(dir.join(format!("{hex}.torrent"))) {
+        let torrent_path = dir.join(format!("{hex}.torrent"));
+        if let Ok(torrent) = publisher::bounded_read::read_torrent_file(&torrent_path) {
             conn.execute(
                 "INSERT OR REPLACE INTO metainfo (info_hash, torrent) VALUES (?1, ?2)",
                 params![&info_hash[..], torrent],
