@@ -45,6 +45,9 @@ pub struct NodeConfig {
     pub push: bool,
     /// Fetch from URLs in private address ranges (loopback, 10/8, 192.168/16, …).
     pub allow_private_fetch: bool,
+    /// Networks (CIDR, e.g. `"10.0.0.0/8"`) the node may send requests to although they are
+    /// not public: a LAN of nodes. Public addresses are always allowed.
+    pub fetch_allow: Vec<crate::node::Network>,
     /// Rate limits.
     pub limits: Limits,
     /// Re-verification of held content (`[scrub]`: interval, rate, stat checks).
@@ -218,6 +221,7 @@ impl Default for NodeConfig {
             republish_interval_secs: 1800,
             push: true,
             allow_private_fetch: false,
+            fetch_allow: Vec::new(),
             limits: Limits::default(),
             scrub: crate::node::ScrubConfig::default(),
             gateway: GatewayConfig::default(),
@@ -389,5 +393,11 @@ mod tests {
         assert_eq!(gateway.gateway.header_timeout_secs, 2);
         assert_eq!(gateway.gateway.max_connections, 2048);
         assert!(toml::from_str::<NodeConfig>("[gateway]\nexport_item = 7").is_err());
+        let lan: NodeConfig =
+            toml::from_str("fetch_allow = [\"10.0.0.0/8\", \"fd00::/8\"]\n").unwrap();
+        assert_eq!(lan.fetch_allow.len(), 2);
+        assert!(lan.fetch_allow[0].contains("10.1.2.3".parse().unwrap()));
+        let typo = toml::from_str::<NodeConfig>("fetch_allow = [\"10.0.0.1/8\"]").unwrap_err();
+        assert!(typo.to_string().contains("past its /8 prefix"), "{typo}");
     }
 }

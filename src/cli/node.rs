@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// Allow fetching from private and loopback addresses (tests, LANs).
     #[arg(long, env = "SWARMFEED_ALLOW_PRIVATE_FETCH")]
     allow_private_fetch: bool,
+    /// Networks the node may fetch from although not public, CIDR,… (a LAN, e.g.
+    /// 10.0.0.0/8,fd00::/8); `none` for none [default: none].
+    #[arg(long, value_name = "LIST", env = "SWARMFEED_FETCH_ALLOW")]
+    fetch_allow: Option<String>,
     /// Where followed content is downloaded [default: DATA/downloads].
     #[arg(long, value_name = "DIR", env = "SWARMFEED_DOWNLOAD_DIR")]
     download_dir: Option<PathBuf>,
@@ -176,6 +180,15 @@ impl ServeArgs {
         }
         config.push &= !self.no_push;
         config.allow_private_fetch |= self.allow_private_fetch;
+        if let Some(list) = self.fetch_allow {
+            config.fetch_allow = match list.trim() {
+                "none" | "" => Vec::new(),
+                list => list
+                    .split(',')
+                    .map(|net| net.parse().map_err(InputError))
+                    .collect::<Result<_, _>>()?,
+            };
+        }
         if self.download_dir.is_some() {
             config.download_dir = self.download_dir;
         }

@@ -37,10 +37,11 @@ impl Network {
         }
     }
 
-    /// A new identity NAME in DATA, then a node on DATA on this DHT: a publisher.
-    pub fn start_publisher(&self, data: &Path, name: &str) -> NodeProcess {
+    /// A new identity NAME in DATA, then a node on DATA on this DHT with extra `serve`
+    /// arguments: a publisher.
+    pub fn start_publisher(&self, data: &Path, name: &str, args: &[&str]) -> NodeProcess {
         new_identity(data, name);
-        self.start_node(data, &[])
+        self.start_node(data, args)
     }
 
     /// A node on DATA on this DHT with extra `serve` arguments (a follower, say).

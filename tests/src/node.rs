@@ -25,7 +25,10 @@ pub struct NodeProcess {
     pub info: NodeInfo,
 }
 
-/// How a test node starts.
+/// How a test node starts. Like a public node, it sends no request to a loopback or other
+/// private address (the nodes of a test all live on 127.0.0.1): a test whose nodes must
+/// talk HTTP to each other passes `--allow-private-fetch` (or `--fetch-allow 127.0.0.0/8`)
+/// in `args` and says why.
 #[derive(Clone, Debug, Default)]
 pub struct NodeOptions {
     /// DHT address to bootstrap from; `None` starts a network of its own.
@@ -178,7 +181,6 @@ fn test_defaults(args: &[String]) -> Vec<&'static str> {
             out.extend([flag, value]);
         }
     }
-    out.push("--allow-private-fetch");
     out
 }
 

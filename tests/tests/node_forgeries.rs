@@ -31,10 +31,12 @@ fn new_identity(data: &Path, name: &str) -> Keypair {
     DataDir::new(data).keystore().keypair(name).unwrap()
 }
 
+/// A node on `dht` that may send requests to loopback: the attacker's nodes and alice's
+/// are loopback ports, and a follower that could ask them must be shown not to.
 fn on(dht: &Testnet) -> NodeOptions {
     NodeOptions {
         bootstrap: Some(dht.bootstrap()),
-        ..Default::default()
+        args: vec!["--allow-private-fetch".into()],
     }
 }
 
@@ -305,7 +307,12 @@ fn a_node_serving_a_forged_feed_log_cannot_make_a_follower_take_entries_for_alic
         &b,
         &NodeOptions {
             bootstrap: Some(dht.bootstrap()),
-            args: vec!["--poll-interval".into(), "600".into()],
+            // The attacker is a loopback port: B must be allowed to ask it.
+            args: vec![
+                "--poll-interval".into(),
+                "600".into(),
+                "--allow-private-fetch".into(),
+            ],
         },
     );
     swarmfeed_ok(&[

@@ -92,7 +92,8 @@ fn a_follower_falls_back_to_the_highest_head_whose_log_it_can_fetch() {
     });
 
     // The follower learns of the mirror from a relayed head 3 (anyone may relay a head).
-    let node_f = net.start_node(&f, &[]);
+    // The mirror is a loopback port: the follower must be allowed to ask it.
+    let node_f = net.start_node(&f, &["--allow-private-fetch"]);
     follow(&f, &format!("{identity}/main"), &[]);
     let started = Instant::now();
     let (status, body) = node_f.push_head(&head_3.encode(), &mirror.url);

@@ -28,7 +28,15 @@ fn a_follower_downloads_from_the_node_that_served_the_torrent_without_any_dht_pe
     }
     let identity: IdentityKey = published[0]["identity"].as_str().unwrap().parse().unwrap();
 
-    let node_f = NodeProcess::start(&f, &NodeOptions::default());
+    // The follower takes the .torrent and the peer hint from alice's node over HTTP on
+    // loopback: that is what the test is about.
+    let node_f = NodeProcess::start(
+        &f,
+        &NodeOptions {
+            args: vec!["--allow-private-fetch".into()],
+            ..NodeOptions::default()
+        },
+    );
     follow(&f, &format!("{identity}/main"), &[]);
     let head = std::fs::read(
         DataDir::new(&a)

@@ -20,6 +20,8 @@ pub enum Error {
     Data(#[from] publisher::Error),
     #[error(transparent)]
     Feed(#[from] feeds::Error),
+    #[error(transparent)]
+    Outbound(#[from] super::OutboundError),
     #[error("HTTP: {0}")]
     Http(String),
     #[error("{0}")]

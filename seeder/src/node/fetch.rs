@@ -1,7 +1,7 @@
 //! Getting bytes a node does not hold yet: heads, log parts and .torrent files from other
 //! nodes over HTTP, or log parts from the swarm, each checked before it is used.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -9,16 +9,21 @@ use feeds::layout::log_torrent;
 use feeds::{FeedName, IdentityKey, InfoHash, Metainfo, SignedHead};
 
 use super::routes::PEER_PORT_HEADER;
-use super::{Error, NodeHandle, Result};
+use super::{Error, NodeHandle, NodeUrl, Result};
 use crate::engine::TorrentSource;
 
 /// How long a swarm download of a log part may take before the node tries again later.
 const SWARM_TIMEOUT: Duration = Duration::from_secs(20);
 /// Most nodes asked for one thing.
 const MAX_NODES: usize = 6;
+/// The largest log part taken over HTTP (a node's answer is held in memory until its
+/// infohash is checked). Larger parts come from the swarm, whose pieces are checked as they
+/// arrive; a 1024-entry segment of 1 KiB entries is 1 MiB.
+const MAX_HTTP_LOG_PART: usize = 64 << 20;
 
-/// Base URLs of nodes that may serve `identity`'s `feed`, this node excluded, each allowed
-/// by the private-range policy.
+/// Base URLs of nodes that may serve `identity`'s `feed`, this node excluded, each a
+/// normalized node URL the outbound policy lets the node ask: those the identity record
+/// names first, then those seen serving the feed (see `Store::nodes_serving` for the order).
 pub async fn candidate_nodes(
     node: &NodeHandle,
     identity: &IdentityKey,
@@ -36,77 +41,26 @@ pub async fn candidate_nodes(
     {
         urls.extend(serving.into_iter().map(|n| n.url));
     }
-    let mut seen = Vec::new();
-    for url in urls {
-        let url = url.trim_end_matches('/').to_owned();
-        if url != node.public_url && !seen.contains(&url) && fetch_allowed(node, &url) {
-            seen.push(url);
+    let own = NodeUrl::parse(&node.public_url).ok();
+    let mut seen: Vec<String> = Vec::new();
+    for text in urls {
+        let Ok(url) = NodeUrl::parse(&text) else {
+            continue;
+        };
+        if own.as_ref() != Some(&url)
+            && !seen.iter().any(|s| s == url.as_str())
+            && node.outbound.may_ask(&url)
+        {
+            seen.push(url.as_str().to_owned());
         }
     }
     seen.truncate(MAX_NODES);
     seen
 }
 
-/// Whether the node may send requests to `url`: plain `http(s)`, and no private, loopback or
-/// link-local address unless the node is configured to allow them.
-pub fn fetch_allowed(node: &NodeHandle, url: &str) -> bool {
-    let Some(rest) = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-    else {
-        return false;
-    };
-    if node.config.allow_private_fetch {
-        return true;
-    }
-    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = host
-        .rsplit_once(':')
-        .map_or(host, |(h, _)| h)
-        .trim_matches(['[', ']']);
-    match host.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => {
-            !(ip.is_private() || ip.is_loopback() || ip.is_link_local() || ip.is_unspecified())
-        }
-        Ok(IpAddr::V6(ip)) => {
-            !(ip.is_loopback() || ip.is_unspecified() || (ip.segments()[0] & 0xfe00) == 0xfc00)
-        }
-        Err(_) => host != "localhost",
-    }
-}
-
-/// GETs `url`, at most `max` bytes.
-pub async fn get(node: &NodeHandle, url: &str, max: usize) -> Result<Vec<u8>> {
-    get_with_headers(node, url, max).await.map(|(_, body)| body)
-}
-
-/// GETs `url`, at most `max` bytes, with the answer's headers.
-async fn get_with_headers(
-    node: &NodeHandle,
-    url: &str,
-    max: usize,
-) -> Result<(reqwest::header::HeaderMap, Vec<u8>)> {
-    let response = node
-        .http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| Error::Http(format!("GET {url}: {e}")))?;
-    if !response.status().is_success() {
-        return Err(Error::Http(format!("GET {url}: {}", response.status())));
-    }
-    if response.content_length().is_some_and(|n| n > max as u64) {
-        return Err(Error::Http(format!("GET {url}: more than {max} bytes")));
-    }
-    let headers = response.headers().clone();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| Error::Http(format!("GET {url}: {e}")))?;
-    if body.len() > max {
-        return Err(Error::Http(format!("GET {url}: more than {max} bytes")));
-    }
-    Ok((headers, body.to_vec()))
+/// GETs `path` from the node at `base`, at most `max` bytes.
+pub async fn get(node: &NodeHandle, base: &str, path: &str, max: usize) -> Result<Vec<u8>> {
+    Ok(node.outbound.get(base, path, max).await?.1)
 }
 
 /// A feed's head as other nodes serve it (each checked: signature, author, feed).
@@ -117,12 +71,26 @@ pub async fn head_from_nodes(
 ) -> Vec<(String, SignedHead)> {
     let mut heads = Vec::new();
     for url in candidate_nodes(node, identity, Some(feed)).await {
-        let Ok(bytes) = get(node, &format!("{url}/api/v1/heads/{identity}/{feed}"), 4096).await
-        else {
-            continue;
+        let bytes = match get(
+            node,
+            &url,
+            &format!("/api/v1/heads/{identity}/{feed}"),
+            4096,
+        )
+        .await
+        {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::debug!("{e}");
+                continue;
+            }
         };
         match SignedHead::decode(&bytes) {
             Ok(head) if head.author() == *identity && head.head().feed == *feed => {
+                // It served the feed: a node known from a push alone is proven now.
+                if let Err(e) = node.store.node_answered(&url, identity, feed).await {
+                    tracing::warn!(%url, "cannot note a node that answered: {e}");
+                }
                 heads.push((url, head))
             }
             Ok(_) => tracing::warn!(%url, "node served a head of another feed"),
@@ -175,8 +143,9 @@ pub async fn log_part(
     for url in candidate_nodes(node, identity, Some(feed)).await {
         match get(
             node,
-            &format!("{url}/api/v1/logs/{identity}/{feed}/{infohash}"),
-            1 << 30,
+            &url,
+            &format!("/api/v1/logs/{identity}/{feed}/{infohash}"),
+            MAX_HTTP_LOG_PART,
         )
         .await
         {
@@ -247,14 +216,20 @@ pub async fn torrent_file(
     infohash: InfoHash,
 ) -> Option<(Vec<u8>, Option<SocketAddr>)> {
     for url in candidate_nodes(node, identity, Some(feed)).await {
-        let Ok((headers, bytes)) = get_with_headers(
-            node,
-            &format!("{url}/torrents/{infohash}.torrent"),
-            64 << 20,
-        )
-        .await
-        else {
-            continue;
+        let (headers, bytes) = match node
+            .outbound
+            .get(
+                &url,
+                &format!("/torrents/{infohash}.torrent"),
+                feeds::metainfo::MAX_METAINFO_BYTES,
+            )
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::debug!("{e}");
+                continue;
+            }
         };
         if !Metainfo::decode(&bytes).is_ok_and(|m| m.infohash() == infohash) {
             continue;
@@ -265,7 +240,7 @@ pub async fn torrent_file(
             .and_then(|v| v.parse::<u16>().ok())
             .filter(|port| *port != 0);
         let peer = match port {
-            Some(port) => peer_at(&url, port).await,
+            Some(port) => peer_at(node, &url, port).await,
             None => None,
         };
         return Some((bytes, peer));
@@ -273,22 +248,21 @@ pub async fn torrent_file(
     None
 }
 
-/// The address of the host of `url` (an allowed node URL) at `port`.
-async fn peer_at(url: &str, port: u16) -> Option<SocketAddr> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = match authority.rsplit_once(':') {
-        Some((host, p)) if p.parse::<u16>().is_ok() => host,
-        _ => authority,
-    };
-    let host = host.trim_matches(['[', ']']);
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Some(SocketAddr::new(ip, port));
+/// The address of the host of `url` (a node URL) at `port`, if the outbound policy allows
+/// every address it has: a peer hint is dialled like any other request.
+async fn peer_at(node: &NodeHandle, url: &str, port: u16) -> Option<SocketAddr> {
+    let url = NodeUrl::parse(url).ok()?;
+    match node.outbound.addresses(&url).await {
+        Ok(found) => found
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(found.first())
+            .map(|a| SocketAddr::new(a.ip(), port)),
+        Err(e) => {
+            tracing::debug!("peer hint not taken: {e}");
+            None
+        }
     }
-    let mut found = tokio::net::lookup_host((host, port)).await.ok()?;
-    found.find(SocketAddr::is_ipv4)
 }
 
 /// Peers the DHT knows for `infohash`, as the engine takes them: those found within a

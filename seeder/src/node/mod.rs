@@ -12,7 +12,9 @@ mod error;
 mod fetch;
 mod integrity;
 mod metrics;
+mod outbound;
 mod own;
+mod pushed;
 mod replicate;
 mod republish;
 mod restore;
@@ -41,6 +43,7 @@ pub use control::{
     CapValue, ControlClient, ControlError, FollowRequest, PublishedRequest, follow_json,
 };
 pub use error::{Error, Result};
+pub use outbound::{AddressPolicy, Network, NodeUrl, Outbound, OutboundError};
 pub use replicate::{follow_now, update_feed};
 pub use restore::{RestoreOptions, RestoredFeed, restore_identity};
 pub use routes::{ApiError, parse_feed, parse_identity, parse_infohash};
@@ -61,7 +64,8 @@ pub struct NodeInner {
     pub dht: DhtNode,
     pub public_url: String,
     pub http_addr: SocketAddr,
-    http: reqwest::Client,
+    /// Every request to another node goes through it (see `outbound`).
+    outbound: Outbound,
     /// Wakes the replication loop (a follow, a pushed head).
     wake: Notify,
     /// Followed feeds being updated (at most a few at once, never one feed twice).
@@ -73,6 +77,8 @@ pub struct NodeInner {
     registrations: routes::Registrations,
     /// Bytes sent and received a minute at a time over the last day (the status page).
     pub traffic: TrafficHistory,
+    /// Node URLs recorded from pushes, per feed and in all.
+    pushed: pushed::PushedNodes,
     cancel: CancellationToken,
 }
 
@@ -155,6 +161,10 @@ impl Node {
             .unwrap_or_else(|| format!("http://{http_addr}"))
             .trim_end_matches('/')
             .to_owned();
+        let outbound = Outbound::new(AddressPolicy {
+            allow_all: config.allow_private_fetch,
+            allow: config.fetch_allow.clone(),
+        })?;
         let handle = NodeHandle {
             inner: Arc::new(NodeInner {
                 config,
@@ -164,15 +174,13 @@ impl Node {
                 dht,
                 public_url,
                 http_addr,
-                http: reqwest::Client::builder()
-                    .timeout(std::time::Duration::from_secs(30))
-                    .build()
-                    .map_err(|e| Error::Http(e.to_string()))?,
+                outbound,
                 wake: Notify::new(),
                 updates: replicate::Updates::default(),
                 recheck_caps: std::sync::atomic::AtomicBool::new(false),
                 registrations: routes::Registrations::default(),
                 traffic: TrafficHistory::default(),
+                pushed: pushed::PushedNodes::default(),
                 cancel: CancellationToken::new(),
             }),
         };

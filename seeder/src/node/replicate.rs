@@ -41,16 +41,18 @@ pub fn publish_head(node: &NodeHandle, head: SignedHead) {
             for url in fetch::candidate_nodes(&node, &author, Some(&feed)).await {
                 tracing::debug!(%url, seq = head.head().seq, after = ?started.elapsed(), "pushing head");
                 let sent = node
-                    .http
-                    .post(format!("{url}/api/v1/heads"))
-                    .header("x-swarmfeed-node", node.public_url.as_str())
-                    .body(head.encode())
-                    .timeout(Duration::from_secs(10))
-                    .send()
+                    .outbound
+                    .post(
+                        &url,
+                        "/api/v1/heads",
+                        &[("x-swarmfeed-node", node.public_url.as_str())],
+                        head.encode(),
+                        Duration::from_secs(10),
+                    )
                     .await;
                 match sent {
-                    Ok(answer) => {
-                        tracing::debug!(%url, status = %answer.status(), after = ?started.elapsed(), "pushed head")
+                    Ok(status) => {
+                        tracing::debug!(%url, %status, after = ?started.elapsed(), "pushed head")
                     }
                     Err(e) => tracing::debug!(%url, "push of head: {e}"),
                 }
@@ -291,7 +293,7 @@ async fn expand_identity_follows(node: &NodeHandle) {
         }
         for url in fetch::candidate_nodes(node, &identity, None).await {
             if let Ok(bytes) =
-                fetch::get(node, &format!("{url}/api/v1/identities/{identity}"), 4096).await
+                fetch::get(node, &url, &format!("/api/v1/identities/{identity}"), 4096).await
                 && let Ok(record) = feeds::SignedIdentityRecord::decode(&bytes)
                 && record.identity() == identity
             {
@@ -542,11 +544,14 @@ async fn register_as_follower(
     }
     let body = serde_json::json!({"identity": identity.to_string(), "feed": feed.as_str(), "url": node.public_url});
     let sent = node
-        .http
-        .post(format!("{url}/api/v1/followers"))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
+        .outbound
+        .post(
+            url,
+            "/api/v1/followers",
+            &[("content-type", "application/json")],
+            body.to_string().into_bytes(),
+            Duration::from_secs(10),
+        )
         .await;
     if let Err(e) = sent {
         tracing::debug!(%url, "register as follower: {e}");

@@ -129,7 +129,7 @@ async fn find_identity_record(
         }
         for url in nodes {
             if let Ok(bytes) =
-                fetch::get(node, &format!("{url}/api/v1/identities/{identity}"), 4096).await
+                fetch::get(node, url, &format!("/api/v1/identities/{identity}"), 4096).await
                 && let Ok(record) = SignedIdentityRecord::decode(&bytes)
             {
                 offer(record);

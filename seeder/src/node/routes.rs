@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use feeds::{FeedName, IdentityKey, InfoHash, SignedHead};
 
 use super::server::read_body;
-use super::{NodeHandle, fetch};
+use super::{NodeHandle, pushed};
 use crate::store::{HeadChange, Registered};
 
 /// The node's own routes; the gateway merges its pages beside them.
@@ -266,15 +266,14 @@ async fn push_head(
             "a head with a higher seq is already held",
         ));
     }
-    // Only a pusher of a head at least as new as the one held is noted as serving the feed: a
-    // refused push changes nothing (else a replayed old head would make this node fetch from
-    // whatever URL came with it).
-    if let Some(url) = headers
-        .get("x-swarmfeed-node")
-        .and_then(|v| v.to_str().ok())
-        && fetch::fetch_allowed(&node, url)
+    // Only the push that brought a newer head may name a node serving the feed: a replayed
+    // head (anyone can fetch one and resend it) records nothing (see `pushed`).
+    if change == HeadChange::Newer
+        && let Some(url) = headers
+            .get("x-swarmfeed-node")
+            .and_then(|v| v.to_str().ok())
     {
-        let _ = node.store.note_node(url, Some((&identity, &feed))).await;
+        pushed::record(&node, peer, url, &identity, &feed).await;
     }
     if change == HeadChange::Newer {
         node.wake_replication();
@@ -344,37 +343,6 @@ impl Registrations {
     }
 }
 
-/// Why a follower URL is refused, if it is: an absolute `http(s)` base URL with a host, no
-/// user info, query or fragment, at most 512 bytes, in a public range unless private
-/// fetches are allowed.
-fn check_follower_url(node: &NodeHandle, url: &str) -> Option<&'static str> {
-    if url.is_empty() || url.len() > 512 {
-        return Some("the URL is empty or longer than 512 bytes");
-    }
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Some("the URL holds spaces or control characters");
-    }
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return Some("the URL does not parse");
-    };
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Some("the URL is not http or https");
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Some("the URL has no host");
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Some("the URL holds a user name or password");
-    }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Some("the URL holds a query or fragment (give the node's base URL)");
-    }
-    if !fetch::fetch_allowed(node, url) {
-        return Some("the URL is in a private, loopback or link-local range");
-    }
-    None
-}
-
 /// A node says it follows a feed this node serves: new heads will be pushed to it. Limited
 /// per client address (`registrations_per_minute`), per feed and in all.
 async fn register_follower(
@@ -415,11 +383,15 @@ async fn register_follower(
         parse_identity(&registration.identity)?,
         parse_feed(&registration.feed)?,
     );
-    let url = registration.url.trim_end_matches('/');
-    if let Some(reason) = check_follower_url(&node, url) {
-        tracing::info!(%peer, "follower registration refused: {reason}");
-        return Err(ApiError::bad_request("bad_url", reason));
-    }
+    // The outbound policy: this node will push to the URL.
+    let url = match node.outbound.check_node_url(&registration.url).await {
+        Ok(url) => url,
+        Err(e) => {
+            tracing::info!(%peer, "follower registration refused: {e}");
+            return Err(ApiError::bad_request("bad_url", e.to_string()));
+        }
+    };
+    let url = url.as_str();
     if node
         .store
         .head(&identity, &feed)

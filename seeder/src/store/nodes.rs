@@ -63,7 +63,133 @@ impl Store {
         .await
     }
 
-    /// Nodes seen serving the feed, most recently seen first.
+    /// Records that the node at `url` pushed a head of `feed` (the URL checked already): a
+    /// `pushed` row until the node answers ([`Store::node_answered`]). A new one makes room
+    /// past `per_feed` pushed rows of the feed or `total` in all by dropping the pushed rows
+    /// seen longest ago; registered followers and nodes that answered are never dropped.
+    pub async fn note_pushed_node(
+        &self,
+        url: &str,
+        identity: &IdentityKey,
+        feed: &FeedName,
+        per_feed: u32,
+        total: u32,
+    ) -> Result<()> {
+        let (url, key, name) = (url.to_owned(), *identity, feed.clone());
+        self.write("note_pushed_node", move |tx| {
+            let now = now();
+            let feed = ensure_feed(tx, &key, &name)?;
+            let node: Option<i64> = tx
+                .prepare_cached("SELECT node_id FROM nodes WHERE url = ?1")?
+                .query_row([&url], |r| r.get(0))
+                .optional()?;
+            if let Some(node) = node {
+                let renewed = tx
+                    .prepare_cached(
+                        "UPDATE node_feeds SET last_seen = ?3 WHERE feed_id = ?1 AND node_id = ?2",
+                    )?
+                    .execute(params![feed, node, now])?;
+                tx.prepare_cached("UPDATE nodes SET last_seen = ?2 WHERE node_id = ?1")?
+                    .execute(params![node, now])?;
+                if renewed == 1 {
+                    return Ok(());
+                }
+            }
+            let on_feed: u32 = tx
+                .prepare_cached("SELECT count(*) FROM node_feeds WHERE feed_id = ?1 AND pushed = 1")?
+                .query_row([feed], |r| r.get(0))?;
+            let mut dropped: Vec<i64> = Vec::new();
+            if on_feed >= per_feed {
+                let mut stmt = tx.prepare_cached(
+                    "DELETE FROM node_feeds WHERE (feed_id, node_id) IN
+                     (SELECT feed_id, node_id FROM node_feeds WHERE feed_id = ?1 AND pushed = 1
+                      ORDER BY last_seen LIMIT ?2)
+                     RETURNING node_id",
+                )?;
+                let rows = stmt.query_map(params![feed, on_feed + 1 - per_feed.max(1)], |r| r.get(0))?;
+                dropped.extend(rows.collect::<rusqlite::Result<Vec<i64>>>()?);
+            }
+            let all: u32 = tx
+                .prepare_cached("SELECT count(*) FROM node_feeds WHERE pushed = 1")?
+                .query_row([], |r| r.get(0))?;
+            if all >= total {
+                let mut stmt = tx.prepare_cached(
+                    "DELETE FROM node_feeds WHERE (feed_id, node_id) IN
+                     (SELECT feed_id, node_id FROM node_feeds WHERE pushed = 1
+                      ORDER BY last_seen LIMIT ?1)
+                     RETURNING node_id",
+                )?;
+                let rows = stmt.query_map([all + 1 - total.max(1)], |r| r.get(0))?;
+                dropped.extend(rows.collect::<rusqlite::Result<Vec<i64>>>()?);
+            }
+            // A dropped node that nothing else names goes too: the table stays bounded.
+            for node in dropped {
+                tx.prepare_cached(
+                    "DELETE FROM nodes WHERE node_id = ?1
+                     AND NOT EXISTS (SELECT 1 FROM node_feeds WHERE node_id = ?1)",
+                )?
+                .execute([node])?;
+            }
+            let node: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO nodes (url, first_seen, last_seen) VALUES (?1, ?2, ?2)
+                     ON CONFLICT (url) DO UPDATE SET last_seen = excluded.last_seen
+                     RETURNING node_id",
+                )?
+                .query_row(params![url, now], |r| r.get(0))?;
+            tx.prepare_cached(
+                "INSERT INTO node_feeds (feed_id, node_id, last_seen, pushed) VALUES (?1, ?2, ?3, 1)",
+            )?
+            .execute(params![feed, node, now])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The node at `url` served a valid head of `feed`: a pushed row of it counts as proven
+    /// from now on. Writes only when there is such a row (a write moves the store's
+    /// generation, and with it the gateway's cached pages).
+    pub async fn node_answered(
+        &self,
+        url: &str,
+        identity: &IdentityKey,
+        feed: &FeedName,
+    ) -> Result<()> {
+        let (url, key, name) = (url.to_owned(), *identity, feed.clone());
+        let pushed = {
+            let (url, name) = (url.clone(), name.clone());
+            self.read("node_pushed", move |tx| {
+                let Some(feed) = feed_id(tx, &key, &name)? else {
+                    return Ok(false);
+                };
+                Ok(tx
+                    .prepare_cached(
+                        "SELECT 1 FROM node_feeds nf JOIN nodes n USING (node_id)
+                         WHERE nf.feed_id = ?1 AND n.url = ?2 AND nf.pushed = 1",
+                    )?
+                    .exists(params![feed, url])?)
+            })
+            .await?
+        };
+        if !pushed {
+            return Ok(());
+        }
+        self.write("node_answered", move |tx| {
+            let Some(feed) = feed_id(tx, &key, &name)? else {
+                return Ok(());
+            };
+            tx.prepare_cached(
+                "UPDATE node_feeds SET pushed = 0, last_seen = ?3
+                 WHERE feed_id = ?1 AND node_id = (SELECT node_id FROM nodes WHERE url = ?2)",
+            )?
+            .execute(params![feed, url, now()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Nodes seen serving the feed: registered followers and nodes that answered first, then
+    /// those known only from a push; most recently seen first within each.
     pub async fn nodes_serving(
         &self,
         identity: &IdentityKey,
@@ -77,7 +203,7 @@ impl Store {
             };
             let mut stmt = tx.prepare_cached(
                 "SELECT n.url, nf.last_seen FROM node_feeds nf JOIN nodes n USING (node_id)
-                 WHERE nf.feed_id = ?1 ORDER BY nf.last_seen DESC LIMIT ?2",
+                 WHERE nf.feed_id = ?1 ORDER BY nf.pushed, nf.last_seen DESC LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![id, limit], |r| {
                 Ok(KnownNode {
@@ -130,7 +256,8 @@ impl Store {
             if let Some(node) = node {
                 let renewed = tx
                     .prepare_cached(
-                        "UPDATE node_feeds SET last_seen = ?3 WHERE feed_id = ?1 AND node_id = ?2",
+                        "UPDATE node_feeds SET last_seen = ?3
+                         WHERE feed_id = ?1 AND node_id = ?2 AND pushed = 0",
                     )?
                     .execute(params![feed, node, now])?;
                 if renewed == 1 {
@@ -142,14 +269,19 @@ impl Store {
             let stale = now.saturating_sub(REGISTRATION_LIFETIME_SECS);
             tx.prepare_cached("DELETE FROM node_feeds WHERE feed_id = ?1 AND last_seen < ?2")?
                 .execute(params![feed, stale])?;
+            // Pushed rows have caps of their own (`note_pushed_node`).
             let on_feed: u32 = tx
-                .prepare_cached("SELECT count(*) FROM node_feeds WHERE feed_id = ?1")?
+                .prepare_cached(
+                    "SELECT count(*) FROM node_feeds WHERE feed_id = ?1 AND pushed = 0",
+                )?
                 .query_row([feed], |r| r.get(0))?;
             if on_feed >= per_feed {
                 return Ok(Registered::FeedFull);
             }
             let all: u32 = tx
-                .prepare_cached("SELECT count(*) FROM node_feeds WHERE last_seen >= ?1")?
+                .prepare_cached(
+                    "SELECT count(*) FROM node_feeds WHERE last_seen >= ?1 AND pushed = 0",
+                )?
                 .query_row([stale], |r| r.get(0))?;
             if all >= total {
                 return Ok(Registered::NodeFull);
@@ -161,8 +293,10 @@ impl Store {
                      RETURNING node_id",
                 )?
                 .query_row(params![url, now], |r| r.get(0))?;
+            // A node known from a push that registers becomes a follower like any other.
             tx.prepare_cached(
-                "INSERT INTO node_feeds (feed_id, node_id, last_seen) VALUES (?1, ?2, ?3)",
+                "INSERT INTO node_feeds (feed_id, node_id, last_seen) VALUES (?1, ?2, ?3)
+                 ON CONFLICT DO UPDATE SET last_seen = excluded.last_seen, pushed = 0",
             )?
             .execute(params![feed, node, now])?;
             Ok(Registered::New)

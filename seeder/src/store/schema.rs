@@ -13,7 +13,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{ErrorKind, JobResult};
 
 /// The migrations, oldest first; the schema version is how many have been applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 const V1: &str = "
 CREATE TABLE identities (
@@ -157,6 +157,14 @@ CREATE INDEX torrents_waiting ON torrents (added_at, infohash)
 /// log's clock). NULL, or one at another entry, is rebuilt from the stored entries.
 const V3: &str = "
 ALTER TABLE feeds ADD COLUMN checkpoint BLOB;
+";
+
+/// Node URLs known only because they came with a pushed head (`X-Swarmfeed-Node`) are
+/// marked `pushed` until the node answers: capped apart, asked after the others, so junk
+/// pushes cannot crowd out registered followers and nodes that served the feed.
+const V4: &str = "
+ALTER TABLE node_feeds ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0 CHECK (pushed IN (0, 1));
+CREATE INDEX node_feeds_pushed ON node_feeds (last_seen, feed_id, node_id) WHERE pushed = 1;
 ";
 
 /// The schema version this program writes.

@@ -60,8 +60,13 @@ async fn a_store_without_checkpoints_rebuilds_them_from_its_entries() {
     }
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch("ALTER TABLE feeds DROP COLUMN checkpoint")
-            .unwrap();
+        // What schemas 3 and 4 added goes (4: the pushed mark on node URLs).
+        conn.execute_batch(
+            "ALTER TABLE feeds DROP COLUMN checkpoint;
+             DROP INDEX node_feeds_pushed;
+             ALTER TABLE node_feeds DROP COLUMN pushed;",
+        )
+        .unwrap();
         conn.pragma_update(None, "user_version", 2).unwrap();
     }
     let store = Store::open(&path).await.unwrap();

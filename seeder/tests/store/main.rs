@@ -21,6 +21,7 @@ use seeder::store::{
 mod checkpoints;
 mod entries;
 mod limits;
+mod nodes;
 mod torrents;
 
 fn name(s: &str) -> FeedName {

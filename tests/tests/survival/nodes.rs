@@ -8,11 +8,15 @@ use feeds::{IdentityKey, SignedHead};
 use tests::network::holds;
 use tests::node::{NodeOptions, NodeProcess, http_get, wait_for};
 
-/// Options for a node bootstrapping from `bootstrap`, with extra `serve` arguments.
+/// Options for a node bootstrapping from `bootstrap`, with extra `serve` arguments. The
+/// scenario's nodes talk HTTP to each other on loopback (pushes, log parts) until
+/// replication is DHT-only (issue 13), so they may send requests to private addresses.
 pub fn on(bootstrap: String, extra: &[&str]) -> NodeOptions {
+    let mut args = vec!["--allow-private-fetch".to_owned()];
+    args.extend(extra.iter().map(|s| s.to_string()));
     NodeOptions {
         bootstrap: Some(bootstrap),
-        args: extra.iter().map(|s| s.to_string()).collect(),
+        args,
     }
 }
 
