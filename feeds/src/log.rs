@@ -412,6 +412,19 @@ impl<'a> OrderedState<'a> {
         if let (Some(member), Some(last)) = (&entry.member, entry.delegation.last())
             && let Grantee::List(list) = &last.cert().grantee
         {
+            // Like time: a member removed from the list may not go on citing the list
+            // before its removal once the feed has cited a later state.
+            if self
+                .state
+                .cited
+                .get(list)
+                .is_some_and(|&c| member.list_seq < c)
+            {
+                return Err(Error::Delegation {
+                    seq,
+                    reason: "cites a list entry older than one cited earlier in the feed",
+                });
+            }
             self.lists
                 .check(list, member)
                 .map_err(|reason| Error::Delegation { seq, reason })?;

@@ -6,14 +6,52 @@
 
 mod support;
 
-use feeds::delegation::Scope;
-use feeds::{Checkpoint, Error, Kind, SignedEntry, VerifiedLog, verify_log};
+use feeds::delegation::{Certificate, Grantee, ListRef, Scope};
+use feeds::list::{ListBook, ListHistory, ListOp, Subject};
+use feeds::{
+    Checkpoint, Error, Kind, LogState, Membership, SignedEntry, VerifiedLog, verify_log,
+    verify_log_with,
+};
 use proptest::prelude::*;
 use support::*;
 
 fn verify(entries: &[SignedEntry], trusted: Option<&Checkpoint>) -> Result<VerifiedLog, Error> {
     let alice = keypair(1);
-    verify_log(&alice.public(), &feed("main"), entries.to_vec(), trusted)
+    let (_, book) = members_list();
+    verify_log_with(
+        &alice.public(),
+        &feed("main"),
+        entries.to_vec(),
+        trusted,
+        &book,
+    )
+}
+
+/// Alice's list `members`: entry 1 adds keys 5 and 6, entry 2 removes 5; and a book
+/// holding it.
+fn members_list() -> (Vec<SignedEntry>, ListBook) {
+    let alice = keypair(1);
+    let list_entry = |prev: Option<&SignedEntry>, ops: Vec<ListOp>| {
+        let mut e = post(&alice, "members", prev);
+        e.kind = Kind::List { ops };
+        e.content = None;
+        e.sign(&alice).unwrap()
+    };
+    let id = |n: u8| Subject::Identity(keypair(n).public());
+    let first = list_entry(None, vec![ListOp::add(id(5)), ListOp::add(id(6))]);
+    let second = list_entry(Some(&first), vec![ListOp::remove(id(5))]);
+    let entries = vec![first, second];
+    let log = verify_log(&alice.public(), &feed("members"), entries.clone(), None).unwrap();
+    let mut book = ListBook::default();
+    book.insert(members(), ListHistory::of_log(&log));
+    (entries, book)
+}
+
+fn members() -> ListRef {
+    ListRef {
+        author: keypair(1).public(),
+        feed: feed("members"),
+    }
 }
 
 /// Verifies `entries[..at]`, then `entries[at..]` from the checkpoint the first part left,
@@ -83,6 +121,8 @@ enum Step {
     Revoke { cert: usize },
     /// A delete of the entry `back` seqs earlier.
     Delete { back: u64 },
+    /// A post by key 5 or 6 through the grant to `members`, citing list entry 1 or 2.
+    Granted { signer: u8, cite: usize, dt: i64 },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -91,6 +131,8 @@ fn step() -> impl Strategy<Value = Step> {
         4 => (0usize..3, -30i64..40).prop_map(|(cert, dt)| Step::Delegated { cert, dt }),
         1 => (0usize..3).prop_map(|cert| Step::Revoke { cert }),
         1 => (1u64..6).prop_map(|back| Step::Delete { back }),
+        3 => (5u8..7, 0usize..2, -5i64..10)
+            .prop_map(|(signer, cite, dt)| Step::Granted { signer, cite, dt }),
     ]
 }
 
@@ -110,6 +152,17 @@ fn build(steps: &[Step]) -> Vec<SignedEntry> {
         vec![certs[0].clone(), certs[2].clone()],
     ];
     let signers = [&app, &device, &sub];
+    let (list, _) = members_list();
+    let to_list = Certificate {
+        grantor: alice.public(),
+        grantee: Grantee::List(members()),
+        scopes: vec![Scope::PostAny],
+        issued: T0,
+        expires: T0 + 180,
+    }
+    .sign(&alice)
+    .unwrap();
+    let listed = [keypair(5), keypair(6)];
     let mut entries: Vec<SignedEntry> = Vec::new();
     for step in steps {
         let mut e = post(&alice, "main", entries.last());
@@ -132,6 +185,17 @@ fn build(steps: &[Step]) -> Vec<SignedEntry> {
                 };
                 e.content = None;
                 &alice
+            }
+            Step::Granted { signer, cite, dt } => {
+                e.time = at(*dt);
+                e.delegation = vec![to_list.clone()];
+                let key = &listed[usize::from(*signer - 5)];
+                e.member = Some(Membership {
+                    signer: key.public(),
+                    list_seq: list[*cite].seq(),
+                    list_hash: list[*cite].hash(),
+                });
+                key
             }
             Step::Delete { back } => {
                 if e.seq <= *back {
@@ -183,4 +247,32 @@ proptest! {
         };
         prop_assert!(same(&whole, &split), "split at {}: whole {:?}, split {:?}", at, brief(&whole), brief(&split));
     }
+}
+
+#[test]
+fn a_checkpoint_keeps_the_list_states_cited() {
+    use feeds::delegation::ListRef;
+    let alice = keypair(1);
+    let entry = chain(&alice, "main", 1).remove(0);
+    let mut state = feeds::LogState::replay([&entry]);
+    for (n, seq) in [("members", 7u64), ("blocks", 2)] {
+        let list = ListRef {
+            author: alice.public(),
+            feed: feed(n),
+        };
+        state.cited.insert(list, seq);
+    }
+    let checkpoint = Checkpoint::with_state(&entry, state.clone());
+    let back = Checkpoint::decode(&checkpoint.encode()).unwrap();
+    assert_eq!(back.state, state);
+    assert_eq!((back.seq, back.hash), (1, entry.hash()));
+    // One kept before lists existed has no `cites`, and still decodes.
+    let old = format!("d5:clocki{}e4:hash32:", entry.entry().time);
+    let mut bytes = old.into_bytes();
+    bytes.extend_from_slice(&entry.hash().0);
+    bytes.extend_from_slice(b"9:not-postsle7:revokedle3:seqi1ee");
+    assert_eq!(
+        Checkpoint::decode(&bytes).unwrap().state,
+        LogState::replay([&entry])
+    );
 }

@@ -811,12 +811,49 @@ fn granted_vectors() -> Vec<String> {
         pairs.push(("verdict", verdict.into()));
         block(&pairs)
     };
-    vec![
+    let mut out = vec![
         vector("granted-log-member", &granted(&added), "ok"),
         vector(
             "granted-log-removed-member",
             &granted(&removed),
             "bad_delegation",
         ),
-    ]
+    ];
+    // Carol posts citing the list after bob's removal; then bob cites the list before it.
+    let carol = keypair(5);
+    let both = list_entry(
+        None,
+        vec![
+            ListOp::add(Subject::Identity(bob.public())),
+            ListOp::add(Subject::Identity(carol.public())),
+        ],
+    );
+    let without_bob = list_entry(
+        Some(&both),
+        vec![ListOp::remove(Subject::Identity(bob.public()))],
+    );
+    let list = [both.clone(), without_bob.clone()];
+    let mut entries = chain(&alice, "main", 1);
+    for (signer, cited) in [(&carol, &without_bob), (&bob, &both)] {
+        append(&mut entries, &alice, signer, |e| {
+            e.delegation = vec![grant.clone()];
+            e.member = Some(feeds::Membership {
+                signer: signer.public(),
+                list_seq: cited.seq(),
+                list_hash: cited.hash(),
+            });
+        });
+    }
+    let mut pairs = vec![
+        ("name", "granted-log-cites-an-older-list-entry".to_string()),
+        ("check", "granted-log".into()),
+        ("author", id.clone()),
+        ("list-feed", "members".into()),
+    ];
+    pairs.extend(hexes(&list).into_iter().map(|h| ("list-entry", h)));
+    pairs.push(("feed", "main".into()));
+    pairs.extend(hexes(&entries).into_iter().map(|h| ("entry", h)));
+    pairs.push(("verdict", "bad_delegation".into()));
+    out.push(block(&pairs));
+    out
 }

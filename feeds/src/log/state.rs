@@ -8,12 +8,14 @@
 //! not posts (deletes and revokes: few), and the log's clock. It is small, and a node keeps
 //! it with its checkpoint ([`Checkpoint::encode`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::bencode::{self, Value};
-use crate::delegation::CertHash;
+use crate::delegation::{CertHash, Grantee, ListRef};
 use crate::entry::{EntryHash, Kind, SignedEntry};
 use crate::error::{Error, Result};
+use crate::feed_name::FeedName;
+use crate::identity::IdentityKey;
 use crate::record::Fields;
 
 /// What the entries of a feed up to some seq carry to the entries after it.
@@ -25,6 +27,9 @@ pub struct LogState {
     pub revoked: BTreeSet<CertHash>,
     /// Seqs of the entries that are not posts: a delete may not retract them.
     pub not_posts: BTreeSet<u64>,
+    /// For each list granted to, the highest list seq an entry cited: a later entry may
+    /// not cite an older state of the list (revision 1.1).
+    pub cited: BTreeMap<ListRef, u64>,
 }
 
 impl LogState {
@@ -32,6 +37,10 @@ impl LogState {
     pub fn apply(&mut self, signed: &SignedEntry) {
         let entry = signed.entry();
         self.clock = self.clock.max(entry.time);
+        if let Some((list, seq)) = cited_list(signed) {
+            let cited = self.cited.entry(list.clone()).or_default();
+            *cited = (*cited).max(seq);
+        }
         match &entry.kind {
             Kind::Post => {}
             Kind::Delete { .. } => {
@@ -55,6 +64,16 @@ impl LogState {
             state.apply(entry);
         }
         state
+    }
+}
+
+/// The list an entry granted through a list relies on, and the list seq it cites.
+pub(crate) fn cited_list(signed: &SignedEntry) -> Option<(&ListRef, u64)> {
+    let entry = signed.entry();
+    let member = entry.member.as_ref()?;
+    match &entry.delegation.last()?.cert().grantee {
+        Grantee::List(list) => Some((list, member.list_seq)),
+        Grantee::Key(_) => None,
     }
 }
 
@@ -92,8 +111,9 @@ impl Checkpoint {
     }
 
     /// The node-local form (not signed, never sent):
-    /// `d5:clocki<n>e4:hash32:<hash>9:not-postsli<seq>e…e7:revokedl32:<cert>…e3:seqi<n>ee`,
-    /// sets in ascending order. The entry itself is not part of it.
+    /// `d5:citesl<cite>…e5:clocki<n>e4:hash32:<hash>9:not-postsli<seq>e…e7:revokedl32:<cert>…e3:seqi<n>ee`,
+    /// sets in ascending order, each cite `d6:author32:<key>4:feed<name>3:seqi<n>e` (`cites`
+    /// may be absent: checkpoints kept before lists had none). The entry is not part of it.
     pub fn encode(&self) -> Vec<u8> {
         let not_posts = self.state.not_posts.iter().map(|&s| Value::uint(s));
         let revoked = self
@@ -101,7 +121,15 @@ impl Checkpoint {
             .revoked
             .iter()
             .map(|c| Value::bytes(c.0.to_vec()));
+        let cites = self.state.cited.iter().map(|(list, seq)| {
+            Value::dict([
+                ("author", Value::bytes(list.author.as_bytes().to_vec())),
+                ("feed", Value::bytes(list.feed.as_str())),
+                ("seq", Value::uint(*seq)),
+            ])
+        });
         bencode::encode(&Value::dict([
+            ("cites", Value::List(cites.collect())),
             ("clock", Value::uint(self.state.clock)),
             ("hash", Value::bytes(self.hash.0.to_vec())),
             ("not-posts", Value::List(not_posts.collect())),
@@ -114,6 +142,25 @@ impl Checkpoint {
     pub fn decode(bytes: &[u8]) -> Result<Checkpoint> {
         const RECORD: &str = "checkpoint";
         let mut fields = Fields::decode(RECORD, bytes)?;
+        let mut cited = BTreeMap::new();
+        if let Some(raw) = fields.take("cites") {
+            let items = raw.as_list().ok_or(fields.bad("cites", "is not a list"))?;
+            for item in items {
+                let mut cite = Fields::new(RECORD, item)?;
+                let author = IdentityKey::from_slice(cite.slice("author")?)?;
+                let feed = FeedName::from_bytes(cite.slice("feed")?)?;
+                let seq = cite.uint("seq")?;
+                cite.finish()?;
+                let list = ListRef { author, feed };
+                if cited
+                    .last_key_value()
+                    .is_some_and(|(last, _)| *last >= list)
+                {
+                    return Err(fields.bad("cites", "is not in ascending order"));
+                }
+                cited.insert(list, seq);
+            }
+        }
         let clock = fields.uint("clock")?;
         let hash = EntryHash(fields.fixed("hash")?);
         let mut not_posts = BTreeSet::new();
@@ -153,6 +200,7 @@ impl Checkpoint {
                 clock,
                 revoked,
                 not_posts,
+                cited,
             },
         })
     }
