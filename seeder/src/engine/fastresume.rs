@@ -48,16 +48,25 @@ pub async fn forget_saved(state_dir: &Path, infohashes: &[String]) -> Result<()>
 
 /// Torrents of the saved session on `state_dir` whose files lie in `dir` or below it, with
 /// their folder (read before an engine starts, to choose what to [`forget_saved`]).
-pub fn saved_under(state_dir: &Path, dir: &Path) -> Result<Vec<(InfoHash, PathBuf)>> {
-    if !state_dir.exists() {
+pub async fn saved_under(state_dir: &Path, dir: &Path) -> Result<Vec<(InfoHash, PathBuf)>> {
+    if !state_dir.join(persistence::DB_FILE).exists() {
         return Ok(Vec::new());
     }
     let dir = std::path::absolute(dir).map_err(io_error("resolve", dir))?;
-    let placements = super::read_only::Placements::load(state_dir)?;
-    Ok(placements
-        .under(&dir)
+    let state_dir = state_dir.to_owned();
+    let found = tokio::task::spawn_blocking(move || persistence::saved_under(&state_dir, &dir))
+        .await
+        .map_err(|e| Error::Engine {
+            action: "list saved torrents",
+            message: e.to_string(),
+        })?
+        .map_err(|e| Error::Engine {
+            action: "list saved torrents",
+            message: format!("{e:#}"),
+        })?;
+    Ok(found
         .into_iter()
-        .map(|(id, folder)| (InfoHash(id.0), folder))
+        .map(|(hash, folder)| (InfoHash(hash), folder))
         .collect())
 }
 

@@ -79,7 +79,7 @@ pub async fn forget_stale(store: &Store, data_root: &Path, state_dir: &Path) -> 
     let logs = data_root.join("logs");
     let mut stale: Vec<(InfoHash, PathBuf)> = Vec::new();
     for dir in [data_root.join("feeds"), logs.clone()] {
-        for (infohash, folder) in crate::engine::saved_under(state_dir, &dir)? {
+        for (infohash, folder) in crate::engine::saved_under(state_dir, &dir).await? {
             let gone = !folder.exists();
             // Content published from inside the data directory is left alone.
             if gone

@@ -449,6 +449,30 @@ pub(crate) fn forget(state_dir: &Path, infohashes: &[[u8; 20]]) -> anyhow::Resul
     Ok(())
 }
 
+/// Saved torrents whose output folder lies in `dir` or below it (an absolute path), with
+/// that folder: one query, before an engine starts on `state_dir`. Blocking.
+pub(crate) fn saved_under(
+    state_dir: &Path,
+    dir: &Path,
+) -> anyhow::Result<Vec<([u8; 20], PathBuf)>> {
+    let conn = db::open_connection(&state_dir.join(DB_FILE), Some(state_dir))?;
+    let mut stmt = conn.prepare("SELECT info_hash, output_folder FROM torrents")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+    })?;
+    let mut found = Vec::new();
+    for row in rows {
+        let (hash, folder) = row?;
+        let folder = PathBuf::from(folder);
+        if let Some(hash) = hash20(&hash)
+            && folder.starts_with(dir)
+        {
+            found.push((hash, folder));
+        }
+    }
+    Ok(found)
+}
+
 pub(crate) use schema::parse_hex20;
 
 #[cfg(test)]
