@@ -383,7 +383,47 @@ fn generate() -> Vec<String> {
     out.extend(extension_vectors());
     out.extend(list_vectors(&log));
     out.extend(granted_vectors());
+    out.push(cofactored_only(&entries[0]));
     out
+}
+
+/// An entry whose signature holds under the cofactored equation only: its `R` carries a
+/// torsion component of order 8. Valid signatures here are cofactorless: `bad_signature`.
+fn cofactored_only(entry: &SignedEntry) -> String {
+    use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT as B, EIGHT_TORSION};
+    use curve25519_dalek::scalar::{Scalar, clamp_integer};
+    use curve25519_dalek::traits::IsIdentity;
+    use sha2::{Digest, Sha512};
+    let alice = keypair(1);
+    let expanded = Sha512::digest(alice.seed());
+    let mut lower = [0u8; 32];
+    lower.copy_from_slice(&expanded[..32]);
+    let a = Scalar::from_bytes_mod_order(clamp_integer(lower));
+    let key = B * a;
+    assert_eq!(key.compress().to_bytes(), *alice.public().as_bytes());
+    let message = entry.signed_message();
+    let r = Scalar::from_bytes_mod_order([42; 32]);
+    let big_r = B * r + EIGHT_TORSION[1];
+    let k = Scalar::from_hash(
+        Sha512::new()
+            .chain_update(big_r.compress().to_bytes())
+            .chain_update(key.compress().to_bytes())
+            .chain_update(message),
+    );
+    let s = r + k * a;
+    // Cofactored: [8]([S]B - R - [k]A) is the identity; cofactorless it is not.
+    let residue = B * s - big_r - key * k;
+    assert!(residue.mul_by_cofactor().is_identity() && !residue.is_identity());
+    let mut signature = [0u8; 64];
+    signature[..32].copy_from_slice(&big_r.compress().to_bytes());
+    signature[32..].copy_from_slice(&s.to_bytes());
+    let sealed = feeds::record::seal(message, &ed25519_dalek::Signature::from_bytes(&signature));
+    block(&[
+        ("name", "entry-signature-only-cofactored".into()),
+        ("check", "entry".into()),
+        ("hex", hex::encode(sealed)),
+        ("verdict", "bad_signature".into()),
+    ])
 }
 
 /// Revision 1.1 (issue 18): time a delegate cannot choose, and who may revoke.
