@@ -326,3 +326,65 @@ impl ListBook {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Keypair;
+
+    fn id(n: u8) -> Subject {
+        Subject::Identity(Keypair::from_seed(&[n; 32]).public())
+    }
+
+    #[test]
+    fn every_subject_kind_round_trips_and_strangers_are_refused() {
+        let key = Keypair::from_seed(&[1; 32]).public();
+        let subjects = [
+            id(1),
+            Subject::Feed(key, FeedName::new("main").unwrap()),
+            Subject::Entry(EntryHash([3; 32])),
+            Subject::Torrent(InfoHash([4; 20])),
+            Subject::Node("https://node.example:8080".into()),
+            id(2).hashed(),
+        ];
+        for subject in &subjects {
+            assert_eq!(Subject::decode(&subject.encode()).as_ref(), Ok(subject));
+        }
+        for bad in [&b""[..], b"z123", b"t123", b"nftp://x", b"n", b"h12", b"f"] {
+            assert!(Subject::decode(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(id(2).hashed().hashed(), id(2).hashed());
+    }
+
+    #[test]
+    fn members_are_what_a_streaming_pass_leaves() {
+        let mut members = Members::default();
+        members.apply(&[ListOp::add(id(1)), ListOp::add(id(2)), ListOp::add(id(3))]);
+        members.apply(&[ListOp::remove(id(2)), ListOp::add(id(4).hashed())]);
+        assert!(members.contains(&id(1)) && !members.contains(&id(2)));
+        // Hashed: matches the subject it names without spelling it out.
+        assert!(members.contains(&id(4)));
+        assert_eq!(members.len(), 3);
+    }
+
+    #[test]
+    fn the_history_answers_membership_at_any_seq() {
+        let mut history = ListHistory::default();
+        history.apply(
+            1,
+            EntryHash([1; 32]),
+            &[ListOp::add(id(1)), ListOp::add(id(2))],
+        );
+        history.apply(2, EntryHash([2; 32]), &[ListOp::remove(id(1))]);
+        history.apply(5, EntryHash([5; 32]), &[ListOp::add(id(1).hashed())]);
+        assert!(history.is_member_at(&id(1), 1));
+        assert!(!history.is_member_at(&id(1), 2) && !history.is_member_at(&id(1), 4));
+        assert!(history.is_member_at(&id(1), 5));
+        assert!(history.is_member_at(&id(2), 9) && !history.is_member_at(&id(3), 9));
+        assert!(!history.is_member_at(&id(2), 0));
+        assert!(history.has_head(2, &EntryHash([2; 32])));
+        assert!(
+            !history.has_head(2, &EntryHash([9; 32])) && !history.has_head(3, &EntryHash([2; 32]))
+        );
+    }
+}
