@@ -20,6 +20,11 @@ use crate::store::{Admission, Caps, Origin, StoredFile, TorrentQuery, TorrentSta
 
 /// How long a magnet link may wait for its metadata before the download is tried again.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(120);
+/// The same when no peer was known to start with: the retry (every [`RETRY_ROUNDS`] rounds)
+/// asks the DHT again, which by then often knows the publisher. Waiting the full
+/// [`METADATA_TIMEOUT`] held such a download back two minutes (seen: a follow made while the
+/// publisher's announce had not reached the DHT yet).
+const METADATA_TIMEOUT_WITHOUT_PEERS: Duration = Duration::from_secs(15);
 
 /// Rounds of the content loop (2 s each) between tries of a reserved download that is not
 /// in the engine (its magnet found no peer with the metadata).
@@ -136,16 +141,18 @@ async fn torrent_bytes(
                 .map(|n| format!("&dn={}", percent(&n)))
                 .unwrap_or_default();
             let link = format!("magnet:?xt=urn:btih:{infohash}{name}");
+            let limit = if peers.is_empty() {
+                METADATA_TIMEOUT_WITHOUT_PEERS
+            } else {
+                METADATA_TIMEOUT
+            };
             let resolved =
-                tokio::time::timeout(METADATA_TIMEOUT, node.engine.resolve_magnet(&link, peers))
-                    .await;
+                tokio::time::timeout(limit, node.engine.resolve_magnet(&link, peers)).await;
             match resolved {
                 Ok(Ok((bytes, _))) => bytes,
                 Ok(Err(e)) => return Err(Refusal::Later(e.to_string())),
                 Err(_) => {
-                    return Err(Refusal::Later(format!(
-                        "no metadata within {METADATA_TIMEOUT:?}"
-                    )));
+                    return Err(Refusal::Later(format!("no metadata within {limit:?}")));
                 }
             }
         }
