@@ -170,3 +170,76 @@ pub fn sign_record(
     let item = MutableItem::sign(keypair, b"", seq, bencode::encode(&value))?;
     SignedIdentityRecord::from_item(item)
 }
+
+/// Longest profile `name`, in bytes.
+pub const MAX_PROFILE_NAME_BYTES: usize = 64;
+/// Longest profile `bio`, in bytes.
+pub const MAX_PROFILE_BIO_BYTES: usize = 500;
+
+/// The `profile` extension: `{avatar: 20-byte infohash, avatar-path: list of path
+/// components, bio: UTF-8 ≤ 500 bytes, name: UTF-8 ≤ 64 bytes}`, every field optional,
+/// `avatar-path` only with `avatar`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    pub name: Option<String>,
+    pub bio: Option<String>,
+    pub avatar: Option<(crate::metainfo::InfoHash, Vec<String>)>,
+}
+
+/// Reads a `profile` item as today's reader: `None` when it must be skipped (a critical
+/// field this reader does not know).
+pub fn read_profile(item: &MutableItem) -> Result<Option<Profile>> {
+    if item.salt() != salt("profile").as_slice() {
+        return Err(Error::HeadMismatch("not the profile extension"));
+    }
+    let known = match read(item, &["avatar", "avatar-path", "bio", "name"])? {
+        Read::Known(known) => known,
+        Read::Skipped { .. } => return Ok(None),
+    };
+    let bad = |field, reason| Error::BadField {
+        record: "profile",
+        field,
+        reason,
+    };
+    let text = |field: &'static str, max: usize| -> Result<Option<String>> {
+        let Some(raw) = known.get(field) else {
+            return Ok(None);
+        };
+        let value = bencode::decode(raw)?;
+        match value.as_str() {
+            Some(s) if s.len() <= max => Ok(Some(s.to_owned())),
+            _ => Err(bad(field, "is not UTF-8 within its limit")),
+        }
+    };
+    let name = text("name", MAX_PROFILE_NAME_BYTES)?;
+    let bio = text("bio", MAX_PROFILE_BIO_BYTES)?;
+    let avatar = match (known.get("avatar"), known.get("avatar-path")) {
+        (None, None) => None,
+        (None, Some(_)) => return Err(bad("avatar-path", "is only allowed with avatar")),
+        (Some(hash), path) => {
+            let hash = bencode::decode(hash)?;
+            let hash = hash
+                .as_bytes()
+                .and_then(|b| <[u8; 20]>::try_from(b).ok())
+                .ok_or(bad("avatar", "is not a 20-byte infohash"))?;
+            let path = match path {
+                None => Vec::new(),
+                Some(raw) => {
+                    let list = bencode::decode(raw)?;
+                    let path = list
+                        .as_list()
+                        .and_then(|l| {
+                            l.iter()
+                                .map(|c| c.as_str().map(str::to_owned))
+                                .collect::<Option<Vec<_>>>()
+                        })
+                        .ok_or(bad("avatar-path", "is not a list of UTF-8 components"))?;
+                    crate::torrent_path::check_path(&path)?;
+                    path
+                }
+            };
+            Some((crate::metainfo::InfoHash(hash), path))
+        }
+    };
+    Ok(Some(Profile { name, bio, avatar }))
+}

@@ -137,6 +137,13 @@ fn check(v: &Vector) -> String {
                 other => verdict(other),
             }
         }
+        "profile" => {
+            let item = feeds::MutableItem::decode(&v.bytes("hex")).unwrap();
+            match feeds::extension::read_profile(&item) {
+                Ok(None) => "skipped".into(),
+                other => verdict(other),
+            }
+        }
         "identity-extensions" => {
             let record = SignedIdentityRecord::decode(&v.bytes("hex")).unwrap();
             assert_eq!(

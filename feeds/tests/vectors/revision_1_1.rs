@@ -299,6 +299,13 @@ pub fn extension_vectors() -> Vec<String> {
         ],
     )
     .unwrap();
+    let long_name = extension::sign(
+        &alice,
+        "profile",
+        2,
+        vec![("name", Value::bytes("A".repeat(65)))],
+    )
+    .unwrap();
     let critical = extension::sign(
         &alice,
         "keys",
@@ -338,6 +345,18 @@ pub fn extension_vectors() -> Vec<String> {
             ("hex", hex::encode(critical.encode())),
             ("known", "age,devices".into()),
             ("verdict", "skipped".into()),
+        ]),
+        block(&[
+            ("name", "profile-read".into()),
+            ("check", "profile".into()),
+            ("hex", hex::encode(profile.encode())),
+            ("verdict", "ok".into()),
+        ]),
+        block(&[
+            ("name", "profile-name-too-long".into()),
+            ("check", "profile".into()),
+            ("hex", hex::encode(long_name.encode())),
+            ("verdict", "bad_field".into()),
         ]),
         // An extension item is no head: its salt is no feed name.
         block(&[
