@@ -149,7 +149,8 @@ fn hostile_names_from_another_publisher_are_shown_escaped_and_saved_inside_the_f
         write(&staging.join(from), content);
     }
     let infohash = publish_hostile(&m, &staging);
-    let node_m = network.start_node(&m, &[]);
+    // HTTP between loopback nodes (pushes, log parts) until DHT-only replication (issue 13).
+    let node_m = network.start_node(&m, &["--allow-private-fetch"]);
     let identity = tests::binary::field(
         &tests::binary::swarmfeed_ok(&["--data", m.to_str().unwrap(), "identity", "show"]),
         "id",
@@ -157,7 +158,7 @@ fn hostile_names_from_another_publisher_are_shown_escaped_and_saved_inside_the_f
     .unwrap()
     .to_owned();
 
-    let node_b = network.start_node(&b, &[]);
+    let node_b = network.start_node(&b, &["--allow-private-fetch"]);
     follow_until_held(&b, &identity, 1, Duration::from_secs(90));
     // Saved inside the follower's download folder, under the names as signed.
     let folder = b.join("downloads").join(&infohash).join(ROOT);
