@@ -1,7 +1,7 @@
 //! Writes seed corpora of valid encodings into `corpus/<target>/` (run from `fuzz/`):
 //! a feed by the fixed author key that the `log_verify` target checks against, with posts,
 //! a retraction, a revocation and delegated entries; certificates; heads and identity
-//! records. `cargo run --example seed_corpus`.
+//! records; well-formed MSE handshake bodies. `cargo run --example seed_corpus`.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -146,6 +146,7 @@ fn main() -> Result<(), Failure> {
     write("entry_decode", entries.iter().cloned())?;
     write("log_verify", logs)?;
     write("head_decode", heads)?;
+    write("mse_handshake", mse_seeds())?;
     Ok(())
 }
 
@@ -202,6 +203,36 @@ fn push(
 
 fn framed(flags: u8, list: Vec<u8>) -> Vec<u8> {
     [vec![flags], list].concat()
+}
+
+/// mse_handshake: well-formed step 3 bodies (mode 2) and step 4 bodies (mode 3), before
+/// the target encrypts them: VC, crypto_provide/select, a pad and an initial payload.
+fn mse_seeds() -> Vec<Vec<u8>> {
+    let mut handshake = b"\x13BitTorrent protocol".to_vec();
+    handshake.extend_from_slice(&[0; 8]);
+    handshake.extend_from_slice(&[0x5a; 20]);
+    handshake.extend_from_slice(b"-SF0001-000000000000");
+    let mut seeds = Vec::new();
+    for (control, provide) in [(0b1110, 3u32), (0b1010, 2), (0b0110, 1)] {
+        let mut seed = vec![control];
+        seed.extend_from_slice(&[0; 8]);
+        seed.extend_from_slice(&provide.to_be_bytes());
+        seed.extend_from_slice(&4u16.to_be_bytes());
+        seed.extend_from_slice(&[9; 4]);
+        seed.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
+        seed.extend_from_slice(&handshake);
+        seeds.push(seed);
+    }
+    for (control, select) in [(0b1111, 2u32), (0b0111, 1)] {
+        let mut seed = vec![control];
+        seed.extend_from_slice(&[0; 8]);
+        seed.extend_from_slice(&select.to_be_bytes());
+        seed.extend_from_slice(&2u16.to_be_bytes());
+        seed.extend_from_slice(&[7; 2]);
+        seed.extend_from_slice(&handshake);
+        seeds.push(seed);
+    }
+    seeds
 }
 
 fn write(target: &str, seeds: impl IntoIterator<Item = Vec<u8>>) -> Result<(), Failure> {

@@ -33,6 +33,9 @@ pub struct NodeConfig {
     pub dht_port: u16,
     /// DHT nodes to bootstrap from, `host:port`; empty starts a network of its own.
     pub dht_bootstrap: Vec<String>,
+    /// BitTorrent protocol encryption (MSE/PE): `disabled`, `enabled` (accept both, the
+    /// default) or `forced` (encrypted connections only). Obfuscation, not confidentiality.
+    pub encryption: crate::engine::Encryption,
     /// Where followed content is downloaded [default: `{data_dir}/downloads`].
     pub download_dir: Option<PathBuf>,
     /// Keep seeding and serving entries their publisher retracted.
@@ -215,6 +218,7 @@ impl Default for NodeConfig {
             bt_port: 6881,
             dht_port: 6882,
             dht_bootstrap: PUBLIC_BOOTSTRAP.iter().map(|s| s.to_string()).collect(),
+            encryption: crate::engine::Encryption::default(),
             download_dir: None,
             archive: false,
             poll_interval_secs: 300,
@@ -399,5 +403,8 @@ mod tests {
         assert!(lan.fetch_allow[0].contains("10.1.2.3".parse().unwrap()));
         let typo = toml::from_str::<NodeConfig>("fetch_allow = [\"10.0.0.1/8\"]").unwrap_err();
         assert!(typo.to_string().contains("past its /8 prefix"), "{typo}");
+        let forced: NodeConfig = toml::from_str("encryption = \"forced\"\n").unwrap();
+        assert_eq!(forced.encryption, crate::engine::Encryption::Forced);
+        assert!(toml::from_str::<NodeConfig>("encryption = \"maybe\"").is_err());
     }
 }

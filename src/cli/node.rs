@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// open-file limit if lower].
     #[arg(long, value_name = "N", env = "SWARMFEED_MAX_OPEN_FILES")]
     max_open_files: Option<u64>,
+    /// BitTorrent protocol encryption (MSE/PE): disabled, enabled (accept both) or forced
+    /// (encrypted only) [default: enabled].
+    #[arg(long, value_name = "MODE", env = "SWARMFEED_ENCRYPTION")]
+    encryption: Option<seeder::engine::Encryption>,
     #[command(flatten)]
     gateway: GatewayArgs,
 }
@@ -200,6 +204,9 @@ impl ServeArgs {
         }
         if self.max_open_files.is_some() {
             config.limits.max_open_files = self.max_open_files;
+        }
+        if let Some(encryption) = self.encryption {
+            config.encryption = encryption;
         }
         self.gateway.apply(&mut config.gateway);
         Ok(config)

@@ -1,12 +1,16 @@
 #!/usr/bin/python3
 """Stock libtorrent downloads a torrent from one peer it is told about, and nothing else.
 
-Usage: lt_download_from_peer.py TORRENT_FILE SAVE_DIR PEER_IP:PORT TIMEOUT_SECONDS
+Usage: lt_download_from_peer.py TORRENT_FILE SAVE_DIR PEER_IP:PORT TIMEOUT_SECONDS [forced]
 
 Adds the .torrent, connects to the peer (`connect_peer`), waits until every piece is
 downloaded and verified, and exits 0 printing `COMPLETE N bytes in S s`. Exits 1 with the
 torrent's status and the last alerts on stderr when time runs out. Loopback only: no DHT,
-LSD, UPnP or NAT-PMP, and trackers in the torrent are not contacted.
+LSD, UPnP or NAT-PMP; trackers and web seeds in the torrent are not contacted.
+
+With `forced`, libtorrent requires protocol encryption both ways with an RC4 stream, as
+qBittorrent's "require encryption" sets it (out_enc_policy and in_enc_policy pe_forced,
+allowed_enc_level pe_rc4): it makes and accepts only MSE handshakes.
 """
 
 import sys
@@ -14,9 +18,18 @@ import time
 
 import libtorrent as lt
 
+# qBittorrent's "require encryption".
+FORCED_ENCRYPTION = {
+    "out_enc_policy": int(lt.enc_policy.forced),
+    "in_enc_policy": int(lt.enc_policy.forced),
+    "allowed_enc_level": int(lt.enc_level.rc4),
+    "prefer_rc4": True,
+}
+
 
 def main():
     torrent_file, save_dir, peer, timeout = sys.argv[1:5]
+    forced = sys.argv[5:6] == ["forced"]
     peer_ip, peer_port = peer.rsplit(":", 1)
     timeout = float(timeout)
 
@@ -28,9 +41,13 @@ def main():
             "enable_upnp": False,
             "enable_natpmp": False,
             "alert_mask": lt.alert_category.error | lt.alert_category.status | lt.alert_category.peer | lt.alert_category.connect,
+            **(FORCED_ENCRYPTION if forced else {}),
         }
     )
     info = lt.torrent_info(torrent_file)
+    # A torrent published through a running node names its gateway as a web seed: drop it,
+    # so that the one peer given is the only source.
+    info.set_web_seeds([])
     params = lt.add_torrent_params()
     params.ti = info
     params.save_path = save_dir

@@ -8,6 +8,7 @@ pub mod fake_node;
 pub mod files;
 pub mod html_check;
 pub mod http;
+pub mod netns;
 pub mod network;
 pub mod node;
 pub mod poll;

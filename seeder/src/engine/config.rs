@@ -44,6 +44,50 @@ pub struct EngineConfig {
     /// [`DEFAULT_MAX_OPEN_FILES`](super::DEFAULT_MAX_OPEN_FILES), or a quarter of the
     /// process's open-file limit if that is lower.
     pub max_open_files: Option<usize>,
+    /// Message Stream Encryption (MSE/PE) of BitTorrent connections.
+    pub encryption: Encryption,
+}
+
+/// Whether BitTorrent connections use Message Stream Encryption (MSE/PE, the "protocol
+/// encryption" of libtorrent, qBittorrent, Transmission). It hides the protocol from
+/// traffic shaping; it is not confidentiality (its key exchange is unauthenticated and RC4
+/// is broken): private groups encrypt their content with age.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encryption {
+    /// Plain BitTorrent only: peers that require encryption cannot connect.
+    Disabled,
+    /// Accept plain and encrypted connections; outgoing ones try plain first, then
+    /// encrypted (see `docs/engine-gaps.md` for why that order).
+    #[default]
+    Enabled,
+    /// Encrypted connections (RC4 stream) only, both ways.
+    Forced,
+}
+
+impl std::str::FromStr for Encryption {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "disabled" => Ok(Encryption::Disabled),
+            "enabled" => Ok(Encryption::Enabled),
+            "forced" => Ok(Encryption::Forced),
+            other => Err(format!(
+                "{other:?} is not an encryption mode (disabled, enabled or forced)"
+            )),
+        }
+    }
+}
+
+impl From<Encryption> for librqbit::EncryptionPolicy {
+    fn from(e: Encryption) -> Self {
+        match e {
+            Encryption::Disabled => librqbit::EncryptionPolicy::Disabled,
+            Encryption::Enabled => librqbit::EncryptionPolicy::Enabled,
+            Encryption::Forced => librqbit::EncryptionPolicy::Forced,
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -64,6 +108,7 @@ impl Default for EngineConfig {
             concurrent_checks: 8,
             blocking_threads: 16,
             max_open_files: None,
+            encryption: Encryption::default(),
         }
     }
 }

@@ -38,7 +38,7 @@ use librqbit::{
     ManagedTorrent, Session, SessionOptions, SessionPersistenceConfig,
 };
 
-pub use config::EngineConfig;
+pub use config::{Encryption, EngineConfig};
 pub use error::{Error, Result};
 pub use fastresume::{forget_saved, saved_under};
 pub use open_files::DEFAULT_MAX_OPEN_FILES;
@@ -144,6 +144,7 @@ impl Engine {
             },
             concurrent_init_limit: Some(config.concurrent_checks.max(1)),
             runtime_worker_threads: Some(config.blocking_threads.max(2)),
+            encryption: config.encryption.into(),
             ..SessionOptions::default()
         };
         let session = Session::new_with_opts(download_dir.clone(), options)

@@ -145,6 +145,7 @@ impl Node {
             .limits
             .max_open_files
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        engine_config.encryption = config.encryption;
         let engine = Engine::start(engine_config).await?;
 
         let listener = server::bind(config.listen).map_err(|source| Error::Bind {

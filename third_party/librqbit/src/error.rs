@@ -35,6 +35,8 @@ pub enum Error {
     WriteHandshake(#[source] std::io::Error),
     #[error("error reading handshake: {0:#}")]
     ReadHandshake(#[source] std::io::Error),
+    #[error("MSE handshake: {0:#}")]
+    Mse(#[source] crate::mse::HandshakeError),
 
     #[error("error writing: {0:#}")]
     Write(#[source] std::io::Error),
@@ -123,3 +125,28 @@ pub enum Error {
 }
 
 pub type Result<T> = core::result::Result<T, Error>;
+
+impl Error {
+    /// Whether the peer closed or reset the connection during the handshake: what a peer
+    /// does when it refuses a plain handshake (it requires encryption) or an encrypted one
+    /// (it does not speak MSE), so the other kind is worth a try.
+    pub(crate) fn is_handshake_refusal(&self) -> bool {
+        use crate::mse::HandshakeError;
+        let refused = |e: &std::io::Error| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::UnexpectedEof
+            )
+        };
+        match self {
+            Error::PeerDisconnectedReadingHandshake => true,
+            Error::ReadHandshake(e) | Error::WriteHandshake(e) => refused(e),
+            Error::Mse(HandshakeError::Closed) => true,
+            Error::Mse(HandshakeError::Io(e)) => refused(e),
+            _ => false,
+        }
+    }
+}

@@ -193,13 +193,17 @@ impl<H: PeerConnectionHandler> PeerConnection<H> {
         let mut write_buf = Box::new([0u8; MAX_MSG_LEN]);
         let my_handshake = Handshake::new(self.info_hash, self.peer_id);
         let hlen = my_handshake.serialize_unchecked_len(&mut *write_buf);
+        // Flushed, so that over uTP the handshake leaves in a packet of its own: Transmission
+        // (3.00) does not read what came in the handshake's packet after it until more
+        // data arrives, and would wait for our bitfield forever.
         with_timeout(
             "writing handshake",
             rwtimeout,
-            incoming
-                .writer
-                .write_all(&write_buf[..hlen])
-                .map_err(Error::WriteHandshake),
+            async {
+                incoming.writer.write_all(&write_buf[..hlen]).await?;
+                incoming.writer.flush().await
+            }
+            .map_err(Error::WriteHandshake),
         )
         .await?;
 
@@ -227,7 +231,6 @@ impl<H: PeerConnectionHandler> PeerConnection<H> {
         outgoing_chan: tokio::sync::mpsc::UnboundedReceiver<WriterRequest>,
         have_broadcast: tokio::sync::broadcast::Receiver<ValidPieceIndex>,
     ) -> Result<()> {
-        use tokio::io::AsyncWriteExt;
         let rwtimeout = self
             .options
             .read_write_timeout
@@ -238,31 +241,46 @@ impl<H: PeerConnectionHandler> PeerConnection<H> {
             .connect_timeout
             .unwrap_or_else(|| Duration::from_secs(10));
 
-        let now = Instant::now();
-        let (ckind, mut read, mut write) = with_timeout(
-            "connecting",
-            connect_timeout,
-            self.connector.connect(self.addr),
-        )
-        .await?;
-
-        async move {
-            self.handler.on_connected(now.elapsed());
-
-            let mut write_buf = Box::new([0u8; MAX_MSG_LEN]);
-            let handshake = Handshake::new(self.info_hash, self.peer_id);
-            let hsz = handshake.serialize_unchecked_len(&mut *write_buf);
-            with_timeout(
-                "writing",
-                rwtimeout,
-                write
-                    .write_all(&write_buf[..hsz])
-                    .map_err(Error::WriteHandshake),
+        // With MSE enabled, a peer that refuses the first kind of handshake (it closes the
+        // connection) is tried once more with the other.
+        let encrypted_first = crate::mse::OUTGOING_ENCRYPTED_FIRST;
+        let attempts: &[bool] = match self.connector.encryption() {
+            crate::EncryptionPolicy::Disabled => &[false],
+            crate::EncryptionPolicy::Enabled => &[encrypted_first, !encrypted_first],
+            crate::EncryptionPolicy::Forced => &[true],
+        };
+        let mut attempts = attempts.iter().copied().peekable();
+        let (ckind, read, write, read_buf, write_buf, h) = loop {
+            let Some(encrypted) = attempts.next() else {
+                return Err(Error::ConnectDisabled);
+            };
+            let now = Instant::now();
+            let (ckind, read, write) = with_timeout(
+                "connecting",
+                connect_timeout,
+                self.connector.connect(self.addr),
             )
             .await?;
+            self.handler.on_connected(now.elapsed());
+            match self
+                .outgoing_handshake(read, write, encrypted, rwtimeout)
+                .instrument(trace_span!("", kind=%ckind))
+                .await
+            {
+                Ok((read, write, read_buf, write_buf, h)) => {
+                    break (ckind, read, write, read_buf, write_buf, h);
+                }
+                Err(e) if attempts.peek().is_some() && e.is_handshake_refusal() => {
+                    debug!(
+                        encrypted,
+                        "handshake refused ({e:#}), trying the other kind"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        };
 
-            let mut read_buf = ReadBuf::new();
-            let h = read_buf.read_handshake(&mut read, rwtimeout).await?;
+        async move {
             let handshake_supports_extended = h.supports_extended();
             trace!(
                 peer_id=?h.peer_id,
@@ -292,6 +310,62 @@ impl<H: PeerConnectionHandler> PeerConnection<H> {
         }
         .instrument(trace_span!("", kind=%ckind))
         .await
+    }
+
+    /// Sends our BitTorrent handshake (inside an MSE handshake if `encrypted`) and reads
+    /// the peer's.
+    #[allow(clippy::type_complexity)]
+    async fn outgoing_handshake(
+        &self,
+        mut read: BoxAsyncReadVectored,
+        mut write: BoxAsyncWrite,
+        encrypted: bool,
+        rwtimeout: Duration,
+    ) -> Result<(
+        BoxAsyncReadVectored,
+        BoxAsyncWrite,
+        ReadBuf,
+        Box<[u8; MAX_MSG_LEN]>,
+        Handshake,
+    )> {
+        use tokio::io::AsyncWriteExt;
+
+        let mut write_buf = Box::new([0u8; MAX_MSG_LEN]);
+        let handshake = Handshake::new(self.info_hash, self.peer_id);
+        let hsz = handshake.serialize_unchecked_len(&mut *write_buf);
+        let methods = self.connector.encryption().methods();
+        match methods.filter(|_| encrypted) {
+            Some(methods) => {
+                // Our handshake goes as the initial payload (IA) of the MSE handshake.
+                let done = with_timeout(
+                    "MSE handshake",
+                    rwtimeout,
+                    crate::mse::initiate(
+                        &mut read,
+                        &mut write,
+                        self.info_hash.0,
+                        methods,
+                        &write_buf[..hsz],
+                    )
+                    .map_err(Error::Mse),
+                )
+                .await?;
+                (read, write) = crate::mse::wrap(read, write, done);
+            }
+            None => {
+                with_timeout(
+                    "writing",
+                    rwtimeout,
+                    write
+                        .write_all(&write_buf[..hsz])
+                        .map_err(Error::WriteHandshake),
+                )
+                .await?;
+            }
+        }
+        let mut read_buf = ReadBuf::new();
+        let h = read_buf.read_handshake(&mut read, rwtimeout).await?;
+        Ok((read, write, read_buf, write_buf, h))
     }
 
     async fn manage_peer(&self, args: ManagePeerArgs) -> Result<()> {

@@ -99,11 +99,17 @@ pub struct SessionDatabase {
     /// Ids by infohash, so that finding a torrent by infohash (each add, each incoming
     /// connection) does not scan every torrent.
     by_hash: HashMap<Id20, TorrentId>,
+    /// Infohashes by HASH('req2', infohash), the name an incoming MSE handshake gives.
+    by_mse_req2: HashMap<[u8; 20], Id20>,
 }
 
 impl SessionDatabase {
     fn add_torrent(&mut self, torrent: ManagedTorrentHandle, id: TorrentId) {
         self.by_hash.insert(torrent.info_hash(), id);
+        self.by_mse_req2.insert(
+            crate::mse::req2(&torrent.info_hash().0),
+            torrent.info_hash(),
+        );
         self.torrents.insert(id, torrent);
     }
 
@@ -111,8 +117,14 @@ impl SessionDatabase {
         let removed = self.torrents.remove(&id)?;
         if self.by_hash.get(&removed.info_hash()) == Some(&id) {
             self.by_hash.remove(&removed.info_hash());
+            self.by_mse_req2
+                .remove(&crate::mse::req2(&removed.info_hash().0));
         }
         Some(removed)
+    }
+
+    fn info_hash_by_mse_req2(&self, req2: &[u8; 20]) -> Option<Id20> {
+        self.by_mse_req2.get(req2).copied()
     }
 
     fn get_by_hash(&self, info_hash: &Id20) -> Option<(TorrentId, &ManagedTorrentHandle)> {
@@ -506,6 +518,9 @@ pub struct SessionOptions {
     /// Override the client name and version used in User-Agent headers and
     /// peer extended handshakes. Defaults to "rqbit X.Y.Z".
     pub client_name_and_version: Option<String>,
+
+    /// Message Stream Encryption (MSE/PE) for incoming and outgoing connections.
+    pub encryption: crate::EncryptionPolicy,
 }
 
 impl Default for SessionOptions {
@@ -534,6 +549,7 @@ impl Default for SessionOptions {
             disable_local_service_discovery: false,
             ipv4_only: false,
             client_name_and_version: None,
+            encryption: crate::EncryptionPolicy::default(),
         }
     }
 }
@@ -759,6 +775,7 @@ impl Session {
                     utp_socket: listen_result.as_ref().and_then(|l| l.utp_socket.clone()),
                     bind_device: bind_device.clone(),
                     ipv4_only: opts.ipv4_only,
+                    encryption: opts.encryption,
                 })
                 .await
                 .context("error creating stream connector")?,
@@ -933,7 +950,7 @@ impl Session {
         self: Arc<Self>,
         addr: SocketAddr,
         kind: ConnectionKind,
-        mut reader: BoxAsyncReadVectored,
+        reader: BoxAsyncReadVectored,
         writer: BoxAsyncWrite,
     ) -> anyhow::Result<(Arc<TorrentStateLive>, CheckedIncomingConnection)> {
         let rwtimeout = self
@@ -957,12 +974,18 @@ impl Session {
             bail!("Incoming ip {incoming_ip} is not in allowlist");
         }
 
+        let (mut reader, writer, mse_info_hash) =
+            self.accept_encryption(reader, writer, rwtimeout).await?;
+
         let mut read_buf = ReadBuf::new();
         let h = read_buf
             .read_handshake(&mut reader, rwtimeout)
             .await
             .context("error reading handshake")?;
         trace!("received handshake from {addr}: {:?}", h);
+        if mse_info_hash.is_some_and(|i| i != h.info_hash) {
+            bail!("the handshake's infohash is not the one of its MSE handshake");
+        }
 
         if h.peer_id == self.peer_id {
             bail!("seems like we are connecting to ourselves, ignoring");
@@ -991,6 +1014,66 @@ impl Session {
                 read_buf,
             },
         ))
+    }
+
+    /// Tells a plain BitTorrent handshake from an MSE one by its first bytes and answers
+    /// an MSE one, as the encryption policy allows. Returns the halves the BitTorrent
+    /// handshake is to be read from and the infohash an MSE handshake named.
+    async fn accept_encryption(
+        &self,
+        mut reader: BoxAsyncReadVectored,
+        mut writer: BoxAsyncWrite,
+        rwtimeout: Duration,
+    ) -> anyhow::Result<(BoxAsyncReadVectored, BoxAsyncWrite, Option<Id20>)> {
+        use crate::mse::{self, EncryptionPolicy, MseRead};
+        use crate::peer_connection::with_timeout;
+        use tokio::io::AsyncReadExt;
+
+        let policy = self.connector.encryption();
+        if policy == EncryptionPolicy::Disabled {
+            return Ok((reader, writer, None));
+        }
+        let mut first = Vec::with_capacity(128);
+        let plaintext = with_timeout("reading", rwtimeout, async {
+            loop {
+                if let Some(plaintext) = mse::handshake::is_plaintext_handshake(&first) {
+                    return Ok(plaintext);
+                }
+                let mut chunk = [0u8; 128];
+                let n = reader
+                    .read(&mut chunk)
+                    .await
+                    .map_err(crate::Error::ReadHandshake)?;
+                if n == 0 {
+                    return Err(crate::Error::PeerDisconnectedReadingHandshake);
+                }
+                first.extend_from_slice(&chunk[..n]);
+            }
+        })
+        .await
+        .context("error reading handshake")?;
+
+        if plaintext {
+            if !policy.allows_plaintext() {
+                bail!("plaintext handshake refused: encryption is forced");
+            }
+            return Ok((Box::new(MseRead::new(reader, first, None)), writer, None));
+        }
+        let methods = policy
+            .methods()
+            .context("not a BitTorrent handshake, and MSE is disabled")?;
+        let lookup = |req2: &[u8; 20]| self.db.read().info_hash_by_mse_req2(req2).map(|i| i.0);
+        let done = with_timeout(
+            "MSE handshake",
+            rwtimeout,
+            mse::respond(&mut reader, &mut writer, first, methods, &lookup)
+                .map_err(crate::Error::Mse),
+        )
+        .await
+        .context("error in MSE handshake")?;
+        let info_hash = Id20::new(done.info_hash);
+        let (reader, writer) = mse::wrap(reader, writer, done);
+        Ok((reader, writer, Some(info_hash)))
     }
 
     async fn task_listener<A: Accept>(
@@ -1028,7 +1111,11 @@ impl Session {
                         }
                     }
                 },
-                Some(Ok((live, checked))) = futs.next(), if !futs.is_empty() => {
+                // Every result must match here: a pattern that failed (an `Err`) would
+                // disable this branch until the next accept, and the other handshakes in
+                // `futs` would not be polled, not even to time out.
+                Some(checked) = futs.next(), if !futs.is_empty() => {
+                    let Ok((live, checked)) = checked else { continue };
                     let (addr, kind) = (checked.addr, checked.kind);
                     if let Err(e) = live.add_incoming_peer(checked) {
                         warn!(?addr, ?kind, "error handing over incoming connection: {e:#}");

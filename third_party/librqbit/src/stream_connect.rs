@@ -65,6 +65,7 @@ pub(crate) struct StreamConnectorArgs {
     pub utp_socket: Option<Arc<UtpSocketUdp>>,
     pub bind_device: Option<BindDevice>,
     pub ipv4_only: bool,
+    pub encryption: crate::EncryptionPolicy,
 }
 
 impl SocksProxyConfig {
@@ -135,6 +136,7 @@ pub(crate) struct StreamConnector {
     utp_socket: Option<Arc<librqbit_utp::UtpSocketUdp>>,
     stats: ConnectStatsAtomic,
     ipv4_only: bool,
+    encryption: crate::EncryptionPolicy,
 }
 
 impl StreamConnector {
@@ -160,7 +162,13 @@ impl StreamConnector {
             bind_device: config.bind_device,
             stats: Default::default(),
             ipv4_only: config.ipv4_only,
+            encryption: config.encryption,
         })
+    }
+
+    /// MSE/PE for connections made and accepted.
+    pub fn encryption(&self) -> crate::EncryptionPolicy {
+        self.encryption
     }
 
     fn get_stat(&self, kind: ConnectionKind, is_v6: bool) -> &SingleStatAtomic {
