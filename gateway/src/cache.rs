@@ -386,6 +386,30 @@ mod tests {
         assert!(short.get("a", 1).is_none());
     }
 
+    #[tokio::test]
+    async fn an_answer_over_the_limit_is_passed_on_whole_and_a_small_one_buffered() {
+        use futures_lite::StreamExt;
+        let chunks = || {
+            let parts: Vec<Result<Bytes, std::io::Error>> =
+                (0..5u8).map(|i| Ok(Bytes::from(vec![i; 1000]))).collect();
+            Body::from_stream(futures_lite::stream::iter(parts))
+        };
+        let whole: Vec<u8> = (0..5u8).flat_map(|i| vec![i; 1000]).collect();
+        match buffer(chunks(), 5000).await {
+            Buffered::Whole(bytes) => assert_eq!(bytes, whole),
+            _ => panic!("5,000 bytes fit a limit of 5,000"),
+        }
+        let Buffered::Larger(body) = buffer(chunks(), 2500).await else {
+            panic!("5,000 bytes do not fit a limit of 2,500");
+        };
+        let mut sent = Vec::new();
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            sent.extend_from_slice(&chunk.unwrap());
+        }
+        assert_eq!(sent, whole, "the bytes read ahead and the rest, in order");
+    }
+
     #[test]
     fn if_none_match_compares_weakly_and_accepts_lists_and_star() {
         let tag = etag(b"page");
