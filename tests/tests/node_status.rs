@@ -37,7 +37,15 @@ fn the_status_page_shows_the_lonely_torrent_first_and_is_the_operators_only() {
         &["--feed", "talks"],
     );
     let alice = song["identity"].as_str().unwrap().to_owned();
-    let publisher = NodeProcess::start(&publisher_data, &NodeOptions::default());
+    // Both nodes live on 127.0.0.1 and fetch heads, logs and .torrent files from each other.
+    let private = || vec!["--allow-private-fetch".to_string()];
+    let publisher = NodeProcess::start(
+        &publisher_data,
+        &NodeOptions {
+            bootstrap: None,
+            args: private(),
+        },
+    );
 
     // The seeding box: its own file that nobody else has, and the two feeds followed.
     let data = root.join("box");
@@ -48,7 +56,7 @@ fn the_status_page_shows_the_lonely_torrent_first_and_is_the_operators_only() {
         &data,
         &NodeOptions {
             bootstrap: Some(publisher.dht_address()),
-            args: vec!["--max-bytes".into(), "64MiB".into()],
+            args: [private(), vec!["--max-bytes".into(), "64MiB".into()]].concat(),
         },
     );
     follow(&data, &format!("{alice}/main"), &["--max-bytes", "8MiB"]);
