@@ -23,8 +23,7 @@ fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it()
     write_pattern_file(&content.join("tiny.bin"), 1, 6);
 
     let network = Network::new(4);
-    // HTTP between loopback nodes (pushes, log parts) until DHT-only replication (issue 13).
-    let node_a = network.start_publisher(&a, "alice", &["--allow-private-fetch"]);
+    let node_a = network.start_publisher(&a, "alice", &[]);
     let mut published = Vec::new();
     for (name, title) in [
         ("note.txt", "A note"),
@@ -58,7 +57,7 @@ fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it()
             .contains("&ws=http")
     );
 
-    let node_b = network.start_node(&b, &["--allow-private-fetch"]);
+    let node_b = network.start_node(&b, &[]);
     let started = Instant::now();
     let status = follow_until_held(&b, &identity, 5, Duration::from_secs(120));
     println!(

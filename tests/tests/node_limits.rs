@@ -116,8 +116,7 @@ fn capped_follows_hold_exactly_what_fits_never_more_on_disk_and_the_rest_arrives
     let (_guard, root) = test_root();
     let (a, b, content) = (root.join("a"), root.join("b"), root.join("content"));
     let network = Network::new(3);
-    // HTTP between loopback nodes (pushes, log parts) until DHT-only replication (issue 13).
-    let _node_a = network.start_publisher(&a, "alice", &["--allow-private-fetch"]);
+    let _node_a = network.start_publisher(&a, "alice", &[]);
     // Feed main: 3, 4, 5, 2, 1 MiB; feed other: 2, 3 MiB.
     let mut main = Vec::new();
     for (i, mib) in [3u64, 4, 5, 2, 1].into_iter().enumerate() {
@@ -138,7 +137,7 @@ fn capped_follows_hold_exactly_what_fits_never_more_on_disk_and_the_rest_arrives
     let ih = |item: &(Value, PathBuf)| item.0["infohash"].as_str().unwrap().to_owned();
 
     // B: a node cap of 12 MiB; main followed with a cap of 8 MiB.
-    let node_b = network.start_node(&b, &["--allow-private-fetch", "--max-bytes", "12MiB"]);
+    let node_b = network.start_node(&b, &["--max-bytes", "12MiB"]);
     let downloads = b.join("downloads");
     let watch = DiskWatch::start(downloads.clone());
     follow(&b, &format!("{identity}/main"), &["--max-bytes", "8MiB"]);
@@ -218,7 +217,7 @@ fn capped_follows_hold_exactly_what_fits_never_more_on_disk_and_the_rest_arrives
 
     // A restart with a node cap of 40 MiB: the reservations held are kept, the rest arrives.
     drop(node_b); // SIGTERM: a clean stop
-    let _node_b = network.start_node(&b, &["--allow-private-fetch", "--max-bytes", "40MiB"]);
+    let _node_b = network.start_node(&b, &["--max-bytes", "40MiB"]);
     wait_for(
         Duration::from_secs(90),
         "every entry held after the cap rose",
@@ -252,20 +251,19 @@ fn a_feed_whose_log_nobody_serves_does_not_delay_a_live_one() {
     let network = Network::new(3);
     // D publishes through its node (head in the DHT, tail announced), then dies: its head
     // and peer address stay in the DHT, but nobody serves the tail.
-    // HTTP between loopback nodes (pushes, log parts) until DHT-only replication (issue 13).
-    let mut node_d = network.start_publisher(&d, "dead", &["--allow-private-fetch"]);
+    let mut node_d = network.start_publisher(&d, "dead", &[]);
     write_pattern_file(&content.join("dead.bin"), 64 << 10, 1);
     let dead = publish(&d, &content.join("dead.bin"), "dead", &[]);
     let dead_id = dead["identity"].as_str().unwrap().to_owned();
     std::thread::sleep(Duration::from_secs(3)); // the DHT put and announce
     node_d.kill();
 
-    let _node_a = network.start_publisher(&a, "alice", &["--allow-private-fetch"]);
+    let _node_a = network.start_publisher(&a, "alice", &[]);
     write_pattern_file(&content.join("one.bin"), 64 << 10, 2);
     let first = publish(&a, &content.join("one.bin"), "one", &[]);
     let alice = first["identity"].as_str().unwrap().to_owned();
 
-    let node_b = network.start_node(&b, &["--allow-private-fetch"]);
+    let node_b = network.start_node(&b, &[]);
     // The dead feed first, so that a one-at-a-time poll round would wait on it before alice.
     follow(&b, &format!("{dead_id}/main"), &[]);
     follow(&b, &format!("{alice}/main"), &[]);

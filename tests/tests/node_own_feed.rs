@@ -212,8 +212,7 @@ fn a_follower_keeps_two_tails_while_running_and_one_after_a_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     let network = Network::new(3);
-    // HTTP between loopback nodes (pushes, log parts) until DHT-only replication (issue 13).
-    let _publisher = network.start_publisher(&a, "alice", &["--allow-private-fetch"]);
+    let _publisher = network.start_publisher(&a, "alice", &[]);
     let publish = |i: u64| {
         let file = tmp.path().join(format!("f{i}.txt"));
         fs::write(&file, format!("entry {i}")).unwrap();
@@ -226,7 +225,7 @@ fn a_follower_keeps_two_tails_while_running_and_one_after_a_restart() {
     };
     publish(1);
     let id = identity_of(&a);
-    let mut follower = network.start_node(&b, &["--allow-private-fetch"]);
+    let mut follower = network.start_node(&b, &[]);
     tests::network::follow_until_held(&b, &id, 1, Duration::from_secs(60));
     for i in 2..=5 {
         publish(i);
@@ -243,7 +242,7 @@ fn a_follower_keeps_two_tails_while_running_and_one_after_a_restart() {
     );
     follower.stop();
     drop(follower);
-    let follower = network.start_node(&b, &["--allow-private-fetch"]);
+    let follower = network.start_node(&b, &[]);
     assert_eq!(follower_tails(&b, &id), (1, 1));
     assert!(!follower.log().contains("cannot open published file"));
 }

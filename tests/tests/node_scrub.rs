@@ -21,8 +21,7 @@ fn a_followed_download_corrupted_on_disk_is_caught_by_the_scrub_and_repaired_fro
     write_pattern_file(&file, 4 << 20, 21);
 
     let network = Network::new(4);
-    // HTTP between loopback nodes (pushes, log parts) until DHT-only replication (issue 13).
-    let _node_a = network.start_publisher(&a, "alice", &["--allow-private-fetch"]);
+    let _node_a = network.start_publisher(&a, "alice", &[]);
     let published = publish(&a, &file, "Film", &[]);
     let infohash = published["infohash"].as_str().unwrap().to_owned();
     let identity = published["identity"].as_str().unwrap().to_owned();
@@ -33,14 +32,7 @@ fn a_followed_download_corrupted_on_disk_is_caught_by_the_scrub_and_repaired_fro
         "[scrub]\ninterval_secs = 2\ncheck_secs = 1\nrate = 104857600\n",
     )
     .unwrap();
-    let node_b = network.start_node(
-        &b,
-        &[
-            "--allow-private-fetch",
-            "--config",
-            config.to_str().unwrap(),
-        ],
-    );
+    let node_b = network.start_node(&b, &["--config", config.to_str().unwrap()]);
     follow_until_held(&b, &identity, 1, Duration::from_secs(60));
     let held = b.join("downloads").join(&infohash).join("film.bin");
     same_tree(&file, &held).unwrap();

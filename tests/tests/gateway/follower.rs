@@ -15,8 +15,7 @@ fn a_follower_serves_replicated_files_pages_and_web_seeds() {
     let root = tmp.path().to_owned();
     let (a, b) = (root.join("a"), root.join("b"));
     let network = Network::new(3);
-    // HTTP between loopback nodes (pushes, log parts) until DHT-only replication (issue 13).
-    let node_a = network.start_publisher(&a, "alice", &["--allow-private-fetch"]);
+    let node_a = network.start_publisher(&a, "alice", &[]);
     let single = pattern(200_000, 8);
     write(&root.join("in/solo.bin"), &single);
     let inner = pattern(90_000, 9);
@@ -26,7 +25,7 @@ fn a_follower_serves_replicated_files_pages_and_web_seeds() {
     let two = publish(&a, &root.join("in/set"), "Set", &[]);
     let identity = one["identity"].as_str().unwrap().to_owned();
 
-    let node_b = network.start_node(&b, &["--allow-private-fetch"]);
+    let node_b = network.start_node(&b, &[]);
     follow(&b, &identity, &[]);
     let url = node_b.info.public_url.clone();
     let (ih1, ih2) = (
