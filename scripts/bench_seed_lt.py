@@ -6,9 +6,9 @@
                                                       first byte arrived, and its own CPU seconds
   bench_seed_lt.py seed TORRENT DATA_DIR              seeds; prints its port; runs until stdin closes
 
-The leecher connects in plaintext unless LT_ENCRYPTION=1: libtorrent's default first tries an
-encrypted (MSE) handshake, which librqbit does not speak, and retries in plaintext about a second
-later; that is a connection set-up cost, not seeding speed (see docs/engine-gaps.md).
+The leecher connects in plaintext unless LT_ENCRYPTION=1 (libtorrent's defaults: an encrypted
+MSE handshake first, a plain stream if the other side agrees) or LT_ENCRYPTION=rc4 (encryption
+required, RC4 stream, for libtorrent's seeder too): see docs/engine-gaps.md.
 """
 import os
 import resource
@@ -30,11 +30,26 @@ def session():
         "enable_outgoing_utp": False,
         "enable_incoming_utp": False,
         "alert_mask": lt.alert.category_t.error_notification,
-        **({} if os.environ.get("LT_ENCRYPTION") == "1" else {
-            "out_enc_policy": int(lt.enc_policy.disabled),
-            "in_enc_policy": int(lt.enc_policy.disabled),
-        }),
+        **ENCRYPTION.get(os.environ.get("LT_ENCRYPTION", ""), ENCRYPTION[""]),
     })
+
+
+# LT_ENCRYPTION: unset, plaintext only; 1, libtorrent's defaults (encrypted handshake first,
+# plaintext accepted, a plain stream preferred); rc4, encryption required with an RC4 stream
+# (qBittorrent's "require encryption"), for the leecher and libtorrent's seeder alike.
+ENCRYPTION = {
+    "": {
+        "out_enc_policy": int(lt.enc_policy.disabled),
+        "in_enc_policy": int(lt.enc_policy.disabled),
+    },
+    "1": {},
+    "rc4": {
+        "out_enc_policy": int(lt.enc_policy.forced),
+        "in_enc_policy": int(lt.enc_policy.forced),
+        "allowed_enc_level": int(lt.enc_level.rc4),
+        "prefer_rc4": True,
+    },
+}
 
 
 def main():

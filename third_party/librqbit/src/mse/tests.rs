@@ -2,7 +2,8 @@ use super::handshake::{
     CRYPTO_PLAINTEXT, CRYPTO_RC4, Established, Initiator, Methods, MseError, RESPONDER_SYNC_LIMIT,
     Responder, Step,
 };
-use super::{EncryptionPolicy, HandshakeError, MseRead, MseWrite, initiate, respond};
+use super::stream::MseWrite;
+use super::{EncryptionPolicy, HandshakeError, MseRead, initiate, respond};
 
 const INFO_HASH: [u8; 20] = [0x42; 20];
 
