@@ -212,3 +212,73 @@ async fn a_truncated_handshake_ends_in_an_error() {
         "{r:?}"
     );
 }
+
+/// A reader that, like uTP's, advances the slices it fills.
+struct Advancing(Vec<u8>);
+
+impl tokio::io::AsyncRead for Advancing {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let k = buf.remaining().min(this.0.len());
+        buf.put_slice(&this.0[..k]);
+        this.0.drain(..k);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl crate::vectored_traits::AsyncReadVectored for Advancing {
+    fn poll_read_vectored(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        mut bufs: &mut [std::io::IoSliceMut<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let mut n = 0;
+        while let Some(first) = bufs.first_mut() {
+            if first.is_empty() {
+                bufs = &mut bufs[1..];
+                continue;
+            }
+            if this.0.is_empty() {
+                break;
+            }
+            let k = first.len().min(this.0.len());
+            first[..k].copy_from_slice(&this.0[..k]);
+            this.0.drain(..k);
+            first.advance(k);
+            n += k;
+        }
+        std::task::Poll::Ready(Ok(n))
+    }
+}
+
+#[tokio::test]
+async fn vectored_reads_decrypt_where_the_bytes_went_when_the_reader_advances_slices() {
+    use super::crypto::Cipher;
+    use crate::vectored_traits::AsyncReadVectoredExt;
+    use std::io::IoSliceMut;
+    let s = [3u8; 96];
+    let plain: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+    let mut sent = plain.clone();
+    Cipher::new(b"keyB", &s, &INFO_HASH).apply(&mut sent);
+    let cipher = Cipher::new(b"keyB", &s, &INFO_HASH);
+    let mut read = MseRead::new(Advancing(sent), b"pre".to_vec(), Some(cipher));
+    let mut got = Vec::new();
+    loop {
+        let (mut a, mut b) = ([0u8; 300], [0u8; 200]);
+        let n = read
+            .read_vectored(&mut [IoSliceMut::new(&mut a), IoSliceMut::new(&mut b)])
+            .await
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&[&a[..], &b[..]].concat()[..n]);
+    }
+    assert_eq!(&got[..3], b"pre");
+    assert!(got[3..] == plain[..], "decrypted bytes differ");
+}
