@@ -13,11 +13,11 @@
 
 use libfuzzer_sys::fuzz_target;
 
+// Files inside resolve against this directory: librqbit's `src/mse/`.
 #[allow(dead_code)]
+#[path = "../../third_party/librqbit/src/mse"]
 mod mse {
-    #[path = "../../../third_party/librqbit/src/mse/crypto.rs"]
     pub mod crypto;
-    #[path = "../../../third_party/librqbit/src/mse/handshake.rs"]
     pub mod handshake;
 }
 
