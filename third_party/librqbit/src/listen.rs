@@ -190,6 +190,10 @@ impl Accept for TcpListener {
         ),
     )> {
         let (stream, addr) = self.accept().await.context("error accepting TCP")?;
+        // No Nagle: the handshakes are small writes back to back (an MSE step, then our
+        // BitTorrent handshake), and each would wait for the peer's delayed ACK (~40 ms).
+        // Bulk data goes out in large batched writes either way.
+        let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
         Ok((addr, (read, write)))
     }

@@ -303,6 +303,8 @@ impl StreamConnector {
                 tcp_res = &mut tcp_connect, if tcp_err.is_none() => {
                     match tcp_res {
                         Ok(Some(stream)) => {
+                            // No Nagle, as for accepted connections (see listen.rs).
+                            let _ = stream.set_nodelay(true);
                             let (r, w) = stream.into_split();
                             return Ok((ConnectionKind::Tcp, Box::new(r), Box::new(w)));
                         },
