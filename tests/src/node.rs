@@ -28,7 +28,10 @@ pub struct NodeProcess {
 /// How a test node starts. Like a public node, it sends no request to a loopback or other
 /// private address (the nodes of a test all live on 127.0.0.1): a test whose nodes must
 /// talk HTTP to each other passes `--allow-private-fetch` (or `--fetch-allow 127.0.0.0/8`)
-/// in `args` and says why.
+/// in `args` and says why. It runs on the default poll (300 s) and republish (1800 s)
+/// intervals, as users run nodes: new heads reach followers by push, by the DHT puts that
+/// land on them, and by retries within seconds while a follow cannot resolve; a test that
+/// needs shorter intervals passes them in `args` and says why.
 #[derive(Clone, Debug, Default)]
 pub struct NodeOptions {
     /// DHT address to bootstrap from; `None` starts a network of its own.
@@ -59,7 +62,6 @@ impl NodeProcess {
                 "--dht-port",
                 "0",
             ])
-            .args(test_defaults(&options.args))
             .arg("--dht-bootstrap")
             .arg(options.bootstrap.as_deref().unwrap_or("none"))
             .args(&options.args)
@@ -168,20 +170,6 @@ impl Drop for NodeProcess {
             );
         }
     }
-}
-
-/// Short intervals for tests, unless `args` sets them itself (clap refuses a repeated flag).
-fn test_defaults(args: &[String]) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    for (flag, value) in [("--poll-interval", "2"), ("--republish-interval", "5")] {
-        if !args
-            .iter()
-            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
-        {
-            out.extend([flag, value]);
-        }
-    }
-    out
 }
 
 fn placeholder() -> NodeInfo {

@@ -301,8 +301,9 @@ fn a_node_serving_a_forged_feed_log_cannot_make_a_follower_take_entries_for_alic
         _ => None,
     });
 
-    // B follows alice's feed; with no poll but the first, nothing reaches B except what it
-    // is pushed. Its first look finds nothing: alice's node is not up yet.
+    // B follows alice's feed; with no poll but the first (and its retries within seconds
+    // while nothing is found), nothing reaches B except what it is pushed or what the DHT
+    // brings it. Its first look finds nothing: alice's node is not up yet.
     let node_b = NodeProcess::start(
         &b,
         &NodeOptions {
@@ -328,6 +329,14 @@ fn a_node_serving_a_forged_feed_log_cannot_make_a_follower_take_entries_for_alic
     );
     assert_eq!(first_follow(&b).unwrap()["entries"], 0);
 
+    // The attacker relays alice's genuine head (anyone may) and names itself as a node
+    // serving her feed: the only node B knows for it. It does so before alice's node is up:
+    // once it is, her DHT puts reach B directly (a small network) and B would have no
+    // reason to ask anyone else.
+    let started = Instant::now();
+    let (status, body) = push(&node_b, &real_head.encode(), &attacker.url);
+    assert_eq!(status, 202, "{body}");
+
     // Alice's node comes up and announces her log and content in the DHT. Its HTTP routes
     // are out of reach (as behind a NAT): the public URL in her identity record is a dead
     // port, so B gets her log and content from the swarm, or from the attacker.
@@ -352,12 +361,6 @@ fn a_node_serving_a_forged_feed_log_cannot_make_a_follower_take_entries_for_alic
                 .then_some(())
         },
     );
-
-    // The attacker relays alice's genuine head (anyone may) and names itself as a node
-    // serving her feed: the only node B knows for it.
-    let started = Instant::now();
-    let (status, body) = push(&node_b, &real_head.encode(), &attacker.url);
-    assert_eq!(status, 202, "{body}");
 
     let status = wait_for(
         Duration::from_secs(45),

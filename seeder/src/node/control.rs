@@ -191,6 +191,7 @@ async fn unfollow(State(node): State<NodeHandle>, body: Bytes) -> Result<String,
         })?;
     for infohash in &outcome.infohashes {
         // A torrent waiting over a cap was never in the engine: nothing to delete.
+        node.dht.forget_announced(infohash.0);
         let removed = node.engine.remove(infohash, true).await.is_ok()
             || !node.store.is_reserved(infohash).await.unwrap_or(true);
         if removed {

@@ -10,6 +10,7 @@ mod content;
 mod control;
 mod error;
 mod fetch;
+mod heard;
 mod integrity;
 mod metrics;
 mod outbound;
@@ -130,10 +131,18 @@ impl Node {
         crate::engine::forget_saved(&config.data_dir.join("engine"), &checked.forget()).await?;
         // Tails replaced before this start leave the saved session (see `tails`).
         tails::forget_stale(&store, data.root(), &config.data_dir.join("engine")).await?;
+        // The nodes known before a restart are asked too: the first node of a network of its
+        // own has no other way back into it.
+        let mut bootstrap = usable_bootstrap(&config.dht_bootstrap);
+        for contact in crate::dht::contacts::load(&republish::contacts_path(&data)) {
+            if !bootstrap.contains(&contact) {
+                bootstrap.push(contact);
+            }
+        }
         let dht = DhtNode::start(&DhtConfig {
             bind_address: config.bind_ip,
             port: config.dht_port,
-            bootstrap: usable_bootstrap(&config.dht_bootstrap),
+            bootstrap,
             server_mode: true,
         })?;
         let mut engine_config = EngineConfig::new(&config.data_dir);
@@ -203,6 +212,9 @@ impl Node {
         tasks.push(tokio::spawn(control::serve(handle.clone(), control)));
         tasks.push(tokio::spawn(replicate::poll_loop(handle.clone())));
         tasks.push(tokio::spawn(republish::republish_loop(handle.clone())));
+        tasks.push(tokio::spawn(republish::retry_loop(handle.clone())));
+        tasks.push(tokio::spawn(republish::contacts_loop(handle.clone())));
+        tasks.push(tokio::spawn(heard::heard_loop(handle.clone())));
         tasks.push(tokio::spawn(content::content_loop(handle.clone())));
         tasks.push(tokio::spawn(scrub::scrub_loop(handle.clone())));
         tasks.push(tokio::spawn(traffic::traffic_loop(handle.clone())));

@@ -220,6 +220,7 @@ pub async fn refuse_all(node: &NodeHandle, changed: Vec<(feeds::InfoHash, String
 
 async fn refuse_changed(node: &NodeHandle, infohash: feeds::InfoHash, change: String) {
     tracing::error!(%infohash, "published content changed on disk, no longer served: {change}");
+    node.dht.forget_announced(infohash.0);
     let _ = node.engine.remove(&infohash, false).await;
     let state = TorrentState {
         error: Some(change),

@@ -96,6 +96,7 @@ pub async fn retract(node: &NodeHandle, author: &IdentityKey, feed: &FeedName, s
         return;
     }
     let delete_files = matches!(node.store.torrent(&content.infohash).await, Ok(Some(t)) if t.origin == Origin::Followed);
+    node.dht.forget_announced(content.infohash.0);
     if let Err(e) = node.engine.remove(&content.infohash, delete_files).await {
         tracing::debug!(infohash = %content.infohash, "remove retracted torrent: {e}");
     }
@@ -155,12 +156,18 @@ pub async fn resume(node: &NodeHandle) -> Result<()> {
 /// found (a swarm wait) holds one slot, not the others.
 const MAX_UPDATES: usize = 4;
 
+/// A follow: one feed, or (`None`) every feed of the identity.
+type FollowKey = (IdentityKey, Option<FeedName>);
+
 /// The updates in flight: never two of one feed at once; a feed asked for again while its
 /// update runs is updated once more right after.
 pub struct Updates {
     running: Mutex<HashMap<(IdentityKey, FeedName), bool>>,
     expanding: AtomicBool,
     slots: Semaphore,
+    /// Follows whose last try failed (`None`: a bare-key follow's identity record), with
+    /// their failures in a row and whether a retry waits (see [`retry_soon`]).
+    failing: Mutex<HashMap<FollowKey, (u32, bool)>>,
 }
 
 impl Default for Updates {
@@ -169,8 +176,64 @@ impl Default for Updates {
             running: Mutex::new(HashMap::new()),
             expanding: AtomicBool::new(false),
             slots: Semaphore::new(MAX_UPDATES),
+            failing: Mutex::new(HashMap::new()),
         }
     }
+}
+
+/// A follow that could not be brought up to date (no identity record, no head, no log
+/// yet) is tried again after 1 s, then 2, 4, … until the wait reaches the poll interval,
+/// from where the poll takes over: a follow made a moment before its publisher's items
+/// reached the DHT (or while the DHT was still joining) completes in seconds, not at the
+/// next poll, and one that never resolves costs a handful of lookups.
+fn retry_soon(node: &NodeHandle, identity: IdentityKey, feed: Option<FeedName>) {
+    let key = (identity, feed);
+    let wait = {
+        let Ok(mut failing) = node.updates.failing.lock() else {
+            return;
+        };
+        let (failures, waiting) = failing.entry(key.clone()).or_insert((0, false));
+        *failures += 1;
+        let wait = Duration::from_secs(1u64 << (*failures - 1).min(16));
+        if *waiting || wait >= node.config.poll_interval() {
+            return;
+        }
+        *waiting = true;
+        wait
+    };
+    let node = node.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = node.cancel.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        if let Ok(mut failing) = node.updates.failing.lock()
+            && let Some((_, waiting)) = failing.get_mut(&key)
+        {
+            *waiting = false;
+        }
+        match key {
+            (identity, Some(feed)) => schedule_update(&node, identity, feed),
+            (_, None) => expand_in_background(&node),
+        }
+    });
+}
+
+/// A follow brought up to date: its next failure starts the retries from 1 s again.
+fn succeeded(node: &NodeHandle, identity: IdentityKey, feed: Option<FeedName>) {
+    if let Ok(mut failing) = node.updates.failing.lock() {
+        failing.remove(&(identity, feed));
+    }
+}
+
+/// Updates one followed feed soon (a new head of it was heard).
+pub(super) fn update_soon(node: &NodeHandle, identity: IdentityKey, feed: FeedName) {
+    schedule_update(node, identity, feed);
+}
+
+/// Expands bare-key follows soon (a new identity record was heard).
+pub(super) fn expand_soon(node: &NodeHandle) {
+    expand_in_background(node);
 }
 
 /// Polls every followed feed each `poll_interval`, or at once when woken. Each feed's
@@ -275,6 +338,10 @@ async fn update_and_record(node: &NodeHandle, identity: &IdentityKey, feed: &Fee
         .store
         .set_follow_result(identity, Some(feed), error.as_deref())
         .await;
+    match error {
+        Some(_) => retry_soon(node, *identity, Some(feed.clone())),
+        None => succeeded(node, *identity, Some(feed.clone())),
+    }
 }
 
 /// A bare-key follow covers every feed of the identity record: resolve it and expand.
@@ -313,6 +380,10 @@ async fn expand_identity_follows(node: &NodeHandle) {
             }
             _ => Some("identity record not found yet (DHT or nodes)"),
         };
+        match error {
+            Some(_) => retry_soon(node, identity, None),
+            None => succeeded(node, identity, None),
+        }
         let _ = node.store.set_follow_result(&identity, None, error).await;
     }
 }

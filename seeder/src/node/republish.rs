@@ -8,14 +8,67 @@ use std::time::Duration;
 use feeds::{IdentityKey, InfoHash};
 
 use super::NodeHandle;
+use crate::dht::SMALL_TABLE;
+
+/// Where the node keeps the addresses of the DHT nodes it knew (see [`crate::dht::contacts`]).
+pub fn contacts_path(data: &publisher::DataDir) -> std::path::PathBuf {
+    data.root().join("dht-nodes.json")
+}
+
+/// Saves the routing table's addresses whenever they changed (checked every 5 s), so a
+/// restart, even a crash, finds its way back into the network.
+pub async fn contacts_loop(node: NodeHandle) {
+    let path = contacts_path(&node.data);
+    let mut saved = crate::dht::contacts::load(&path);
+    loop {
+        tokio::select! {
+            _ = node.cancel.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+        let mut contacts = node.dht.contacts().await;
+        contacts.sort();
+        if contacts.is_empty() || contacts == saved {
+            continue;
+        }
+        let (to_save, path) = (contacts.clone(), path.clone());
+        match tokio::task::spawn_blocking(move || crate::dht::contacts::save(&path, &to_save)).await
+        {
+            Ok(Ok(())) => saved = contacts,
+            Ok(Err(e)) => tracing::warn!("cannot save the DHT nodes known: {e}"),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Runs the DHT's puts and announces again as its routing table grows (see [`crate::dht`]).
+pub async fn retry_loop(node: NodeHandle) {
+    tokio::select! {
+        _ = node.cancel.cancelled() => {}
+        _ = node.dht.retry_loop() => {}
+    }
+}
 
 /// Puts every held head and identity record back into the DHT, and re-announces every
 /// torrent, each `republish_interval`: DHT nodes forget items after a while or on restart.
-/// The first round runs soon after start (once the DHT had a moment to bootstrap), so a
-/// restarted node is findable again without waiting a whole interval.
+/// The first round runs soon after start, once the routing table holds
+/// [`SMALL_TABLE`] nodes or 5 s have passed (and never on an empty table), so a restarted
+/// node is findable again without waiting a whole interval. What a round sends while the
+/// table is small runs again as it grows ([`crate::dht`]).
 pub async fn republish_loop(node: NodeHandle) {
     const FIRST_ROUND: Duration = Duration::from_secs(5);
-    let mut wait = node.config.republish_interval().min(FIRST_ROUND);
+    let first = async {
+        let size = node.dht.wait_for_table(SMALL_TABLE, FIRST_ROUND).await;
+        if size == 0 {
+            node.dht
+                .wait_for_table(1, node.config.republish_interval())
+                .await;
+        }
+    };
+    tokio::select! {
+        _ = node.cancel.cancelled() => return,
+        _ = first => {}
+    }
+    let mut wait = Duration::ZERO;
     loop {
         tokio::select! {
             _ = node.cancel.cancelled() => return,
@@ -59,15 +112,16 @@ pub async fn republish_loop(node: NodeHandle) {
 }
 
 /// Puts a signed item into the DHT. mainline refuses a put while another put of the same
-/// target is in flight (heads of quick successive publishes), so a refused put is retried
-/// a few times rather than leaving an older head as the newest the DHT holds.
+/// target is in flight (heads of quick successive publishes; a republish round), so a refused
+/// put is tried again every 250 ms, for up to 6 s (a put in flight ends within a lookup's
+/// time), rather than leaving an older head as the newest the DHT holds.
 pub(super) async fn put_with_retries(node: &NodeHandle, item: &feeds::MutableItem) {
-    for attempt in 1..=4u64 {
+    for attempt in 1..=24u32 {
         match node.dht.put_item(item).await {
             Ok(()) => return,
             Err(crate::dht::DhtError::Put(mainline::errors::PutMutableError::Concurrency(e))) => {
                 tracing::debug!(seq = item.seq(), attempt, "DHT put refused ({e}); retrying");
-                tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+                tokio::time::sleep(Duration::from_millis(250)).await;
             }
             Err(e) => return tracing::debug!(seq = item.seq(), "DHT put: {e}"),
         }

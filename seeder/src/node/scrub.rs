@@ -323,6 +323,7 @@ async fn verify_followed(node: &NodeHandle, torrent: &StoredTorrent, rate: u64) 
 /// loop BLAKE3-verifies the files once it is complete, as after any download.
 async fn repair_followed(node: &NodeHandle, torrent: &StoredTorrent) {
     let infohash = torrent.infohash;
+    node.dht.forget_announced(infohash.0);
     if let Err(e) = node.engine.remove(&infohash, false).await {
         tracing::warn!(%infohash, "cannot take the corrupted download out of the engine: {e}");
     }

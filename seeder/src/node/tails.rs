@@ -61,6 +61,7 @@ pub async fn retire_replaced(
         if node.store.is_log_torrent(&infohash).await.unwrap_or(true) {
             continue;
         }
+        node.dht.forget_announced(infohash.0);
         if let Err(e) = node.engine.remove(&infohash, false).await {
             tracing::debug!(%infohash, "cannot drop a replaced tail: {e}");
             continue;

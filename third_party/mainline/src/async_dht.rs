@@ -144,6 +144,13 @@ impl AsyncDht {
         })
     }
 
+    /// Stop answering `get_peers` for `info_hash` with this node (it no longer seeds it);
+    /// see [crate::Dht] in server mode. Other nodes keep what was announced to them until
+    /// it expires.
+    pub fn forget_announced(&self, info_hash: Id) {
+        self.send(ActorMessage::ForgetAnnounced(info_hash));
+    }
+
     // === Immutable data ===
 
     /// Get an Immutable data by its sha1 hash.

@@ -493,6 +493,11 @@ impl Dht {
         rx
     }
 
+    /// Stop answering `get_peers` for `info_hash` with this node (it no longer seeds it).
+    pub fn forget_announced(&self, info_hash: Id) {
+        self.send(ActorMessage::ForgetAnnounced(info_hash));
+    }
+
     pub(crate) fn send(&self, message: ActorMessage) {
         self.0
             .send(message)
@@ -565,6 +570,9 @@ fn run(config: Config, receiver: Receiver<ActorMessage>) {
                                 rpc.routing_table_mut().add(node);
                             }
                             let _ = sender.send(());
+                        }
+                        ActorMessage::ForgetAnnounced(info_hash) => {
+                            rpc.forget_announced(&info_hash);
                         }
                     },
                     Err(TryRecvError::Disconnected) => {
@@ -656,6 +664,7 @@ pub(crate) enum ActorMessage {
     Check(Sender<Result<(), std::io::Error>>),
     ToBootstrap(Sender<Vec<String>>),
     SeedRouting(Vec<Node>, Sender<()>),
+    ForgetAnnounced(Id),
 }
 
 #[derive(Debug, Clone)]
@@ -940,6 +949,107 @@ mod test {
     use crate::rpc::ConcurrencyError;
 
     use super::*;
+
+    fn loopback_server(bootstrap: Option<&[SocketAddrV4]>) -> Dht {
+        let mut builder = Dht::builder();
+        builder
+            .bind_address(Ipv4Addr::LOCALHOST)
+            .port(0)
+            .server_mode();
+        match bootstrap {
+            Some(bootstrap) => builder.bootstrap(bootstrap),
+            None => builder.no_bootstrap(),
+        };
+        builder.build().unwrap()
+    }
+
+    #[test]
+    fn a_lone_node_answers_for_what_it_put_and_announced() {
+        // The first node of a network puts and announces before any other node exists: the
+        // puts find no node, but the node keeps what it put and answers for it.
+        let first = loopback_server(None);
+        let signer = SigningKey::from_bytes(&[9; 32]);
+        let item = MutableItem::new(signer.clone(), b"head", 3, Some(b"main"));
+        assert!(first.put_mutable(item.clone(), None).is_err());
+        let info_hash = Id::random();
+        assert!(first.announce_peer(info_hash, Some(4242)).is_err());
+
+        let second = loopback_server(Some(&[first.info().local_addr()]));
+        let key = signer.verifying_key().to_bytes();
+        let found = second.get_mutable_most_recent(&key, Some(b"main"));
+        assert_eq!(found, Some(item));
+        let peers: Vec<SocketAddrV4> = second.get_peers(info_hash).flatten().collect();
+        assert_eq!(peers, vec![SocketAddrV4::new(Ipv4Addr::LOCALHOST, 4242)]);
+
+        // A torrent it stopped seeding is no longer claimed.
+        first.forget_announced(info_hash);
+        let peers: Vec<SocketAddrV4> = second.get_peers(info_hash).flatten().collect();
+        assert!(peers.is_empty(), "{peers:?}");
+    }
+
+    #[test]
+    fn lookups_read_the_nodes_own_storage() {
+        let first = loopback_server(None);
+        // A client: it answers no query, so `first` cannot find the item by asking it.
+        let second = Dht::builder()
+            .bind_address(Ipv4Addr::LOCALHOST)
+            .bootstrap(&[first.info().local_addr()])
+            .build()
+            .unwrap();
+        // `second` puts to `first` only; `first` finds it in its own storage.
+        let signer = SigningKey::from_bytes(&[8; 32]);
+        let item = MutableItem::new(signer.clone(), b"record", 1, None);
+        second.put_mutable(item.clone(), None).unwrap();
+        let key = signer.verifying_key().to_bytes();
+        assert_eq!(first.get_mutable_most_recent(&key, None), Some(item));
+        let info_hash = Id::random();
+        second.announce_peer(info_hash, Some(4343)).unwrap();
+        let peers: Vec<SocketAddrV4> = first.get_peers(info_hash).flatten().collect();
+        assert!(peers.contains(&SocketAddrV4::new(Ipv4Addr::LOCALHOST, 4343)));
+    }
+
+    #[test]
+    fn a_node_that_stops_answering_leaves_the_routing_table() {
+        let first = loopback_server(None);
+        let second = loopback_server(Some(&[first.info().local_addr()]));
+        second.bootstrapped();
+        let start = std::time::Instant::now();
+        while first.info().routing_table_size() == 0 {
+            assert!(start.elapsed() < Duration::from_secs(5), "never added");
+            thread::sleep(Duration::from_millis(20));
+        }
+        drop(second);
+        // Two lookups: each visit sends a query and a ping, both unanswered.
+        let _ = first.get_peers(Id::random()).count();
+        let start = std::time::Instant::now();
+        while first.info().routing_table_size() != 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "still in the table"
+            );
+            let _ = first.get_peers(Id::random()).count();
+        }
+    }
+
+    #[test]
+    fn a_node_that_queries_is_added_once_it_answers_a_ping() {
+        // `first` has a (dead) bootstrap node, so mainline's "first node" exception does not
+        // apply: only the verification ping brings `second` into its table.
+        let dead = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let dead = match dead.local_addr().unwrap() {
+            std::net::SocketAddr::V4(address) => address,
+            _ => unreachable!(),
+        };
+        let first = loopback_server(Some(&[dead]));
+        let second = loopback_server(Some(&[first.info().local_addr()]));
+        second.bootstrapped();
+        let start = std::time::Instant::now();
+        while first.info().routing_table_size() == 0 {
+            assert!(start.elapsed() < Duration::from_secs(5), "never added");
+            thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(second.info().routing_table_size(), 1);
+    }
 
     #[test]
     fn bind_twice() {

@@ -23,7 +23,10 @@ pub use dht::{Dht, DhtBuilder, Testnet, TestnetBuilder};
 #[cfg(feature = "node")]
 pub use rpc::{
     config::Config,
-    messages::{MessageType, PutRequestSpecific, RequestSpecific},
+    messages::{
+        MessageType, PutMutableRequestArguments, PutRequest, PutRequestSpecific, RequestSpecific,
+        RequestTypeSpecific,
+    },
     server::{RequestFilter, ServerSettings, MAX_INFO_HASHES, MAX_PEERS, MAX_VALUES},
     ClosestNodes, GetMutableOutcome, PutOutcome, DEFAULT_BOOTSTRAP_NODES, DEFAULT_REQUEST_TIMEOUT,
 };

@@ -9,7 +9,7 @@ pub(crate) mod server;
 mod socket;
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::num::NonZeroUsize;
 use std::time::{Duration, Instant};
 
@@ -20,9 +20,10 @@ use iterative_query::IterativeQuery;
 use put_query::PutQuery;
 
 use crate::common::{
-    validate_immutable, ErrorSpecific, FindNodeRequestArguments, GetImmutableResponseArguments,
-    GetMutableResponseArguments, GetPeersResponseArguments, GetValueRequestArguments, Id, Message,
-    MessageType, MutableItem, NoMoreRecentValueResponseArguments, NoValuesResponseArguments, Node,
+    validate_immutable, AnnouncePeerRequestArguments, ErrorSpecific, FindNodeRequestArguments,
+    GetImmutableResponseArguments, GetMutableResponseArguments, GetPeersResponseArguments,
+    GetValueRequestArguments, Id, Message, MessageType, MutableItem,
+    NoMoreRecentValueResponseArguments, NoValuesResponseArguments, Node, PingResponseArguments,
     PutRequestSpecific, RequestSpecific, RequestTypeSpecific, ResponseSpecific, RoutingTable,
     TransactionId, MAX_BUCKET_SIZE_K,
 };
@@ -54,6 +55,15 @@ const PING_TABLE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 type GetQueriesResult = (Vec<GetQueryOutcome>, bool);
 
 const MAX_CACHED_ITERATIVE_QUERIES: usize = 1000;
+
+/// Most info hashes this node remembers announcing itself (see [Rpc::put]).
+const MAX_OWN_INFO_HASHES: usize = 1 << 20;
+
+/// Most pings in flight to nodes that queried us and are not in the routing table yet.
+const MAX_VERIFYING_REQUESTERS: usize = 32;
+
+/// Requests in a row a routing-table node may leave unanswered before it is removed.
+const MAX_UNANSWERED: u8 = 2;
 
 #[derive(Debug)]
 /// Internal Rpc called in the Dht thread loop, useful to create your own actor setup.
@@ -98,6 +108,17 @@ pub struct Rpc {
 
     public_address: Option<SocketAddrV4>,
     firewalled: bool,
+
+    /// Info hashes this node announced itself, with the port it announced: in server mode,
+    /// its `get_peers` answers for them include this node, so a node that seeds a torrent
+    /// is found by asking it even when no other node stored its announcement.
+    own_info_hashes: LruCache<Id, u16>,
+    /// Pings in flight to nodes that queried us while not in our routing table: a node that
+    /// answers is added, so a node that others bootstrap from (or that restarted and lost
+    /// its table) learns of them without waiting for a refresh.
+    verifying_requesters: HashMap<u32, SocketAddrV4>,
+    /// Requests in a row left unanswered, per address (cleared by any answer).
+    unanswered: HashMap<SocketAddrV4, u8>,
 }
 
 impl Rpc {
@@ -147,6 +168,13 @@ impl Rpc {
 
             public_address: None,
             firewalled: true,
+
+            own_info_hashes: LruCache::new(
+                NonZeroUsize::new(MAX_OWN_INFO_HASHES)
+                    .expect("MAX_OWN_INFO_HASHES is NonZeroUsize"),
+            ),
+            verifying_requesters: HashMap::new(),
+            unanswered: HashMap::new(),
         })
     }
 
@@ -239,6 +267,8 @@ impl Rpc {
 
         let new_query_response = self.handle_message();
 
+        self.forget_unanswering_nodes();
+
         if finished_self_findnode {
             self.log_bootstrap(self.id());
         }
@@ -275,6 +305,11 @@ impl Rpc {
         self.socket.error(address, transaction_id, error)
     }
 
+    /// Stop answering `get_peers` for `info_hash` with this node (see [Rpc::put]).
+    pub fn forget_announced(&mut self, info_hash: &Id) {
+        self.own_info_hashes.pop(info_hash);
+    }
+
     /// Store a value in the closest nodes, optionally trigger a lookup query if
     /// the cached closest_nodes aren't fresh enough.
     ///
@@ -285,6 +320,15 @@ impl Rpc {
         extra_nodes: Option<Box<[Node]>>,
     ) -> Result<(), PutError> {
         let target = *request.target();
+
+        // This node is a DHT node too: it keeps what it puts (and the torrents it announces)
+        // and answers for them, so a lone node or a tiny network still finds them. Nothing is
+        // sent for this; on a large DHT it only adds this node to those holding the item.
+        // Kept even when the put below is refused for a put in flight: the newest item a
+        // node signed or took is what it answers with at once.
+        if self.server_mode() {
+            self.server.store_own(&request);
+        }
 
         if let PutRequestSpecific::PutMutable(PutMutableRequestArguments {
             sig, cas, seq, ..
@@ -317,14 +361,33 @@ impl Rpc {
             };
         }
 
+        if let PutRequestSpecific::AnnouncePeer(AnnouncePeerRequestArguments {
+            info_hash,
+            port,
+            implied_port,
+        }) = &request
+        {
+            let port = match implied_port {
+                Some(true) => self.local_addr().port(),
+                _ => *port,
+            };
+            self.own_info_hashes.put(*info_hash, port);
+        }
+
         let mut query = PutQuery::new(target, request.clone(), extra_nodes);
 
+        // A routing table smaller than one bucket means a network that small: every node is
+        // among the closest, and each join or restart changes who they are, so the nodes a
+        // previous lookup found are not reused (on a large DHT this changes nothing).
+        let small_network = self.routing_table.size() < MAX_BUCKET_SIZE_K;
         if let Some(closest_nodes) = self
             .cached_iterative_queries
             .get(&target)
             .map(|cached| cached.closest_responding_nodes.clone())
             .filter(|closest_nodes| {
-                !closest_nodes.is_empty() && closest_nodes.iter().any(Node::valid_token)
+                !small_network
+                    && !closest_nodes.is_empty()
+                    && closest_nodes.iter().any(Node::valid_token)
             })
         {
             query.start(&mut self.socket, &closest_nodes)?
@@ -386,6 +449,19 @@ impl Rpc {
             debug!(?node_id, "Bootstrapping the routing table");
         }
 
+        // What this node stores itself is an answer like any other node's (it may be one of
+        // the closest nodes, or the only one): without this a node never finds an item or a
+        // peer that was put or announced to it, however small the network.
+        let local = match &request {
+            GetRequestSpecific::GetPeers(GetPeersRequestArguments { info_hash, .. }) => {
+                self.server.local_peers(info_hash).map(Response::Peers)
+            }
+            GetRequestSpecific::GetValue(GetValueRequestArguments { target, seq, .. }) => {
+                self.server.local_value(target, *seq)
+            }
+            GetRequestSpecific::FindNode(_) => None,
+        };
+
         let mut query = IterativeQuery::new(*self.id(), target, request);
 
         // Seed the query either with the closest nodes from the routing table, or the
@@ -428,9 +504,17 @@ impl Rpc {
         // After adding the nodes, we need to start the query.
         query.start(&mut self.socket);
 
+        let local = local.map(|response| {
+            if matches!(response, Response::Mutable(_)) {
+                query.record_mutable_value();
+            }
+            query.response(self.local_addr(), response.clone());
+            vec![response]
+        });
+
         self.iterative_queries.insert(target, query);
 
-        None
+        local
     }
 
     // === Private Methods ===
@@ -481,6 +565,14 @@ impl Rpc {
         let is_ping = matches!(request_specific.request_type, RequestTypeSpecific::Ping);
 
         if self.server_mode() {
+            let own_peer = match &request_specific.request_type {
+                RequestTypeSpecific::GetPeers(GetPeersRequestArguments { info_hash, .. }) => self
+                    .own_info_hashes
+                    .peek(info_hash)
+                    .copied()
+                    .and_then(|port| self.own_peer_address(from, port)),
+                _ => None,
+            };
             let server = &mut self.server;
 
             match server.handle_request(&self.routing_table, from, request_specific) {
@@ -488,6 +580,7 @@ impl Rpc {
                     self.error(from, transaction_id, error);
                 }
                 Some(MessageType::Response(response)) => {
+                    let response = with_own_peer(response, own_peer);
                     self.response(from, transaction_id, response);
                 }
                 _ => {}
@@ -549,6 +642,20 @@ impl Rpc {
     fn handle_response(&mut self, from: SocketAddrV4, message: Message) -> Option<(Id, Response)> {
         // Responses to our requests carry our own 4-byte ids (KrpcSocket drops any other).
         let transaction_id = message.transaction_id.as_u32()?;
+        self.unanswered.remove(&from);
+
+        if self.verifying_requesters.remove(&transaction_id).is_some() {
+            if let (
+                MessageType::Response(ResponseSpecific::Ping(PingResponseArguments {
+                    responder_id,
+                })),
+                false,
+            ) = (&message.message_type, message.read_only)
+            {
+                self.routing_table.add(Node::new(*responder_id, from));
+            }
+            return None;
+        }
 
         // If someone claims to be readonly, then let's not store anything even if they respond.
         if message.read_only {
@@ -1085,8 +1192,14 @@ impl Rpc {
             }
         }
 
-        for (id, _) in done_put.iter() {
+        for (id, result) in done_put.iter() {
             self.put_queries.remove(id);
+            // The nodes it went to are gone: the next put to this target looks again.
+            if result.is_err() {
+                if let Some(cached) = self.cached_iterative_queries.pop(id) {
+                    self.decrement_cached_iterative_query_stats(Some(cached));
+                }
+            }
         }
     }
 
@@ -1096,11 +1209,90 @@ impl Rpc {
             .recv_from()
             .and_then(|(message, from)| match message.message_type {
                 MessageType::Request(request_specific) => {
+                    let requester = (!message.read_only).then_some(request_specific.requester_id);
                     self.handle_request(from, message.transaction_id, request_specific);
+                    // After the answer, so the requester hears that first.
+                    if let Some(id) = requester {
+                        self.verify_requester(from, id);
+                    }
                     None
                 }
                 _ => self.handle_response(from, message),
             })
+    }
+
+    /// A node that queried us and would fit in the routing table is pinged; its answer adds
+    /// it (see [Self::handle_response]). Mainline otherwise adds only nodes met through its
+    /// own lookups, so the first node of a network, or any node whose table is empty after a
+    /// restart, would not learn of the nodes that keep querying it. At most
+    /// [MAX_VERIFYING_REQUESTERS] pings are in flight, and only for buckets with room.
+    fn verify_requester(&mut self, from: SocketAddrV4, id: Id) {
+        if !self.routing_table.would_add(&id) {
+            return;
+        }
+        let socket = &self.socket;
+        self.verifying_requesters
+            .retain(|tid, _| socket.inflight(*tid));
+        if self.verifying_requesters.len() >= MAX_VERIFYING_REQUESTERS
+            || self.verifying_requesters.values().any(|a| *a == from)
+        {
+            return;
+        }
+        let tid = self.socket.request(
+            from,
+            RequestSpecific {
+                requester_id: *self.id(),
+                request_type: RequestTypeSpecific::Ping,
+            },
+        );
+        self.verifying_requesters.insert(tid, from);
+    }
+
+    /// A routing-table node that left [MAX_UNANSWERED] requests in a row unanswered is
+    /// removed. Otherwise a node that went away (a restart on another port, a crash) stays
+    /// until stale, 15 minutes, and every lookup near it waits out a request timeout for it:
+    /// in a small network, that is every lookup.
+    fn forget_unanswering_nodes(&mut self) {
+        let unanswered = self.socket.take_unanswered();
+        if unanswered.is_empty() {
+            return;
+        }
+        if self.unanswered.len() > 4096 {
+            self.unanswered.clear();
+        }
+        for address in unanswered {
+            let count = self.unanswered.entry(address).or_insert(0);
+            *count = count.saturating_add(1);
+            if *count < MAX_UNANSWERED {
+                continue;
+            }
+            self.unanswered.remove(&address);
+            let gone: Vec<Id> = self
+                .routing_table
+                .nodes()
+                .filter(|node| node.address() == address)
+                .map(|node| *node.id())
+                .collect();
+            for id in gone {
+                debug!(?address, "Removing a node that stopped answering");
+                self.routing_table.remove(&id);
+            }
+        }
+    }
+
+    /// This node as a peer at `port`, as `from` can reach it: the address the socket is
+    /// bound to, else loopback for a loopback requester, else the public address the
+    /// responding nodes see.
+    fn own_peer_address(&self, from: SocketAddrV4, port: u16) -> Option<SocketAddrV4> {
+        let bound = *self.local_addr().ip();
+        let ip = if !bound.is_unspecified() {
+            bound
+        } else if from.ip().is_loopback() {
+            Ipv4Addr::LOCALHOST
+        } else {
+            *self.public_address?.ip()
+        };
+        Some(SocketAddrV4::new(ip, port))
     }
 
     /// Check if routing table is empty and log an error if so.
@@ -1155,6 +1347,32 @@ pub enum Response {
     Peers(Vec<SocketAddrV4>),
     Immutable(Box<[u8]>),
     Mutable(MutableItem),
+}
+
+/// A `get_peers` answer with this node added as a peer (a "no values" answer becomes one).
+fn with_own_peer(response: ResponseSpecific, peer: Option<SocketAddrV4>) -> ResponseSpecific {
+    let Some(peer) = peer else {
+        return response;
+    };
+    match response {
+        ResponseSpecific::GetPeers(mut arguments) => {
+            if !arguments.values.contains(&peer) {
+                arguments.values.push(peer);
+            }
+            ResponseSpecific::GetPeers(arguments)
+        }
+        ResponseSpecific::NoValues(NoValuesResponseArguments {
+            responder_id,
+            token,
+            nodes,
+        }) => ResponseSpecific::GetPeers(GetPeersResponseArguments {
+            responder_id,
+            token,
+            values: vec![peer],
+            nodes,
+        }),
+        other => other,
+    }
 }
 
 pub(crate) fn to_socket_address<T: ToSocketAddrs>(bootstrap: &[T]) -> Vec<SocketAddrV4> {
@@ -1302,7 +1520,13 @@ mod tests {
             for _ in 0..100 {
                 rpc.tick();
                 if let Ok((len, _)) = client.recv_from(&mut buf) {
-                    response = Some(Message::from_bytes(&buf[..len]).unwrap());
+                    let message = Message::from_bytes(&buf[..len]).unwrap();
+                    // The node pings a requester it does not know yet (to add it to its
+                    // routing table): that is a query of its own, not the answer.
+                    if matches!(message.message_type, MessageType::Request(_)) {
+                        continue;
+                    }
+                    response = Some(message);
                     break;
                 }
             }

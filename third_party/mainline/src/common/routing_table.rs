@@ -58,6 +58,24 @@ impl RoutingTable {
         bucket.add(node)
     }
 
+    /// Whether [Self::add] would take a node with this id now: not this node, not known
+    /// yet, and its bucket has room (or a stale node to replace).
+    pub fn would_add(&self, node_id: &Id) -> bool {
+        let distance = self.id.distance(node_id);
+        if distance == 0
+            || self
+                .buckets
+                .values()
+                .any(|bucket| bucket.nodes.iter().any(|node| node.id() == node_id))
+        {
+            return false;
+        }
+        self.buckets.get(&distance).is_none_or(|bucket| {
+            bucket.nodes.len() < MAX_BUCKET_SIZE_K
+                || bucket.nodes.first().is_some_and(Node::is_stale)
+        })
+    }
+
     /// Remove a node from this routing table.
     pub fn remove(&mut self, node_id: &Id) {
         let distance = self.id.distance(node_id);

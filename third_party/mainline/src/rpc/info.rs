@@ -13,6 +13,7 @@ pub struct Info {
     firewalled: bool,
     dht_size_estimate: (usize, f64),
     server_mode: bool,
+    routing_table_size: usize,
 }
 
 impl Info {
@@ -46,6 +47,11 @@ impl Info {
         self.server_mode
     }
 
+    /// Number of nodes in the routing table.
+    pub fn routing_table_size(&self) -> usize {
+        self.routing_table_size
+    }
+
     /// Returns:
     ///  1. Normal Dht size estimate based on all closer `nodes` in query responses.
     ///  2. Standard deviaiton as a function of the number of samples used in this estimate.
@@ -65,6 +71,7 @@ impl From<&Rpc> for Info {
             public_address: rpc.public_address(),
             firewalled: rpc.firewalled(),
             server_mode: rpc.server_mode(),
+            routing_table_size: rpc.routing_table().size(),
         }
     }
 }

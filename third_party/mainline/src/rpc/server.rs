@@ -379,6 +379,62 @@ impl Server {
         })
     }
 
+    /// Stores an item this node puts itself, exactly as a put from another node would be
+    /// stored (the signature checked, a lower seq never replacing a higher one): a node
+    /// alone, or one of a handful, then answers lookups for what it publishes instead of
+    /// holding it nowhere until a put finds other nodes.
+    pub(crate) fn store_own(&mut self, request: &PutRequestSpecific) {
+        match request {
+            PutRequestSpecific::PutImmutable(PutImmutableRequestArguments { target, v }) => {
+                if v.len() <= 1000 && validate_immutable(v, *target) {
+                    self.immutable_values.put(*target, v.clone());
+                }
+            }
+            PutRequestSpecific::PutMutable(PutMutableRequestArguments {
+                target,
+                v,
+                k,
+                seq,
+                sig,
+                salt,
+                ..
+            }) => {
+                if self
+                    .mutable_values
+                    .peek(target)
+                    .is_some_and(|previous| previous.seq() > *seq)
+                {
+                    return;
+                }
+                if let Ok(item) =
+                    MutableItem::from_dht_message(*target, k, v.clone(), *seq, sig, salt.clone())
+                {
+                    self.mutable_values.put(*target, item);
+                }
+            }
+            PutRequestSpecific::AnnouncePeer(_) => {}
+        }
+    }
+
+    /// The value this node stores under `target` (newer than `seq`, if given), as a lookup
+    /// would get it from this node.
+    pub(crate) fn local_value(&mut self, target: &Id, seq: Option<i64>) -> Option<super::Response> {
+        if seq.is_none() {
+            if let Some(v) = self.immutable_values.get(target) {
+                return Some(super::Response::Immutable(v.clone()));
+            }
+        }
+        self.mutable_values
+            .get(target)
+            .filter(|item| seq.is_none_or(|seq| item.seq() > seq))
+            .map(|item| super::Response::Mutable(item.clone()))
+    }
+
+    /// Peers announced to this node for `info_hash`.
+    pub(crate) fn local_peers(&mut self, info_hash: &Id) -> Option<Vec<SocketAddrV4>> {
+        self.peers.get_random_peers(info_hash)
+    }
+
     /// Handle get mutable request
     fn handle_get_mutable(
         &mut self,

@@ -33,6 +33,8 @@ pub struct KrpcSocket {
     inflight_requests: InflightRequests,
     last_cleanup: Instant,
     local_addr: SocketAddrV4,
+    /// Addresses whose requests went unanswered, until the Rpc takes them.
+    unanswered: Vec<SocketAddrV4>,
     // poll_interval: Duration,
 }
 
@@ -64,6 +66,7 @@ impl KrpcSocket {
             server_mode: config.server_mode,
             inflight_requests: InflightRequests::new(request_timeout),
             last_cleanup: Instant::now(),
+            unanswered: Vec::new(),
             local_addr,
         })
     }
@@ -94,6 +97,11 @@ impl KrpcSocket {
     }
 
     // === Public Methods ===
+
+    /// Addresses whose requests timed out since the last call.
+    pub fn take_unanswered(&mut self) -> Vec<SocketAddrV4> {
+        std::mem::take(&mut self.unanswered)
+    }
 
     /// Returns true if this message's transaction_id is still inflight
     pub fn inflight(&self, transaction_id: u32) -> bool {
@@ -149,7 +157,7 @@ impl KrpcSocket {
         let now = Instant::now();
         if now.duration_since(self.last_cleanup) > INFLIGHT_CLEANUP_INTERVAL {
             self.last_cleanup = now;
-            self.inflight_requests.cleanup();
+            self.inflight_requests.cleanup(&mut self.unanswered);
         }
 
         match self.socket.recv_from(&mut buf) {

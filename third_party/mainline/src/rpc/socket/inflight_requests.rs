@@ -74,13 +74,20 @@ impl InflightRequests {
         self.requests.remove(&transaction_id)
     }
 
-    /// Cleanup expired requests based on timeout
+    /// Cleanup expired requests based on timeout, adding the addresses they went to
+    /// (unanswered) to `expired`.
     /// O(n) scans all requests to remove expired ones
-    pub fn cleanup(&mut self) {
+    pub fn cleanup(&mut self, expired: &mut Vec<SocketAddrV4>) {
         let now = Instant::now();
         let cutoff = now - self.timeout;
 
         // Remove expired requests in a single pass using retain
-        self.requests.retain(|_, request| request.sent_at > cutoff);
+        self.requests.retain(|_, request| {
+            let keep = request.sent_at > cutoff;
+            if !keep {
+                expired.push(request.to);
+            }
+            keep
+        });
     }
 }

@@ -6,12 +6,29 @@
 //!
 //! Nothing here ever falls back to mainline's public bootstrap routers: an empty bootstrap list
 //! starts a network of its own.
+//!
+//! Small networks (a group's own DHT, a LAN) work like the large one: the patch makes a
+//! node keep and answer for what it puts and announces, and read its own storage in its
+//! lookups; here, what was put or announced while the routing table was small is run again
+//! as the table grows ([`retry`]), and puts that reach this node are passed on to it
+//! ([`heard`]), so a follower hears its publisher's new heads without an HTTP route.
+
+pub mod contacts;
+mod heard;
+mod retry;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_lite::StreamExt;
 use mainline::async_dht::AsyncDht;
 use mainline::{Dht, Id};
+use tokio::sync::mpsc;
+
+pub use heard::HeardItem;
+pub use retry::SMALL_TABLE;
+use retry::{Operation, Retries};
 
 /// What a DHT node binds to and whom it asks first.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +77,8 @@ pub enum DhtError {
 pub struct DhtNode {
     dht: AsyncDht,
     local_addr: SocketAddrV4,
+    retries: Arc<Mutex<Retries>>,
+    heard: Arc<Mutex<Option<mpsc::Receiver<HeardItem>>>>,
 }
 
 impl DhtNode {
@@ -77,6 +96,11 @@ impl DhtNode {
         if config.server_mode {
             builder.server_mode();
         }
+        let (observer, heard) = heard::PutObserver::new();
+        builder.server_settings(mainline::ServerSettings {
+            filter: Box::new(observer),
+            ..Default::default()
+        });
 
         let dht = builder.build().map_err(|source| DhtError::Bind {
             address: SocketAddrV4::new(config.bind_address, config.port),
@@ -93,7 +117,99 @@ impl DhtNode {
         Ok(Self {
             dht: dht.as_async(),
             local_addr,
+            retries: Arc::default(),
+            heard: Arc::new(Mutex::new(Some(heard))),
         })
+    }
+
+    /// The mutable items other nodes put to this one, unchecked (see [`HeardItem::verify`]).
+    /// The first call takes the queue; later ones get `None`.
+    pub fn take_heard_items(&self) -> Option<mpsc::Receiver<HeardItem>> {
+        self.heard.lock().ok()?.take()
+    }
+
+    /// Addresses of the nodes in the routing table that are not stale: what a restart
+    /// bootstraps from (see [`contacts`]).
+    pub async fn contacts(&self) -> Vec<String> {
+        self.dht.to_bootstrap().await
+    }
+
+    /// Nodes in the routing table now.
+    pub async fn routing_table_size(&self) -> usize {
+        self.dht.info().await.routing_table_size()
+    }
+
+    /// Waits until the routing table holds `nodes` nodes, or `limit` has passed; the size.
+    pub async fn wait_for_table(&self, nodes: usize, limit: Duration) -> usize {
+        let until = tokio::time::Instant::now() + limit;
+        loop {
+            let size = self.routing_table_size().await;
+            if size >= nodes || tokio::time::Instant::now() >= until {
+                return size;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Runs the puts and announces made while the routing table was small again as it
+    /// grows, and retries failed ones (see [`retry`]). Runs until dropped.
+    pub async fn retry_loop(&self) {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let size = self.routing_table_size().await;
+            let due = match self.retries.lock() {
+                Ok(mut retries) => retries.take_due(size),
+                Err(_) => return,
+            };
+            if !due.is_empty() {
+                tracing::debug!(
+                    operations = due.len(),
+                    table = size,
+                    "DHT: running puts and announces again"
+                );
+            }
+            for operation in due {
+                let node = self.clone();
+                tokio::spawn(async move { node.run(operation).await });
+            }
+        }
+    }
+
+    /// Operations waiting to run again.
+    pub fn pending_operations(&self) -> usize {
+        self.retries.lock().map_or(0, |r| r.len())
+    }
+
+    /// Runs an operation and records its outcome with the table size it went out with.
+    async fn run(&self, operation: Operation) -> Result<(), DhtError> {
+        let table = self.routing_table_size().await;
+        let result = match &operation {
+            Operation::Put(item) => {
+                let salt = Some(item.salt()).filter(|s| !s.is_empty());
+                let signed = mainline::MutableItem::new_signed_unchecked(
+                    *item.key().as_bytes(),
+                    item.signature(),
+                    item.value(),
+                    item.seq(),
+                    salt,
+                );
+                self.dht
+                    .put_mutable(signed, None)
+                    .await
+                    .map(drop)
+                    .map_err(DhtError::from)
+            }
+            Operation::Announce { info_hash, port } => self
+                .dht
+                .announce_peer(Id::from(*info_hash), Some(*port))
+                .await
+                .map(drop)
+                .map_err(DhtError::from),
+        };
+        if let Ok(mut retries) = self.retries.lock() {
+            retries.note(&operation, table, result.is_ok());
+        }
+        result
     }
 
     /// The UDP address this node is bound to: what other nodes and clients bootstrap from.
@@ -111,13 +227,20 @@ impl DhtNode {
         &self.dht
     }
 
-    /// Announces that a peer at this node's IP and `port` has `info_hash`
-    /// (stored on the closest nodes of the DHT).
+    /// Announces that a peer at this node's IP and `port` has `info_hash` (stored on the
+    /// closest nodes of the DHT; this node answers for it too). Made while the routing table
+    /// is small, it runs again as the table grows.
     pub async fn announce_peer(&self, info_hash: [u8; 20], port: u16) -> Result<(), DhtError> {
-        self.dht
-            .announce_peer(Id::from(info_hash), Some(port))
-            .await?;
-        Ok(())
+        self.run(Operation::Announce { info_hash, port }).await
+    }
+
+    /// This node no longer seeds `info_hash`: its `get_peers` answers stop naming it, and an
+    /// announce waiting to run again is dropped (what other nodes stored expires there).
+    pub fn forget_announced(&self, info_hash: [u8; 20]) {
+        self.dht.forget_announced(Id::from(info_hash));
+        if let Ok(mut retries) = self.retries.lock() {
+            retries.forget_announce(&info_hash);
+        }
     }
 
     /// Peers announced for `info_hash`, gathered until the lookup ends (deduplicated).
@@ -168,17 +291,10 @@ impl DhtNode {
 
     /// Stores a signed BEP 44 item (a feed head or an identity record) on the closest nodes.
     /// Any node may do this for any item it holds: no secret is needed to republish.
+    /// This node keeps it too, and answers for it; made while the routing table is small,
+    /// the put runs again as the table grows.
     pub async fn put_item(&self, item: &feeds::MutableItem) -> Result<(), DhtError> {
-        let salt = Some(item.salt()).filter(|s| !s.is_empty());
-        let signed = mainline::MutableItem::new_signed_unchecked(
-            *item.key().as_bytes(),
-            item.signature(),
-            item.value(),
-            item.seq(),
-            salt,
-        );
-        self.dht.put_mutable(signed, None).await?;
-        Ok(())
+        self.run(Operation::Put(Box::new(item.clone()))).await
     }
 
     /// The most recent item under `key` and `salt` the DHT holds, checked again with `feeds`.
