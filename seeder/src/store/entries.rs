@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use ::feeds::{FeedName, IdentityKey, InfoHash, Kind, SignedEntry};
 
 use super::feeds::append_state;
+use super::search;
 use super::{ErrorKind, JobResult, Result, Store, corrupt, ensure_feed, feed_id, feed_label, now};
 
 /// The most rows one query returns, whatever limit it is given.
@@ -353,7 +354,9 @@ pub(super) fn append(
         ])?;
         if let Some(target) = retracts {
             retract.execute(params![id, target])?;
+            search::remove_entry(tx, id, target)?;
         }
+        search::index_entry(tx, id, signed)?;
         if let Some(infohash) = infohash {
             link.execute(params![id, infohash])?;
         }

@@ -28,6 +28,7 @@ mod limits;
 mod logs;
 mod nodes;
 pub mod schema;
+pub mod search;
 mod torrents;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -52,6 +53,7 @@ pub use self::identities::IdentityInfo;
 pub use self::limits::{Admission, CapChange, Caps, FollowCaps, Usage};
 pub use self::logs::{LogPart, LogTorrent};
 pub use self::nodes::{KnownNode, REGISTRATION_LIFETIME_SECS, Registered};
+pub use self::search::{SearchHit, SearchOrder, SearchQuery, SearchResults};
 pub use self::torrents::{
     NewFile, NewTorrent, Origin, StoredFile, StoredTorrent, TorrentQuery, TorrentState,
 };

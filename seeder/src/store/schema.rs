@@ -13,7 +13,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{ErrorKind, JobResult};
 
 /// The migrations, oldest first; the schema version is how many have been applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 const V1: &str = "
 CREATE TABLE identities (
@@ -167,6 +167,49 @@ ALTER TABLE node_feeds ADD COLUMN pushed INTEGER NOT NULL DEFAULT 0 CHECK (pushe
 CREATE INDEX node_feeds_pushed ON node_feeds (last_seen, feed_id, node_id) WHERE pushed = 1;
 ";
 
+/// Search (see `search.rs`): a row per indexed entry with the columns filters need, its file
+/// extensions, and two contentless FTS5 tables keyed by `doc_id` (trigram for substrings,
+/// unicode61 words with prefix indexes). Deleting a `search_docs` row (a retraction, or its
+/// feed's cascade) deletes its FTS rows through the trigger. Filled from the stored entries
+/// by [`super::search::backfill`] in the same transaction.
+const V5: &str = "
+CREATE TABLE search_docs (
+    doc_id  INTEGER PRIMARY KEY,
+    feed_id INTEGER NOT NULL REFERENCES feeds ON DELETE CASCADE,
+    seq     INTEGER NOT NULL,
+    kind    TEXT NOT NULL,
+    time    INTEGER NOT NULL,
+    size    INTEGER,
+    title   TEXT NOT NULL,
+    UNIQUE (feed_id, seq)
+);
+CREATE INDEX search_docs_by_time ON search_docs (time, doc_id);
+CREATE TABLE search_exts (
+    ext    TEXT NOT NULL,
+    doc_id INTEGER NOT NULL REFERENCES search_docs ON DELETE CASCADE,
+    PRIMARY KEY (ext, doc_id)
+) WITHOUT ROWID;
+CREATE INDEX search_exts_by_doc ON search_exts (doc_id);
+CREATE VIRTUAL TABLE search_text USING fts5 (
+    title, description, meta, files,
+    content = '', contentless_delete = 1,
+    tokenize = 'trigram remove_diacritics 1'
+);
+CREATE VIRTUAL TABLE search_words USING fts5 (
+    title, description, meta, files,
+    content = '', contentless_delete = 1,
+    tokenize = 'unicode61 remove_diacritics 2', prefix = '1 2 3'
+);
+CREATE TRIGGER search_docs_delete AFTER DELETE ON search_docs BEGIN
+    DELETE FROM search_text WHERE rowid = old.doc_id;
+    DELETE FROM search_words WHERE rowid = old.doc_id;
+END;
+";
+
+/// The index in [`MIGRATIONS`] of the one that adds search, after which stored entries are
+/// indexed.
+const SEARCH_MIGRATION: usize = 4;
+
 /// The schema version this program writes.
 pub fn current_version() -> usize {
     MIGRATIONS.len()
@@ -190,8 +233,11 @@ pub(super) fn migrate(conn: &mut Connection) -> JobResult<()> {
             known: MIGRATIONS.len(),
         });
     }
-    for migration in &MIGRATIONS[applied..] {
+    for (version, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx.execute_batch(migration)?;
+        if version == SEARCH_MIGRATION {
+            super::search::backfill(&tx)?;
+        }
     }
     if applied < MIGRATIONS.len() {
         tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;

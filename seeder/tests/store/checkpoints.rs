@@ -60,9 +60,11 @@ async fn a_store_without_checkpoints_rebuilds_them_from_its_entries() {
     }
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        // What schemas 3 and 4 added goes (4: the pushed mark on node URLs).
+        // What schemas 3 to 5 added goes (4: the pushed mark on node URLs; 5: search).
         conn.execute_batch(
-            "ALTER TABLE feeds DROP COLUMN checkpoint;
+            "DROP TABLE search_exts; DROP TABLE search_docs;
+             DROP TABLE search_text; DROP TABLE search_words;
+             ALTER TABLE feeds DROP COLUMN checkpoint;
              DROP INDEX node_feeds_pushed;
              ALTER TABLE node_feeds DROP COLUMN pushed;",
         )

@@ -22,6 +22,7 @@ mod checkpoints;
 mod entries;
 mod limits;
 mod nodes;
+mod search;
 mod torrents;
 
 fn name(s: &str) -> FeedName {
