@@ -196,6 +196,7 @@ fn push(
         content,
         meta: BTreeMap::from([("title".to_string(), format!("Episode {seq}"))]),
         delegation,
+        member: None,
     };
     feed.push(entry.sign(signer)?);
     Ok(())
