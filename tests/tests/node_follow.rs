@@ -89,7 +89,6 @@ fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it()
         &format!("{identity}/main"),
         "--dht-bootstrap",
         &network.bootstrap(),
-        "--allow-private-fetch",
     ]);
     assert!(
         out.starts_with(&format!("valid: {identity}/main: 5 entries verified")),

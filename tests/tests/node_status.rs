@@ -37,13 +37,11 @@ fn the_status_page_shows_the_lonely_torrent_first_and_is_the_operators_only() {
         &["--feed", "talks"],
     );
     let alice = song["identity"].as_str().unwrap().to_owned();
-    // Both nodes live on 127.0.0.1 and fetch heads, logs and .torrent files from each other.
-    let private = || vec!["--allow-private-fetch".to_string()];
     let publisher = NodeProcess::start(
         &publisher_data,
         &NodeOptions {
             bootstrap: None,
-            args: private(),
+            args: Vec::new(),
         },
     );
 
@@ -56,7 +54,7 @@ fn the_status_page_shows_the_lonely_torrent_first_and_is_the_operators_only() {
         &data,
         &NodeOptions {
             bootstrap: Some(publisher.dht_address()),
-            args: [private(), vec!["--max-bytes".into(), "64MiB".into()]].concat(),
+            args: vec!["--max-bytes".into(), "64MiB".into()],
         },
     );
     follow(&data, &format!("{alice}/main"), &["--max-bytes", "8MiB"]);

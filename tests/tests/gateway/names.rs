@@ -149,8 +149,7 @@ fn hostile_names_from_another_publisher_are_shown_escaped_and_saved_inside_the_f
         write(&staging.join(from), content);
     }
     let infohash = publish_hostile(&m, &staging);
-    // HTTP between loopback nodes (pushes, log parts) until DHT-only replication (issue 13).
-    let node_m = network.start_node(&m, &["--allow-private-fetch"]);
+    let node_m = network.start_node(&m, &[]);
     let identity = tests::binary::field(
         &tests::binary::swarmfeed_ok(&["--data", m.to_str().unwrap(), "identity", "show"]),
         "id",
@@ -158,7 +157,7 @@ fn hostile_names_from_another_publisher_are_shown_escaped_and_saved_inside_the_f
     .unwrap()
     .to_owned();
 
-    let node_b = network.start_node(&b, &["--allow-private-fetch"]);
+    let node_b = network.start_node(&b, &[]);
     follow_until_held(&b, &identity, 1, Duration::from_secs(90));
     // Saved inside the follower's download folder, under the names as signed.
     let folder = b.join("downloads").join(&infohash).join(ROOT);
