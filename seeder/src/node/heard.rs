@@ -5,7 +5,7 @@
 
 use feeds::{FeedName, SignedHead, SignedIdentityRecord};
 
-use super::{NodeHandle, replicate};
+use super::{NodeHandle, schedule};
 use crate::dht::HeardItem;
 use crate::store::HeadChange;
 
@@ -45,7 +45,7 @@ async fn take_in(node: &NodeHandle, heard: HeardItem) {
         };
         if let Ok(HeadChange::Newer) = node.store.put_identity_record(&record).await {
             tracing::debug!(%identity, seq = record.item().seq(), "heard a new identity record in the DHT");
-            replicate::expand_soon(node);
+            schedule::expand_soon(node);
         }
         return;
     }
@@ -72,6 +72,6 @@ async fn take_in(node: &NodeHandle, heard: HeardItem) {
     };
     if let Ok(HeadChange::Newer) = node.store.put_head(&head).await {
         tracing::debug!(%identity, %feed, seq = head.head().seq, "heard a new head in the DHT");
-        replicate::update_soon(node, identity, feed);
+        schedule::update_soon(node, identity, feed);
     }
 }

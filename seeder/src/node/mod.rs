@@ -20,6 +20,7 @@ mod replicate;
 mod republish;
 mod restore;
 mod routes;
+mod schedule;
 mod scrub;
 mod server;
 mod tails;
@@ -70,7 +71,7 @@ pub struct NodeInner {
     /// Wakes the replication loop (a follow, a pushed head).
     wake: Notify,
     /// Followed feeds being updated (at most a few at once, never one feed twice).
-    updates: replicate::Updates,
+    updates: schedule::Updates,
     /// Set when disk caps changed or space was freed: torrents waiting over a cap are
     /// reconsidered.
     recheck_caps: std::sync::atomic::AtomicBool,
@@ -186,7 +187,7 @@ impl Node {
                 http_addr,
                 outbound,
                 wake: Notify::new(),
-                updates: replicate::Updates::default(),
+                updates: schedule::Updates::default(),
                 recheck_caps: std::sync::atomic::AtomicBool::new(false),
                 registrations: routes::Registrations::default(),
                 traffic: TrafficHistory::default(),
@@ -210,7 +211,7 @@ impl Node {
         metrics::check_config(&handle.config.gateway);
         tasks.push(tokio::spawn(server::serve(listener, app, limits, cancel)));
         tasks.push(tokio::spawn(control::serve(handle.clone(), control)));
-        tasks.push(tokio::spawn(replicate::poll_loop(handle.clone())));
+        tasks.push(tokio::spawn(schedule::poll_loop(handle.clone())));
         tasks.push(tokio::spawn(republish::republish_loop(handle.clone())));
         tasks.push(tokio::spawn(republish::retry_loop(handle.clone())));
         tasks.push(tokio::spawn(republish::contacts_loop(handle.clone())));
