@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use seeder::engine::{TorrentState, TorrentStatus};
-use seeder::node::{ApiError, verify_failures};
+use seeder::node::ApiError;
 use seeder::store::{FollowStatus, Holdings, Origin};
 
 use super::layout::{page, size, time};
@@ -147,7 +147,7 @@ async fn render(gateway: &Gateway) -> Result<Markup, PageError> {
             (holdings.never_verified) " not since they were added. Last verification: "
             (holdings.newest_verified.map_or("never".to_string(), time))
             "; oldest: " (holdings.oldest_verified.map_or("none".to_string(), time)) ". "
-            "Content that did not match its entry since the node started: " (verify_failures()) "." }
+            "Content that did not match its entry since the node started: " (node.metrics().verify_failures()) "." }
         h2 { "Errors" }
         (errors(&follows, &problems, &failed, &holdings))
     })

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -82,14 +82,14 @@ async fn admit_waiting(node: &NodeHandle) {
 /// The torrent's files must be exactly those its entry names (the size reserved): a magnet
 /// link's metadata is fetched and checked first, and nothing is written before.
 pub(super) async fn start_download(node: &NodeHandle, infohash: InfoHash, name: Option<String>) {
-    if !in_flight().lock().is_ok_and(|mut set| set.insert(infohash)) {
+    if !node.downloads.begin(infohash) {
         return;
     }
     let node = node.clone();
     tokio::spawn(async move {
         // A node that served the .torrent and seeds it is a peer at once; the DHT is asked
         // when there is none (and by the content loop's lookups in any case).
-        let mut peers = take_hints(infohash);
+        let mut peers = node.downloads.take_hints(infohash);
         if peers.is_empty() {
             peers = fetch::swarm_peers(&node, infohash).await;
         }
@@ -114,9 +114,7 @@ pub(super) async fn start_download(node: &NodeHandle, infohash: InfoHash, name: 
                 let _ = node.store.release(&infohash).await;
             }
         }
-        if let Ok(mut set) = in_flight().lock() {
-            set.remove(&infohash);
-        }
+        node.downloads.end(&infohash);
     });
 }
 
@@ -203,42 +201,53 @@ fn matches_entry(info: &feeds::Info, name: &str, total: u64, files: &[StoredFile
                 .all(|((path, len), f)| *path == f.path && *len == f.length))
 }
 
-/// Peers known for followed torrents before their download starts (the nodes that served
-/// their .torrent and seed them), taken by [`start_download`].
-fn hints() -> &'static Mutex<HashMap<InfoHash, Vec<SocketAddr>>> {
-    static HINTS: OnceLock<Mutex<HashMap<InfoHash, Vec<SocketAddr>>>> = OnceLock::new();
-    HINTS.get_or_init(Default::default)
+/// Followed downloads about to start: peers known for them before they do (the nodes that
+/// served their .torrent and seed them, taken by [`start_download`]), and those being added
+/// right now (a magnet add can take a while). One per node.
+#[derive(Default)]
+pub(super) struct Downloads {
+    hints: Mutex<HashMap<InfoHash, Vec<SocketAddr>>>,
+    in_flight: Mutex<HashSet<InfoHash>>,
 }
 
 /// Most torrents with peer hints waiting for their download (one over a disk cap may wait
 /// long; its hints then go, and the DHT finds peers when it starts).
 const MAX_HINTED: usize = 4096;
 
-/// Notes that `peer` seeds `infohash`, for when its download starts.
-pub(super) fn hint_peer(infohash: InfoHash, peer: SocketAddr) {
-    if let Ok(mut hints) = hints().lock() {
-        if hints.len() >= MAX_HINTED && !hints.contains_key(&infohash) {
-            hints.clear();
-        }
-        let peers = hints.entry(infohash).or_default();
-        if !peers.contains(&peer) {
-            peers.push(peer);
+impl Downloads {
+    /// Notes that `peer` seeds `infohash`, for when its download starts.
+    pub(super) fn hint_peer(&self, infohash: InfoHash, peer: SocketAddr) {
+        if let Ok(mut hints) = self.hints.lock() {
+            if hints.len() >= MAX_HINTED && !hints.contains_key(&infohash) {
+                hints.clear();
+            }
+            let peers = hints.entry(infohash).or_default();
+            if !peers.contains(&peer) {
+                peers.push(peer);
+            }
         }
     }
-}
 
-fn take_hints(infohash: InfoHash) -> Vec<SocketAddr> {
-    hints()
-        .lock()
-        .ok()
-        .and_then(|mut hints| hints.remove(&infohash))
-        .unwrap_or_default()
-}
+    fn take_hints(&self, infohash: InfoHash) -> Vec<SocketAddr> {
+        self.hints
+            .lock()
+            .ok()
+            .and_then(|mut hints| hints.remove(&infohash))
+            .unwrap_or_default()
+    }
 
-/// Torrents being added right now (a magnet add can take a while).
-fn in_flight() -> &'static Mutex<HashSet<InfoHash>> {
-    static IN_FLIGHT: OnceLock<Mutex<HashSet<InfoHash>>> = OnceLock::new();
-    IN_FLIGHT.get_or_init(Default::default)
+    /// Whether `infohash` was not being added already (it is now).
+    fn begin(&self, infohash: InfoHash) -> bool {
+        self.in_flight
+            .lock()
+            .is_ok_and(|mut set| set.insert(infohash))
+    }
+
+    fn end(&self, infohash: &InfoHash) {
+        if let Ok(mut set) = self.in_flight.lock() {
+            set.remove(infohash);
+        }
+    }
 }
 
 /// Watches followed downloads: feeds them DHT peers, verifies each finished file's BLAKE3

@@ -7,6 +7,7 @@
 //! in constant time), `public` anyone, `off` nobody.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -14,6 +15,26 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, NodeHandle};
 use crate::config::MetricsAccess;
+
+/// The counters one node keeps since it started. Each node owns its own: two nodes in one
+/// process (the tests run several) count apart.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Content on disk that did not match its entry (downloads that failed BLAKE3 included).
+    verify_failures: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts a BLAKE3 mismatch.
+    pub fn count_verify_failure(&self) {
+        self.verify_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times content on disk did not match its entry since the node started.
+    pub fn verify_failures(&self) -> u64 {
+        self.verify_failures.load(Ordering::Relaxed)
+    }
+}
 
 /// Prometheus text format: torrents, bytes, peers.
 pub async fn metrics(
@@ -43,7 +64,7 @@ pub async fn metrics(
          # TYPE swarmfeed_peers gauge\nswarmfeed_peers {peers}\n\
          # TYPE swarmfeed_verify_failures counter\nswarmfeed_verify_failures {}\n",
         all.len(),
-        super::verify_failures()
+        node.metrics.verify_failures()
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }

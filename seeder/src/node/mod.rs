@@ -45,11 +45,12 @@ pub use control::{
     CapValue, ControlClient, ControlError, FollowRequest, PublishedRequest, follow_json,
 };
 pub use error::{Error, Result};
+pub use metrics::Metrics;
 pub use outbound::{AddressPolicy, Network, NodeUrl, Outbound, OutboundError};
 pub use replicate::{follow_now, update_feed};
 pub use restore::{RestoreOptions, RestoredFeed, restore_identity};
 pub use routes::{ApiError, parse_feed, parse_identity, parse_infohash};
-pub use scrub::{ScrubConfig, verify_failures};
+pub use scrub::ScrubConfig;
 pub use traffic::{TrafficHistory, TrafficMinute};
 
 /// What every part of a running node shares. Cheap to clone.
@@ -81,6 +82,12 @@ pub struct NodeInner {
     pub traffic: TrafficHistory,
     /// Node URLs recorded from pushes, per feed and in all.
     pushed: pushed::PushedNodes,
+    /// Peer hints and adds under way of followed downloads.
+    downloads: content::Downloads,
+    /// When this node last registered as a follower with another node, per feed.
+    registered_with: replicate::RegisteredWith,
+    /// Counters behind `/metrics` and the status page.
+    metrics: Metrics,
     cancel: CancellationToken,
 }
 
@@ -101,6 +108,11 @@ impl NodeHandle {
     /// Bytes sent and received by the engine since it started, over the torrents it holds.
     pub fn traffic_totals(&self) -> (u64, u64) {
         traffic::totals(self)
+    }
+
+    /// The node's own counters (`/metrics`, the status page).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The node's BitTorrent port, as announced in the DHT.
@@ -192,6 +204,9 @@ impl Node {
                 registrations: routes::Registrations::default(),
                 traffic: TrafficHistory::default(),
                 pushed: pushed::PushedNodes::default(),
+                downloads: content::Downloads::default(),
+                registered_with: replicate::RegisteredWith::default(),
+                metrics: Metrics::default(),
                 cancel: CancellationToken::new(),
             }),
         };

@@ -3,7 +3,7 @@
 //! keep heads alive in the DHT (mainline never republishes; any node may, without a secret).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use feeds::layout::{SEGMENT_ENTRIES, log_torrent, read_tail, segment_name, tail_name};
@@ -335,7 +335,7 @@ async fn take_in_entry(node: &NodeHandle, signed: &SignedEntry) {
                 if let Some((bytes, peer)) = fetched {
                     new.metainfo = Some(bytes);
                     if let Some(peer) = peer {
-                        content::hint_peer(content.infohash, peer);
+                        node.downloads.hint_peer(content.infohash, peer);
                     }
                 }
                 if let Err(e) = node.store.put_torrent(new).await {
@@ -351,6 +351,27 @@ async fn take_in_entry(node: &NodeHandle, signed: &SignedEntry) {
     }
 }
 
+/// When this node last registered as a follower with a node, per (node URL, feed).
+#[derive(Default)]
+pub(super) struct RegisteredWith(Mutex<HashMap<String, Instant>>);
+
+impl RegisteredWith {
+    /// Whether a registration with `url` for the feed is due (it is noted as made now).
+    /// Registered within the day: nothing to do. (Registrations lapse after a week unless
+    /// renewed, so a follower that runs for long renews its own daily.)
+    fn due(&self, url: &str, identity: &IdentityKey, feed: &FeedName) -> bool {
+        const RENEW: Duration = Duration::from_secs(24 * 3600);
+        let key = format!("{url} {identity}/{feed}");
+        self.0.lock().is_ok_and(|mut map| {
+            let due = map.get(&key).is_none_or(|at| at.elapsed() >= RENEW);
+            if due {
+                map.insert(key, Instant::now());
+            }
+            due
+        })
+    }
+}
+
 /// Tells a node serving a feed that this node follows it, so it pushes new heads here.
 async fn register_as_follower(
     node: &NodeHandle,
@@ -358,20 +379,7 @@ async fn register_as_follower(
     identity: &IdentityKey,
     feed: &FeedName,
 ) {
-    // Registered within the day: nothing to do. (Registrations lapse after a week unless
-    // renewed, so a follower that runs for long renews its own daily.)
-    static REGISTERED: OnceLock<Mutex<HashMap<String, Instant>>> = OnceLock::new();
-    const RENEW: Duration = Duration::from_secs(24 * 3600);
-    let key = format!("{} -> {url} {identity}/{feed}", node.public_url);
-    let registered = REGISTERED.get_or_init(Default::default);
-    let due = registered.lock().is_ok_and(|mut map| {
-        let due = map.get(&key).is_none_or(|at| at.elapsed() >= RENEW);
-        if due {
-            map.insert(key, Instant::now());
-        }
-        due
-    });
-    if !due {
+    if !node.registered_with.due(url, identity, feed) {
         return;
     }
     let body = serde_json::json!({"identity": identity.to_string(), "feed": feed.as_str(), "url": node.public_url});

@@ -13,7 +13,6 @@
 //!   by piece by the engine and the bad pieces downloaded again, then BLAKE3-verified as
 //!   after any download. Each mismatch counts in `/metrics` (`swarmfeed_verify_failures`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use feeds::InfoHash;
@@ -43,19 +42,6 @@ impl Default for ScrubConfig {
             check_secs: 60,
         }
     }
-}
-
-/// Mismatches found since the node started (downloads that failed BLAKE3 included).
-static VERIFY_FAILURES: AtomicU64 = AtomicU64::new(0);
-
-/// How many times content on disk did not match its entry since the node started.
-pub fn verify_failures() -> u64 {
-    VERIFY_FAILURES.load(Ordering::Relaxed)
-}
-
-/// Counts a BLAKE3 mismatch.
-pub fn count_failure() {
-    VERIFY_FAILURES.fetch_add(1, Ordering::Relaxed);
 }
 
 /// What the start check found among published torrents.
@@ -262,7 +248,7 @@ async fn verify_published(node: &NodeHandle, torrent: &StoredTorrent, full: bool
             mark_verified(node, &infohash).await
         }
         Some(Verdict::Changed(why)) => {
-            count_failure();
+            node.metrics.count_verify_failure();
             own::refuse_all(node, vec![(infohash, why)]).await;
         }
     }
@@ -310,7 +296,7 @@ async fn verify_followed(node: &NodeHandle, torrent: &StoredTorrent, rate: u64) 
     match bad {
         Ok(Ok(None)) if !node.cancel.is_cancelled() => mark_verified(node, &infohash).await,
         Ok(Ok(Some(why))) => {
-            count_failure();
+            node.metrics.count_verify_failure();
             tracing::error!(%infohash, "downloaded content corrupted on disk, repairing from the swarm: {why}");
             repair_followed(node, torrent).await;
         }
