@@ -79,6 +79,9 @@ pub struct SmtpConfig {
     pub password: Option<String>,
     /// An environment variable holding the AUTH password.
     pub password_env: Option<String>,
+    /// A PEM file of a root certificate to trust besides the system's (a private CA, or a
+    /// relay's self-signed certificate).
+    pub root_certificate: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for SmtpConfig {
@@ -90,6 +93,7 @@ impl std::fmt::Debug for SmtpConfig {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("password_env", &self.password_env)
+            .field("root_certificate", &self.root_certificate)
             .finish()
     }
 }

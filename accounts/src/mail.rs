@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::Notify;
 
@@ -76,8 +76,27 @@ impl Mailer {
                 Transport::Outbox(AsyncFileTransport::new(outbox))
             }
             Some(smtp) => {
+                let root = match &smtp.root_certificate {
+                    Some(path) => {
+                        let pem = std::fs::read(path).map_err(|source| Error::Io {
+                            path: path.clone(),
+                            source,
+                        })?;
+                        Some(Certificate::from_pem(&pem).map_err(|e| {
+                            Error::Config(format!(
+                                "mail.smtp.root_certificate {}: {e}",
+                                path.display()
+                            ))
+                        })?)
+                    }
+                    None => None,
+                };
                 let tls = || {
-                    TlsParameters::new(smtp.host.clone())
+                    let mut b = TlsParameters::builder(smtp.host.clone());
+                    if let Some(root) = &root {
+                        b = b.add_root_certificate(root.clone());
+                    }
+                    b.build()
                         .map_err(|e| Error::Config(format!("mail.smtp TLS: {e}")))
                 };
                 let mut b =
