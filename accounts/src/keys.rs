@@ -1,10 +1,10 @@
 //! The secrets key: 32 bytes kept outside the database (a file or an environment variable).
-//! Three keys are derived from it with HMAC-SHA256 over a label: one seals TOTP secrets, one
+//! Four keys are derived from it with HMAC-SHA256 over a label: one seals TOTP secrets, one
 //! seals identity secret keys (XChaCha20-Poly1305, a random 24-byte nonce per seal, the
 //! row's purpose and owner as associated data so a sealed blob cannot be moved to another
-//! row), and one is the password pepper. A stolen database without the key opens nothing;
-//! a lost key loses every sealed secret and every password (see docs/accounts.md).
-
+//! row), one is the password pepper, and one keys CSRF tokens. A stolen database without
+//! the key opens nothing; a lost key loses every sealed secret and every password (see
+//! docs/accounts.md).
 use std::io::Write;
 use std::path::Path;
 
@@ -27,6 +27,7 @@ pub(crate) struct Keys {
     totp: Zeroizing<[u8; 32]>,
     identity: Zeroizing<[u8; 32]>,
     pub(crate) pepper: Zeroizing<[u8; 32]>,
+    pub(crate) csrf: Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -57,6 +58,7 @@ impl Keys {
             totp: derive(&master, b"swarmfeed accounts v1 totp secrets")?,
             identity: derive(&master, b"swarmfeed accounts v1 identity keys")?,
             pepper: derive(&master, b"swarmfeed accounts v1 password pepper")?,
+            csrf: derive(&master, b"swarmfeed accounts v1 csrf tokens")?,
         })
     }
 

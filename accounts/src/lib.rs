@@ -11,6 +11,7 @@ mod account;
 mod audit;
 mod clock;
 mod config;
+mod csrf;
 mod db;
 mod error;
 mod hasher;

@@ -393,3 +393,21 @@ async fn a_flood_of_hashes_beyond_the_pool_and_its_queue_answers_busy_at_once() 
     }
     assert!(busy > 0 && refused >= 3, "busy {busy}, refused {refused}");
 }
+
+#[tokio::test]
+async fn csrf_tokens_belong_to_their_session_and_die_with_its_rotation() {
+    let h = open(Mode::Open);
+    h.user("alice@example.org").await;
+    let (a, _) = h.session("alice@example.org").await;
+    let (b, _) = h.session("alice@example.org").await;
+    let ta = h.accounts.csrf_token(&a).unwrap();
+    assert!(h.accounts.check_csrf(&a, &ta));
+    assert!(!h.accounts.check_csrf(&b, &ta), "another session's token");
+    assert!(!h.accounts.check_csrf(&a, ""));
+    assert!(!h.accounts.check_csrf(&a, &ta[..ta.len() - 1]));
+    let rotated = h.accounts.rotate_session(&a).await.unwrap();
+    assert!(!h.accounts.check_csrf(&rotated.token, &ta));
+    // Stateless but keyed: another gateway (another secrets key) computes another token.
+    let other = open(Mode::Open);
+    assert_ne!(other.accounts.csrf_token(&a).unwrap(), ta);
+}
