@@ -11,6 +11,7 @@
 //! | 3 | bad input: missing path, symlink leaving the shared path, unsharable name, empty content, bad piece size, unknown or invalid identity, wrong or too short passphrase, invalid or oversized .torrent |
 //! | 4 | a file changed while it was being hashed: retry once it is stable |
 
+mod fetch;
 mod generate;
 mod identity;
 mod node;
@@ -19,6 +20,7 @@ mod publish;
 mod restore;
 mod size;
 mod torrent;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -59,7 +61,7 @@ pub enum Command {
     /// List follows with their status.
     Follows(node::FollowsArgs),
     /// Fetch a feed from wherever it can be found and print the verdict.
-    Verify(node::VerifyArgs),
+    Verify(verify::VerifyArgs),
     /// Print a shell completion script (bash, zsh, fish, …) on stdout.
     Completions(generate::CompletionsArgs),
     /// Write the man pages into a directory (for packaging).
@@ -83,7 +85,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Follow(args) => node::follow(args, &data),
         Command::Unfollow(args) => node::unfollow(args, &data),
         Command::Follows(args) => node::follows(args, &data),
-        Command::Verify(args) => node::verify(args, &data),
+        Command::Verify(args) => verify::verify(args, &data),
         Command::Completions(args) => generate::completions(args),
         Command::Manpages(args) => generate::manpages(args),
     }

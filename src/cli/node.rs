@@ -185,13 +185,7 @@ impl ServeArgs {
         config.push &= !self.no_push;
         config.allow_private_fetch |= self.allow_private_fetch;
         if let Some(list) = self.fetch_allow {
-            config.fetch_allow = match list.trim() {
-                "none" | "" => Vec::new(),
-                list => list
-                    .split(',')
-                    .map(|net| net.parse().map_err(InputError))
-                    .collect::<Result<_, _>>()?,
-            };
+            config.fetch_allow = super::fetch::parse_networks(&list)?;
         }
         if self.download_dir.is_some() {
             config.download_dir = self.download_dir;
@@ -254,7 +248,7 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-fn init_logging() {
+pub(super) fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SWARMFEED_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,librqbit=warn,mainline=warn"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -314,7 +308,7 @@ pub struct FollowsArgs {
     json: bool,
 }
 
-fn parse_target(text: &str) -> anyhow::Result<(IdentityKey, Option<FeedName>)> {
+pub(super) fn parse_target(text: &str) -> anyhow::Result<(IdentityKey, Option<FeedName>)> {
     let (key, feed) = match text.split_once('/') {
         Some((key, feed)) => (key, Some(feed)),
         None => (text, None),
@@ -520,66 +514,4 @@ pub fn hand_over_to_node(
         Some(client) => client.call("POST", "/published", Some(&body)).map(|_| true),
         None => Ok(false),
     }
-}
-
-/// Fetch a feed from wherever it can be found (DHT, other nodes) and print the verdict.
-#[derive(Debug, Args)]
-pub struct VerifyArgs {
-    /// `KEY/FEED`.
-    target: String,
-    /// DHT bootstrap nodes, HOST:PORT,… [default: the DHT of the node running on the data
-    /// directory, else the public routers].
-    #[arg(long, value_name = "LIST")]
-    dht_bootstrap: Option<String>,
-    /// Base URL of a node to ask as well (repeatable).
-    #[arg(long = "node", value_name = "URL")]
-    nodes: Vec<String>,
-    /// Allow fetching from private and loopback addresses.
-    #[arg(long)]
-    allow_private_fetch: bool,
-}
-
-pub fn verify(args: VerifyArgs, data: &Path) -> anyhow::Result<()> {
-    let (key, feed) = parse_target(&args.target)?;
-    let feed = feed.ok_or_else(|| InputError("verify needs KEY/FEED".into()))?;
-    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
-    let mut config = NodeConfig::for_tests(scratch.path().to_owned());
-    config.bind_ip = Ipv4Addr::UNSPECIFIED;
-    config.allow_private_fetch = args.allow_private_fetch;
-    config.dht_bootstrap = match (args.dht_bootstrap, DataDir::new(data).node_info()) {
-        (Some(list), _) if list.trim() == "none" => Vec::new(),
-        (Some(list), _) => list.split(',').map(|s| s.trim().to_owned()).collect(),
-        (None, Some(node)) => vec![node.dht.to_string()],
-        (None, None) => NodeConfig::default().dht_bootstrap,
-    };
-    init_logging();
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let node = Node::start(config, |_| axum::Router::new()).await?;
-        let handle = node.handle().clone();
-        for url in &args.nodes {
-            handle.store.note_node(url.trim_end_matches('/'), Some((&key, &feed))).await?;
-        }
-        let limit = std::time::Duration::from_secs(180);
-        let result = tokio::time::timeout(limit, seeder::node::update_feed(&handle, &key, &feed)).await;
-        let state = handle.store.feed_state(&key, &feed).await?;
-        node.shutdown().await;
-        let state = match (result, state) {
-            (Err(_), _) => return Err(anyhow::anyhow!("no verdict within {limit:?}: the feed was not found")),
-            (Ok(Err(e)), _) => return Err(InputError(format!("invalid: {key}/{feed}: {e}")).into()),
-            (Ok(Ok(())), None) => return Err(anyhow::anyhow!("{key}/{feed} was not found")),
-            (Ok(Ok(())), Some(state)) => state,
-        };
-        if let seeder::store::FeedStatus::Frozen(proof) = &state.status {
-            return Err(InputError(format!(
-                "invalid: {key}/{feed} forked at seq {} (two different signed entries); it is frozen at entry {}, the last agreed one",
-                proof.seq(),
-                proof.seq().saturating_sub(1)
-            ))
-            .into());
-        }
-        let head = state.head.as_ref().map_or(0, |h| h.head().seq);
-        println!("valid: {key}/{feed}: {} entries verified (signatures, chain, head at seq {head})", state.verified_seq);
-        Ok(())
-    })
 }

@@ -2,7 +2,6 @@
 //! feeds from the network into the data directory so that publishing continues them
 //! instead of forking them (see `publisher::restore` and `seeder::node::restore`).
 
-use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -10,25 +9,15 @@ use anyhow::Context;
 use clap::Args;
 use publisher::DataDir;
 use publisher::restore::Installed;
-use seeder::config::NodeConfig;
 use seeder::node::{RestoreOptions, restore_identity};
+
+use super::fetch::FetchArgs;
 
 /// Where `identity sync` (and `identity import`) look for the identity's feeds.
 #[derive(Debug, Args, Clone)]
 pub struct SyncArgs {
-    /// DHT bootstrap nodes, HOST:PORT,… [default: the DHT of the node running on the data
-    /// directory, else the public routers].
-    #[arg(long, value_name = "LIST")]
-    dht_bootstrap: Option<String>,
-    /// Base URL of a node that holds the feeds (repeatable).
-    #[arg(long = "node", value_name = "URL")]
-    nodes: Vec<String>,
-    /// Allow fetching from private and loopback addresses.
-    #[arg(long)]
-    allow_private_fetch: bool,
-    /// The address the sync's DHT and BitTorrent bind to.
-    #[arg(long, value_name = "IP", default_value = "0.0.0.0")]
-    bind_ip: Ipv4Addr,
+    #[command(flatten)]
+    fetch: FetchArgs,
     /// Seconds to keep looking before giving up.
     #[arg(long, value_name = "SECS", default_value_t = 120)]
     sync_timeout: u64,
@@ -39,12 +28,7 @@ pub fn sync(data: &Path, name: Option<&str>, args: &SyncArgs) -> anyhow::Result<
     let data = DataDir::new(data);
     let (name, keypair) = data.keystore().resolve(name)?;
     let identity = keypair.public();
-    let bootstrap = match (&args.dht_bootstrap, data.node_info()) {
-        (Some(list), _) if list.trim() == "none" => Vec::new(),
-        (Some(list), _) => list.split(',').map(|s| s.trim().to_owned()).collect(),
-        (None, Some(node)) => vec![node.dht.to_string()],
-        (None, None) => NodeConfig::default().dht_bootstrap,
-    };
+    let bootstrap = args.fetch.bootstrap(&data);
     // Offline (no bootstrap address resolves, no node given): say so now, not after the timeout.
     let bootstrap: Vec<String> = bootstrap
         .into_iter()
@@ -54,25 +38,23 @@ pub fn sync(data: &Path, name: Option<&str>, args: &SyncArgs) -> anyhow::Result<
                 .is_ok_and(|mut a| a.any(|a| a.is_ipv4()))
         })
         .collect();
-    if bootstrap.is_empty() && args.nodes.is_empty() {
+    if bootstrap.is_empty() && args.fetch.nodes.is_empty() {
         anyhow::bail!(
             "cannot sync the feeds of {identity}: no DHT bootstrap node resolves and no --node \
              is given (offline?); publishing as it stays refused until `swarmfeed identity sync` \
              succeeds"
         );
     }
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let options = RestoreOptions {
-        dht_bootstrap: bootstrap,
-        nodes: args.nodes.clone(),
-        allow_private_fetch: args.allow_private_fetch,
-        bind_ip: args.bind_ip,
+        fetch: args.fetch.fetch_config(bootstrap, scratch.path())?,
+        nodes: args.fetch.nodes.clone(),
         limit: Duration::from_secs(args.sync_timeout),
     };
-    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     eprintln!("syncing the feeds of {name} ({identity}) from the network…");
     let restored = runtime
-        .block_on(restore_identity(&data, &keypair, &options, scratch.path()))
+        .block_on(restore_identity(&data, &keypair, &options))
         .with_context(|| {
             format!(
                 "cannot sync the feeds of {identity}; publishing as it stays refused until \

@@ -91,7 +91,7 @@ pub(super) async fn start_download(node: &NodeHandle, infohash: InfoHash, name: 
         // when there is none (and by the content loop's lookups in any case).
         let mut peers = node.downloads.take_hints(infohash);
         if peers.is_empty() {
-            peers = fetch::swarm_peers(&node, infohash).await;
+            peers = fetch::swarm_peers(&node.fetcher(), infohash).await;
         }
         let peer_count = peers.len();
         match torrent_bytes(&node, infohash, name, &peers).await {
@@ -363,7 +363,7 @@ impl PeerLookups {
         *at = now + *wait;
         let node = node.clone();
         tokio::spawn(async move {
-            let peers = fetch::swarm_peers(&node, infohash).await;
+            let peers = fetch::swarm_peers(&node.fetcher(), infohash).await;
             tracing::debug!(%infohash, found = peers.len(), "peers from the DHT");
             let _ = node.engine.add_peers(&infohash, &peers);
             drop(permit);

@@ -5,12 +5,37 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use feeds::layout::log_torrent;
-use feeds::{FeedName, IdentityKey, InfoHash, Metainfo, SignedHead};
+use feeds::layout::{SEGMENT_ENTRIES, log_torrent, read_tail, segment_name, tail_name};
+use feeds::{
+    Checkpoint, Error as FeedError, FeedName, ForkProof, IdentityKey, InfoHash, Metainfo,
+    SignedHead, VerifiedLog,
+};
+
+use publisher::DataDir;
 
 use super::routes::PEER_PORT_HEADER;
-use super::{Error, NodeHandle, NodeUrl, Result};
-use crate::engine::TorrentSource;
+use super::{Error, NodeUrl, Outbound, Result};
+use crate::dht::DhtNode;
+use crate::engine::{Engine, TorrentSource};
+use crate::store::Store;
+
+/// What getting bytes from the network takes: the store (which nodes serve what, log parts
+/// held), the DHT, HTTP to other nodes under the outbound policy, and the torrent engine
+/// for log parts only the swarm serves. A running node lends its own
+/// (`NodeHandle::fetcher`); `verify` and `identity sync` start a [`super::FetchNode`].
+#[derive(Clone, Copy)]
+pub struct Fetcher<'a> {
+    pub store: &'a Store,
+    pub dht: &'a DhtNode,
+    pub engine: &'a Engine,
+    pub outbound: &'a Outbound,
+    /// Whose `logs/` keeps the log parts taken from the swarm.
+    pub data: &'a DataDir,
+    /// The node's own URL, never asked (none for a command's fetcher).
+    pub own_url: Option<&'a str>,
+    /// The node's own BitTorrent address, never a peer of its own.
+    pub own_peer: SocketAddr,
+}
 
 /// How long a swarm download of a log part may take before the node tries again later.
 const SWARM_TIMEOUT: Duration = Duration::from_secs(20);
@@ -25,7 +50,7 @@ const MAX_HTTP_LOG_PART: usize = 64 << 20;
 /// normalized node URL the outbound policy lets the node ask: those the identity record
 /// names first, then those seen serving the feed (see `Store::nodes_serving` for the order).
 pub async fn candidate_nodes(
-    node: &NodeHandle,
+    node: &Fetcher<'_>,
     identity: &IdentityKey,
     feed: Option<&FeedName>,
 ) -> Vec<String> {
@@ -41,7 +66,7 @@ pub async fn candidate_nodes(
     {
         urls.extend(serving.into_iter().map(|n| n.url));
     }
-    let own = NodeUrl::parse(&node.public_url).ok();
+    let own = node.own_url.and_then(|url| NodeUrl::parse(url).ok());
     let mut seen: Vec<String> = Vec::new();
     for text in urls {
         let Ok(url) = NodeUrl::parse(&text) else {
@@ -59,13 +84,13 @@ pub async fn candidate_nodes(
 }
 
 /// GETs `path` from the node at `base`, at most `max` bytes.
-pub async fn get(node: &NodeHandle, base: &str, path: &str, max: usize) -> Result<Vec<u8>> {
+pub async fn get(node: &Fetcher<'_>, base: &str, path: &str, max: usize) -> Result<Vec<u8>> {
     Ok(node.outbound.get(base, path, max).await?.1)
 }
 
 /// A feed's head as other nodes serve it (each checked: signature, author, feed).
 pub async fn head_from_nodes(
-    node: &NodeHandle,
+    node: &Fetcher<'_>,
     identity: &IdentityKey,
     feed: &FeedName,
 ) -> Vec<(String, SignedHead)> {
@@ -105,7 +130,7 @@ pub async fn head_from_nodes(
 /// seq first, one per (seq, entry). With them, the nodes that answered (a follower
 /// registers with them for pushes).
 pub async fn heads(
-    node: &NodeHandle,
+    node: &Fetcher<'_>,
     identity: &IdentityKey,
     feed: &FeedName,
     known: Option<SignedHead>,
@@ -130,7 +155,7 @@ pub async fn heads(
 /// The bytes of a log part (tail or segment) named `name` with `infohash`: from a node over
 /// HTTP, else from the swarm. Either way the bytes must hash to `infohash`.
 pub async fn log_part(
-    node: &NodeHandle,
+    node: &Fetcher<'_>,
     identity: &IdentityKey,
     feed: &FeedName,
     infohash: InfoHash,
@@ -191,9 +216,83 @@ pub async fn log_part(
     }
 }
 
+/// A head's log past `verified`, fetched and verified.
+pub enum NewLog {
+    /// The new entries, with the log parts that carried them: the sealed segments past
+    /// `verified` (index, infohash, name, bytes) and the tail, to keep and seed.
+    Verified {
+        log: VerifiedLog,
+        segments: Vec<(u64, InfoHash, String, Vec<u8>)>,
+        tail: Vec<u8>,
+    },
+    /// Two different signed entries at one seq: the feed forked.
+    Forked(Box<ForkProof>),
+}
+
+/// Fetches the log parts `head` names past `verified` (from nodes or the swarm, each
+/// checked against its infohash) and verifies the new entries, carrying on from
+/// `checkpoint` (the state the entries held already leave). The log must end at the entry
+/// the head names.
+pub async fn new_log(
+    node: &Fetcher<'_>,
+    identity: &IdentityKey,
+    feed: &FeedName,
+    head: &SignedHead,
+    verified: u64,
+    checkpoint: Option<&Checkpoint>,
+) -> Result<NewLog> {
+    let tail = log_part(node, identity, feed, head.head().log, &tail_name(feed)).await?;
+    let (segments, tail_entries) = read_tail(&tail)?;
+    if segments.len() as u64 != head.head().seq / SEGMENT_ENTRIES {
+        return Err(FeedError::BadLayout(
+            "the tail lists the wrong number of sealed segments".into(),
+        )
+        .into());
+    }
+    let mut raw = Vec::new();
+    let mut new_segments = Vec::new();
+    let first = (verified / SEGMENT_ENTRIES) as usize;
+    for (index, hash) in segments.iter().enumerate().skip(first) {
+        let name = segment_name(feed, index as u64);
+        let bytes = log_part(node, identity, feed, *hash, &name).await?;
+        let entries = feeds::log::split_entries(&bytes)?;
+        if entries.len() as u64 != SEGMENT_ENTRIES {
+            return Err(FeedError::BadLayout(format!(
+                "segment {index} does not hold 1024 entries"
+            ))
+            .into());
+        }
+        let skip = verified.saturating_sub(index as u64 * SEGMENT_ENTRIES) as usize;
+        raw.extend(entries.into_iter().skip(skip));
+        new_segments.push((index as u64, *hash, name, bytes));
+    }
+    let skip = verified.saturating_sub(segments.len() as u64 * SEGMENT_ENTRIES) as usize;
+    raw.extend(tail_entries.into_iter().skip(skip));
+
+    let log = match feeds::decode_and_verify_log(identity, feed, raw, checkpoint) {
+        Ok(log) => log,
+        Err(FeedError::Fork(proof)) => return Ok(NewLog::Forked(proof)),
+        Err(e) => return Err(e.into()),
+    };
+    match log.entries.last() {
+        Some(last) => head.check_names(last)?,
+        None => {
+            return Err(FeedError::HeadMismatch(
+                "the log does not end at the entry the head names",
+            )
+            .into());
+        }
+    }
+    Ok(NewLog::Verified {
+        log,
+        segments: new_segments,
+        tail,
+    })
+}
+
 /// Where a follower keeps (and seeds) a feed's log parts.
 pub fn log_dir(
-    node: &NodeHandle,
+    node: &Fetcher<'_>,
     identity: &IdentityKey,
     feed: &FeedName,
     infohash: &InfoHash,
@@ -210,7 +309,7 @@ pub fn log_dir(
 /// with the serving node's BitTorrent address when it says it seeds the torrent (a peer to
 /// connect to before the DHT has answered).
 pub async fn torrent_file(
-    node: &NodeHandle,
+    node: &Fetcher<'_>,
     identity: &IdentityKey,
     feed: &FeedName,
     infohash: InfoHash,
@@ -250,7 +349,7 @@ pub async fn torrent_file(
 
 /// The address of the host of `url` (a node URL) at `port`, if the outbound policy allows
 /// every address it has: a peer hint is dialled like any other request.
-async fn peer_at(node: &NodeHandle, url: &str, port: u16) -> Option<SocketAddr> {
+async fn peer_at(node: &Fetcher<'_>, url: &str, port: u16) -> Option<SocketAddr> {
     let url = NodeUrl::parse(url).ok()?;
     match node.outbound.addresses(&url).await {
         Ok(found) => found
@@ -267,15 +366,14 @@ async fn peer_at(node: &NodeHandle, url: &str, port: u16) -> Option<SocketAddr> 
 
 /// Peers the DHT knows for `infohash`, as the engine takes them: those found within a
 /// second of the first answer that had any (at most 20 s in all).
-pub async fn swarm_peers(node: &NodeHandle, infohash: InfoHash) -> Vec<std::net::SocketAddr> {
+pub async fn swarm_peers(node: &Fetcher<'_>, infohash: InfoHash) -> Vec<std::net::SocketAddr> {
     let lookup = node.dht.get_peers_soon(infohash.0, Duration::from_secs(1));
     let peers = tokio::time::timeout(Duration::from_secs(20), lookup)
         .await
         .unwrap_or_default();
-    let own = std::net::SocketAddr::from((node.config.bind_ip, node.bt_port()));
     peers
         .into_iter()
         .map(std::net::SocketAddr::V4)
-        .filter(|p| *p != own)
+        .filter(|p| *p != node.own_peer)
         .collect()
 }

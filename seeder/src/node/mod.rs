@@ -10,6 +10,7 @@ mod content;
 mod control;
 mod error;
 mod fetch;
+mod fetch_node;
 mod heard;
 mod integrity;
 mod metrics;
@@ -25,6 +26,7 @@ mod scrub;
 mod server;
 mod tails;
 mod traffic;
+mod verify;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +47,8 @@ pub use control::{
     CapValue, ControlClient, ControlError, FollowRequest, PublishedRequest, follow_json,
 };
 pub use error::{Error, Result};
+pub use fetch::Fetcher;
+pub use fetch_node::{FetchConfig, FetchNode};
 pub use metrics::Metrics;
 pub use outbound::{AddressPolicy, Network, NodeUrl, Outbound, OutboundError};
 pub use replicate::{follow_now, update_feed};
@@ -52,6 +56,7 @@ pub use restore::{RestoreOptions, RestoredFeed, restore_identity};
 pub use routes::{ApiError, parse_feed, parse_identity, parse_infohash};
 pub use scrub::ScrubConfig;
 pub use traffic::{TrafficHistory, TrafficMinute};
+pub use verify::{Verdict, verify_feed};
 
 /// What every part of a running node shares. Cheap to clone.
 #[derive(Clone)]
@@ -113,6 +118,19 @@ impl NodeHandle {
     /// The node's own counters (`/metrics`, the status page).
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The node's DHT, outbound HTTP, engine and store, as fetching from the network uses them.
+    pub fn fetcher(&self) -> Fetcher<'_> {
+        Fetcher {
+            store: &self.store,
+            dht: &self.dht,
+            engine: &self.engine,
+            outbound: &self.outbound,
+            data: &self.data,
+            own_url: Some(&self.public_url),
+            own_peer: SocketAddr::from((self.config.bind_ip, self.bt_port())),
+        }
     }
 
     /// The node's BitTorrent port, as announced in the DHT.

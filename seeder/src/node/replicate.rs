@@ -6,11 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use feeds::layout::{SEGMENT_ENTRIES, log_torrent, read_tail, segment_name, tail_name};
-use feeds::{
-    Error as FeedError, FeedName, IdentityKey, InfoHash, Kind, Metainfo, SignedEntry, SignedHead,
-};
+use feeds::layout::{log_torrent, tail_name};
+use feeds::{FeedName, IdentityKey, InfoHash, Kind, Metainfo, SignedEntry, SignedHead};
 
+use super::fetch::NewLog;
 use super::republish::put_with_retries;
 use super::{Error, NodeHandle, Result, content, fetch};
 use crate::store::{FeedStatus, LogPart, NewTorrent, Origin, TorrentQuery, TorrentState};
@@ -35,7 +34,7 @@ pub fn publish_head(node: &NodeHandle, head: SignedHead) {
         if node.config.push {
             let (author, feed) = (head.author(), head.head().feed.clone());
             let started = Instant::now();
-            for url in fetch::candidate_nodes(&node, &author, Some(&feed)).await {
+            for url in fetch::candidate_nodes(&node.fetcher(), &author, Some(&feed)).await {
                 tracing::debug!(%url, seq = head.head().seq, after = ?started.elapsed(), "pushing head");
                 let sent = node
                     .outbound
@@ -165,8 +164,14 @@ pub async fn update_feed(node: &NodeHandle, identity: &IdentityKey, feed: &FeedN
         node.store.put_identity_record(&record).await?;
     }
     let stored = state.and_then(|s| s.head);
-    let (heads, answered) =
-        fetch::heads(node, identity, feed, stored, Duration::from_secs(15)).await;
+    let (heads, answered) = fetch::heads(
+        &node.fetcher(),
+        identity,
+        feed,
+        stored,
+        Duration::from_secs(15),
+    )
+    .await;
     for url in &answered {
         register_as_follower(node, url, identity, feed).await;
     }
@@ -198,55 +203,30 @@ async fn take_in_log(
     head: &SignedHead,
     verified: u64,
 ) -> Result<()> {
-    let tail_hash = head.head().log;
-    let tail = fetch::log_part(node, identity, feed, tail_hash, &tail_name(feed)).await?;
-    let (segments, tail_entries) = read_tail(&tail)?;
-    if segments.len() as u64 != head.head().seq / SEGMENT_ENTRIES {
-        return Err(FeedError::BadLayout(
-            "the tail lists the wrong number of sealed segments".into(),
-        )
-        .into());
-    }
-    let mut raw = Vec::new();
-    let mut new_segments = Vec::new();
-    let first = (verified / SEGMENT_ENTRIES) as usize;
-    for (index, hash) in segments.iter().enumerate().skip(first) {
-        let name = segment_name(feed, index as u64);
-        let bytes = fetch::log_part(node, identity, feed, *hash, &name).await?;
-        let entries = feeds::log::split_entries(&bytes)?;
-        if entries.len() as u64 != SEGMENT_ENTRIES {
-            return Err(FeedError::BadLayout(format!(
-                "segment {index} does not hold 1024 entries"
-            ))
-            .into());
-        }
-        let skip = verified.saturating_sub(index as u64 * SEGMENT_ENTRIES) as usize;
-        raw.extend(entries.into_iter().skip(skip));
-        new_segments.push((index as u64, *hash, name, bytes));
-    }
-    let skip = verified.saturating_sub(segments.len() as u64 * SEGMENT_ENTRIES) as usize;
-    raw.extend(tail_entries.into_iter().skip(skip));
-
     // With the state the stored entries carry on: revocations and the like hold across updates.
     let checkpoint = node.store.checkpoint(identity, feed).await?;
-    let log = match feeds::decode_and_verify_log(identity, feed, raw, checkpoint.as_ref()) {
-        Ok(log) => log,
-        Err(FeedError::Fork(proof)) => {
+    let fetched = fetch::new_log(
+        &node.fetcher(),
+        identity,
+        feed,
+        head,
+        verified,
+        checkpoint.as_ref(),
+    )
+    .await?;
+    let (log, new_segments, tail) = match fetched {
+        NewLog::Verified {
+            log,
+            segments,
+            tail,
+        } => (log, segments, tail),
+        NewLog::Forked(proof) => {
             tracing::error!(%identity, %feed, seq = proof.seq(), "feed forked: frozen at the last agreed entry");
             node.store.set_feed_frozen(identity, feed, &proof).await?;
             return Ok(());
         }
-        Err(e) => return Err(e.into()),
     };
-    match log.entries.last() {
-        Some(last) => head.check_names(last)?,
-        None => {
-            return Err(FeedError::HeadMismatch(
-                "the log does not end at the entry the head names",
-            )
-            .into());
-        }
-    }
+    let tail_hash = head.head().log;
     node.store.append_verified_log(identity, feed, &log).await?;
     for (index, hash, name, bytes) in new_segments {
         keep_log_part(
@@ -287,7 +267,7 @@ async fn keep_log_part(
     name: &str,
     bytes: Vec<u8>,
 ) {
-    let dir = fetch::log_dir(node, identity, feed, &infohash);
+    let dir = fetch::log_dir(&node.fetcher(), identity, feed, &infohash);
     let path = dir.join(name);
     let metainfo = Metainfo {
         info: log_torrent(name.to_owned(), &bytes),
@@ -330,8 +310,13 @@ async fn take_in_entry(node: &NodeHandle, signed: &SignedEntry) {
             let known = matches!(node.store.torrent(&content.infohash).await, Ok(Some(_)));
             if !known {
                 let mut new = NewTorrent::from_content(content, Origin::Followed);
-                let fetched =
-                    fetch::torrent_file(node, &entry.author, &entry.feed, content.infohash).await;
+                let fetched = fetch::torrent_file(
+                    &node.fetcher(),
+                    &entry.author,
+                    &entry.feed,
+                    content.infohash,
+                )
+                .await;
                 if let Some((bytes, peer)) = fetched {
                     new.metainfo = Some(bytes);
                     if let Some(peer) = peer {

@@ -2,7 +2,8 @@
 //! restored from a key backup continues its feeds instead of forking them (see
 //! `publisher::restore`).
 //!
-//! A scratch node (its own temporary store, a DHT node bootstrapped as told) finds the
+//! A [`FetchNode`] (its own temporary store, a DHT node bootstrapped as told, outbound HTTP
+//! and an engine for log parts only the swarm serves; no listener) finds the
 //! identity record (DHT and the nodes given), then for each feed it lists every head it can
 //! find (DHT, nodes), and takes the highest one whose log can actually be fetched and
 //! verified (a head whose tail nobody seeds any more falls back to the next one). The
@@ -17,20 +18,15 @@ use feeds::{FeedName, IdentityKey, Keypair, SignedEntry, SignedHead, SignedIdent
 use publisher::DataDir;
 use publisher::restore::{Installed, clear_pending, install_feed, install_identity_record};
 
-use super::{Error, Node, NodeHandle, Result, fetch};
-use crate::config::NodeConfig;
+use super::{Error, FetchConfig, FetchNode, Fetcher, Result, fetch};
 
 /// Where to look for the identity's feeds.
 #[derive(Clone, Debug)]
 pub struct RestoreOptions {
-    /// DHT bootstrap nodes (`host:port`).
-    pub dht_bootstrap: Vec<String>,
+    /// The fetcher the restore starts (its scratch directory, DHT bootstrap, fetch policy).
+    pub fetch: FetchConfig,
     /// Base URLs of nodes that may hold the feeds.
     pub nodes: Vec<String>,
-    /// Allow fetching from private and loopback addresses.
-    pub allow_private_fetch: bool,
-    /// The address the scratch node's DHT and BitTorrent bind to.
-    pub bind_ip: std::net::Ipv4Addr,
     /// How long to keep looking before giving up.
     pub limit: Duration,
 }
@@ -44,27 +40,20 @@ pub struct RestoredFeed {
 
 /// Fetches, verifies and installs every feed of `keypair`'s identity into `data`, then
 /// clears the restore mark. Fails (leaving the mark) when the identity record or a listed
-/// feed cannot be found or verified within `options.limit`. `scratch` is an empty
-/// directory for the scratch node's store (removed by the caller).
+/// feed cannot be found or verified within `options.limit`.
 pub async fn restore_identity(
     data: &DataDir,
     keypair: &Keypair,
     options: &RestoreOptions,
-    scratch: &std::path::Path,
 ) -> Result<Vec<RestoredFeed>> {
-    let mut config = NodeConfig::for_tests(scratch.to_owned());
-    config.bind_ip = options.bind_ip;
-    config.allow_private_fetch = options.allow_private_fetch;
-    config.dht_bootstrap = options.dht_bootstrap.clone();
-    config.push = false;
-    let node = Node::start(config, |_| axum::Router::new()).await?;
-    let result = restore_with(node.handle(), data, keypair, options).await;
+    let node = FetchNode::start(options.fetch.clone()).await?;
+    let result = restore_with(&node.fetcher(), data, keypair, options).await;
     node.shutdown().await;
     result
 }
 
 async fn restore_with(
-    node: &NodeHandle,
+    node: &Fetcher<'_>,
     data: &DataDir,
     keypair: &Keypair,
     options: &RestoreOptions,
@@ -103,7 +92,7 @@ async fn restore_with(
 /// The newest identity record the DHT or the given nodes hold, asking until `deadline`
 /// (a fresh DHT node needs a moment to fill its routing table).
 async fn find_identity_record(
-    node: &NodeHandle,
+    node: &Fetcher<'_>,
     identity: &IdentityKey,
     nodes: &[String],
     deadline: Instant,
@@ -153,7 +142,7 @@ async fn find_identity_record(
 /// the chain verified); returns that head and the entries. A lower head that disagrees with
 /// the chosen log is a fork: refused. Keeps trying until `deadline`.
 async fn fetch_feed(
-    node: &NodeHandle,
+    node: &Fetcher<'_>,
     identity: &IdentityKey,
     feed: &FeedName,
     deadline: Instant,
@@ -194,7 +183,7 @@ async fn fetch_feed(
 }
 
 async fn fetch_log(
-    node: &NodeHandle,
+    node: &Fetcher<'_>,
     identity: &IdentityKey,
     feed: &FeedName,
     head: &SignedHead,

@@ -220,9 +220,14 @@ async fn expand_identity_follows(node: &NodeHandle) {
         {
             records.push(record);
         }
-        for url in fetch::candidate_nodes(node, &identity, None).await {
-            if let Ok(bytes) =
-                fetch::get(node, &url, &format!("/api/v1/identities/{identity}"), 4096).await
+        for url in fetch::candidate_nodes(&node.fetcher(), &identity, None).await {
+            if let Ok(bytes) = fetch::get(
+                &node.fetcher(),
+                &url,
+                &format!("/api/v1/identities/{identity}"),
+                4096,
+            )
+            .await
                 && let Ok(record) = feeds::SignedIdentityRecord::decode(&bytes)
                 && record.identity() == identity
             {

@@ -1,0 +1,95 @@
+//! What `verify` and `identity sync` start instead of a node: a DHT node, outbound HTTP
+//! under the fetch policy, a torrent engine for log parts only the swarm serves, and a
+//! store of their own in a scratch directory (which nodes serve what). No HTTP listener, no
+//! control socket, no replication loops, nothing announced as seeded.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use publisher::DataDir;
+
+use super::{AddressPolicy, Fetcher, Outbound, Result};
+use crate::dht::{DhtConfig, DhtNode};
+use crate::engine::{Engine, EngineConfig};
+use crate::store::Store;
+
+/// Where a [`FetchNode`] keeps its state and how it reaches the network.
+#[derive(Clone, Debug)]
+pub struct FetchConfig {
+    /// An empty scratch directory (its store, the engine's state, fetched log parts); the
+    /// caller removes it.
+    pub scratch: PathBuf,
+    /// The address the DHT and BitTorrent bind to (any free ports).
+    pub bind_ip: Ipv4Addr,
+    /// DHT bootstrap nodes (`host:port`); empty: no DHT network to join.
+    pub dht_bootstrap: Vec<String>,
+    /// Which addresses HTTP requests may go to (as `serve`'s `--allow-private-fetch` and
+    /// `--fetch-allow`).
+    pub policy: AddressPolicy,
+}
+
+/// The parts a [`Fetcher`] borrows, started for one command.
+pub struct FetchNode {
+    data: DataDir,
+    store: Store,
+    dht: DhtNode,
+    engine: Engine,
+    outbound: Outbound,
+    bind_ip: Ipv4Addr,
+}
+
+impl FetchNode {
+    /// Opens the scratch store and starts the DHT node and the engine.
+    pub async fn start(config: FetchConfig) -> Result<FetchNode> {
+        let data = DataDir::new(&config.scratch);
+        publisher::data_dir::create_dir(data.root())?;
+        let store = Store::open(data.store_path()).await?;
+        let outbound = Outbound::new(config.policy)?;
+        let dht = DhtNode::start(&DhtConfig {
+            bind_address: config.bind_ip,
+            port: 0,
+            bootstrap: config.dht_bootstrap,
+            // As the scratch node did: a short-lived command answers queries while it runs.
+            server_mode: true,
+        })?;
+        let mut engine_config = EngineConfig::new(data.root());
+        engine_config.listen = SocketAddr::from((config.bind_ip, 0));
+        let engine = Engine::start(engine_config).await?;
+        Ok(FetchNode {
+            data,
+            store,
+            dht,
+            engine,
+            outbound,
+            bind_ip: config.bind_ip,
+        })
+    }
+
+    /// Fetching through these parts.
+    pub fn fetcher(&self) -> Fetcher<'_> {
+        let port = self
+            .engine
+            .announce_port()
+            .unwrap_or_else(|| self.engine.listen_addr().port());
+        Fetcher {
+            store: &self.store,
+            dht: &self.dht,
+            engine: &self.engine,
+            outbound: &self.outbound,
+            data: &self.data,
+            own_url: None,
+            own_peer: SocketAddr::from((self.bind_ip, port)),
+        }
+    }
+
+    /// The scratch store (nodes given on the command line are noted there).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Stops the engine and the DHT node.
+    pub async fn shutdown(self) {
+        self.engine.shutdown().await;
+        self.dht.shutdown();
+    }
+}

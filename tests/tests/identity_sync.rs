@@ -1,0 +1,91 @@
+//! `identity sync` and `verify` fetch without running a node: the DHT, outbound HTTP under
+//! the fetch policy (`--allow-private-fetch`, `--fetch-allow`, as `serve` takes them) and a
+//! torrent engine for the log parts only the swarm serves.
+
+use tests::binary::{swarmfeed, swarmfeed_ok, swarmfeed_with_env};
+use tests::commands::publish;
+use tests::files::{test_root, write_pattern_file};
+use tests::network::Network;
+
+const PASSPHRASE: (&str, &str) = ("SWARMFEED_PASSPHRASE", "identity sync test passphrase");
+
+/// Without private fetch the publisher's node (on 127.0.0.1) is never asked over HTTP: the
+/// feed's log parts come from the swarm by magnet, found through the DHT.
+#[test]
+fn a_restored_identity_syncs_its_feed_from_the_swarm_without_private_fetch() {
+    let (_guard, root) = test_root();
+    let (a, two) = (root.join("a"), root.join("two"));
+    let network = Network::new(4);
+    let node_a = network.start_publisher(&a, "alice", &[]);
+    for (seed, title) in [(1, "one"), (2, "two")] {
+        let file = root.join(format!("post{seed}.txt"));
+        write_pattern_file(&file, 2 << 10, seed);
+        publish(&a, &file, title, &[]);
+    }
+    let (a_str, two_str) = (a.to_str().unwrap(), two.to_str().unwrap());
+    let backup = root.join("alice.age");
+    let backup = backup.to_str().unwrap();
+    let out = swarmfeed_with_env(
+        &["--data", a_str, "identity", "export", "alice", "-o", backup],
+        &[PASSPHRASE],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = swarmfeed_with_env(
+        &["--data", two_str, "identity", "import", backup, "--no-sync"],
+        &[PASSPHRASE],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let identity = swarmfeed_ok(&["--data", a_str, "identity", "show", "alice"]);
+    let identity = tests::binary::field(&identity, "id").unwrap().to_owned();
+
+    let bootstrap = network.bootstrap();
+    let synced = swarmfeed_ok(&[
+        "--data",
+        two_str,
+        "identity",
+        "sync",
+        "--dht-bootstrap",
+        &bootstrap,
+        "--bind-ip",
+        "127.0.0.1",
+        "--sync-timeout",
+        "60",
+    ]);
+    assert!(
+        synced.contains(&format!(
+            "synced {identity}/main: 2 entries fetched and verified; the next entry is seq 3"
+        )),
+        "{synced}"
+    );
+
+    // `verify` takes `--fetch-allow` as `serve` does (loopback allowed: HTTP may be used).
+    let scratch = root.join("verifier");
+    let verdict = swarmfeed_ok(&[
+        "--data",
+        scratch.to_str().unwrap(),
+        "verify",
+        &format!("{identity}/main"),
+        "--dht-bootstrap",
+        &bootstrap,
+        "--fetch-allow",
+        "127.0.0.0/8",
+    ]);
+    assert!(
+        verdict.starts_with(&format!("valid: {identity}/main: 2 entries verified")),
+        "{verdict}"
+    );
+    // A list that is not one is refused as bad input, before anything starts.
+    let refused = swarmfeed(&[
+        "--data",
+        two_str,
+        "identity",
+        "sync",
+        "--dht-bootstrap",
+        &bootstrap,
+        "--fetch-allow",
+        "not-a-network",
+    ]);
+    assert_eq!(refused.status.code(), Some(3), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not-a-network"));
+    drop(node_a);
+}
