@@ -53,6 +53,12 @@ pub enum Error {
     /// No identity with this id is held for users.
     #[error("no such identity: {0}")]
     UnknownIdentity(String),
+    /// Not an identity id (52 z-base32 characters of an ed25519 public key).
+    #[error("not an identity id: {0}")]
+    InvalidIdentity(String),
+    /// The secret key given is not the identity's.
+    #[error("the secret key given is not the key of identity {0}")]
+    IdentityKeyMismatch(String),
     /// The identity is already held by this gateway.
     #[error("the identity {0} is already held here")]
     IdentityExists(String),
@@ -135,6 +141,8 @@ impl Error {
             Error::UnknownUser(_) => "unknown_user",
             Error::UnknownIdentity(_) => "unknown_identity",
             Error::IdentityExists(_) => "identity_exists",
+            Error::InvalidIdentity(_) => "invalid_identity",
+            Error::IdentityKeyMismatch(_) => "identity_key_mismatch",
             Error::LastOwner => "last_owner",
             Error::InvitationForAnotherAddress => "invitation_for_another_address",
             Error::SoleOwner(_) => "sole_owner",

@@ -7,6 +7,7 @@
 //! Owners invite members by email; the invitation is mailed whether or not the address has
 //! an account, so it reveals nothing. The last owner cannot leave or be removed.
 
+use feeds::identity::{IdentityKey, Keypair};
 use rusqlite::{OptionalExtension, Transaction, params};
 use zeroize::Zeroizing;
 
@@ -107,15 +108,25 @@ fn require(tx: &Transaction, user: UserId, identity: &str, at_least: Role) -> Re
 }
 
 impl Accounts {
-    /// Records an identity created for `user`, who becomes its owner. With `secret_key`, the
-    /// key is kept sealed so members can publish through the gateway.
+    /// Records an identity created for `user`, who becomes its owner. With `secret_key` (the
+    /// ed25519 seed, checked to be the identity's), the key is kept sealed so members can
+    /// publish through the gateway.
     pub async fn add_identity(
         &self,
         user: UserId,
         identity: &str,
         secret_key: Option<Zeroizing<[u8; 32]>>,
     ) -> Result<()> {
-        let identity = identity.to_string();
+        let public: IdentityKey = identity
+            .parse()
+            .map_err(|_| Error::InvalidIdentity(identity.to_string()))?;
+        if let Some(k) = &secret_key
+            && Keypair::from_seed(k).public() != public
+        {
+            return Err(Error::IdentityKeyMismatch(identity.to_string()));
+        }
+        // Stored in its canonical spelling, so every lookup by id finds it.
+        let identity = public.to_string();
         let sealed = match &secret_key {
             Some(k) => Some(self.inner.keys.seal(
                 Sealed::Identity,

@@ -7,43 +7,43 @@ mod common;
 
 use accounts::{Actor, Error, Mode, Role};
 use common::open;
-use zeroize::Zeroizing;
 
 #[tokio::test]
 async fn owners_invite_by_email_and_the_invitation_reads_the_same_with_or_without_an_account() {
     let h = open(Mode::Open);
     let alice = h.user("alice@example.org").await;
     let bob = h.user("bob@example.org").await;
+    let (band, band_key) = common::identity(9);
     h.accounts
-        .add_identity(alice, "band", Some(Zeroizing::new([9u8; 32])))
+        .add_identity(alice, &band, Some(band_key.clone()))
         .await
         .unwrap();
     assert_eq!(
-        h.accounts.role(alice, "band").await.unwrap(),
+        h.accounts.role(alice, &band).await.unwrap(),
         Some(Role::Owner)
     );
     // A non-member may not invite, nor see the members, nor get the key.
     let e = h
         .accounts
-        .invite_member(bob, "band", "carol@example.org", Role::Publisher)
+        .invite_member(bob, &band, "carol@example.org", Role::Publisher)
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Forbidden(_)));
     assert!(matches!(
-        h.accounts.members(bob, "band").await,
+        h.accounts.members(bob, &band).await,
         Err(Error::Forbidden(_))
     ));
     assert!(matches!(
-        h.accounts.signing_key(bob, "band").await,
+        h.accounts.signing_key(bob, &band).await,
         Err(Error::Forbidden(_))
     ));
 
     h.accounts
-        .invite_member(alice, "band", "bob@example.org", Role::Publisher)
+        .invite_member(alice, &band, "bob@example.org", Role::Publisher)
         .await
         .unwrap();
     h.accounts
-        .invite_member(alice, "band", "nobody@example.org", Role::Publisher)
+        .invite_member(alice, &band, "nobody@example.org", Role::Publisher)
         .await
         .unwrap();
     let to_bob = h.mails_to("bob@example.org").await.pop().unwrap();
@@ -72,7 +72,7 @@ async fn owners_invite_by_email_and_the_invitation_reads_the_same_with_or_withou
     ));
     assert_eq!(
         h.accounts.accept_member_invitation(bob, &t).await.unwrap(),
-        ("band".into(), Role::Publisher)
+        (band.clone(), Role::Publisher)
     );
     assert!(matches!(
         h.accounts.accept_member_invitation(bob, &t).await,
@@ -80,16 +80,16 @@ async fn owners_invite_by_email_and_the_invitation_reads_the_same_with_or_withou
     ));
     // A publisher signs through the gateway but does not manage members.
     assert_eq!(
-        *h.accounts.signing_key(bob, "band").await.unwrap(),
-        [9u8; 32]
+        *h.accounts.signing_key(bob, &band).await.unwrap(),
+        *band_key
     );
     assert!(matches!(
         h.accounts
-            .invite_member(bob, "band", "carol@example.org", Role::Owner)
+            .invite_member(bob, &band, "carol@example.org", Role::Owner)
             .await,
         Err(Error::Forbidden(_))
     ));
-    let members = h.accounts.members(bob, "band").await.unwrap();
+    let members = h.accounts.members(bob, &band).await.unwrap();
     assert_eq!(
         members.iter().map(|m| (m.user, m.role)).collect::<Vec<_>>(),
         vec![(alice, Role::Owner), (bob, Role::Publisher)]
@@ -101,20 +101,21 @@ async fn the_last_owner_cannot_leave_or_step_down() {
     let h = open(Mode::Open);
     let alice = h.user("alice@example.org").await;
     let bob = h.user("bob@example.org").await;
+    let (archive, _) = common::identity(7);
     h.accounts
-        .add_identity(alice, "archive", None)
+        .add_identity(alice, &archive, None)
         .await
         .unwrap();
     assert!(matches!(
-        h.accounts.remove_member(alice, "archive", alice).await,
+        h.accounts.remove_member(alice, &archive, alice).await,
         Err(Error::LastOwner)
     ));
     assert!(matches!(
-        h.accounts.add_identity(bob, "archive", None).await,
+        h.accounts.add_identity(bob, &archive, None).await,
         Err(Error::IdentityExists(_))
     ));
     h.accounts
-        .invite_member(alice, "archive", "bob@example.org", Role::Publisher)
+        .invite_member(alice, &archive, "bob@example.org", Role::Publisher)
         .await
         .unwrap();
     let t = h
@@ -123,26 +124,26 @@ async fn the_last_owner_cannot_leave_or_step_down() {
     h.accounts.accept_member_invitation(bob, &t).await.unwrap();
     assert!(matches!(
         h.accounts
-            .set_role(alice, "archive", alice, Role::Publisher)
+            .set_role(alice, &archive, alice, Role::Publisher)
             .await,
         Err(Error::LastOwner)
     ));
     h.accounts
-        .set_role(alice, "archive", bob, Role::Owner)
+        .set_role(alice, &archive, bob, Role::Owner)
         .await
         .unwrap();
     h.accounts
-        .remove_member(alice, "archive", alice)
+        .remove_member(alice, &archive, alice)
         .await
         .unwrap();
     assert!(matches!(
-        h.accounts.remove_member(bob, "archive", bob).await,
+        h.accounts.remove_member(bob, &archive, bob).await,
         Err(Error::LastOwner)
     ));
     assert_eq!(h.accounts.identities_of(alice).await.unwrap(), vec![]);
     // An identity without a key held here has no signing key to give.
     assert!(matches!(
-        h.accounts.signing_key(bob, "archive").await,
+        h.accounts.signing_key(bob, &archive).await,
         Err(Error::UnknownIdentity(_))
     ));
 }
@@ -193,4 +194,34 @@ async fn uploads_are_charged_against_the_quota_atomically() {
     }
     assert_eq!(ok, 5);
     assert_eq!(h.accounts.upload_usage(alice).await.unwrap().used, 10_000);
+}
+
+#[tokio::test]
+async fn an_identity_is_held_only_under_its_own_id_and_key() {
+    let h = open(Mode::Open);
+    let alice = h.user("alice@example.org").await;
+    let (id, key) = common::identity(3);
+    let (_, other_key) = common::identity(4);
+    let e = h
+        .accounts
+        .add_identity(alice, "band", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidIdentity(_)), "{e}");
+    let e = h
+        .accounts
+        .add_identity(alice, &id, Some(other_key))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::IdentityKeyMismatch(_)), "{e}");
+    assert_eq!(
+        h.accounts.role(alice, &id).await.unwrap(),
+        None,
+        "nothing recorded"
+    );
+    h.accounts
+        .add_identity(alice, &id, Some(key.clone()))
+        .await
+        .unwrap();
+    assert_eq!(*h.accounts.signing_key(alice, &id).await.unwrap(), *key);
 }

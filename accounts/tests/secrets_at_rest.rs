@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 use accounts::{Mode, Role, Secret, SignIn, SignUp, totp};
 use common::{client, open};
 use data_encoding::{BASE32_NOPAD, HEXLOWER};
-use zeroize::Zeroizing;
 
 #[derive(Clone, Default)]
 struct Logs(Arc<Mutex<Vec<u8>>>);
@@ -107,16 +106,14 @@ async fn no_secret_is_ever_stored_or_logged_in_the_clear() {
     let rotated = h.accounts.rotate_session(&s2.token).await.unwrap();
     secrets.push(rotated.token.expose().as_bytes().to_vec());
 
-    let identity_key = [0x5au8, 0x17, 0xc3, 0x88].repeat(8);
-    secrets.push(identity_key.clone());
-    let mut key = Zeroizing::new([0u8; 32]);
-    key.copy_from_slice(&identity_key);
+    let (band, key) = common::identity(0x5a);
+    secrets.push(key.to_vec());
     h.accounts
-        .add_identity(alice, "band", Some(key))
+        .add_identity(alice, &band, Some(key))
         .await
         .unwrap();
     h.accounts
-        .invite_member(alice, "band", "bob@example.org", Role::Publisher)
+        .invite_member(alice, &band, "bob@example.org", Role::Publisher)
         .await
         .unwrap();
     let invite = h

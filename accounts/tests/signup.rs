@@ -298,13 +298,12 @@ async fn deleting_an_account_names_the_identities_it_alone_owns_first() {
     let alice = h.user("alice@example.org").await;
     let bob = h.user("bob@example.org").await;
     let (_, who) = h.session("alice@example.org").await;
-    h.accounts.add_identity(alice, "solo", None).await.unwrap();
+    let (solo, _) = common::identity(1);
+    let (shared, _) = common::identity(2);
+    h.accounts.add_identity(alice, &solo, None).await.unwrap();
+    h.accounts.add_identity(alice, &shared, None).await.unwrap();
     h.accounts
-        .add_identity(alice, "shared", None)
-        .await
-        .unwrap();
-    h.accounts
-        .invite_member(alice, "shared", "bob@example.org", Role::Owner)
+        .invite_member(alice, &shared, "bob@example.org", Role::Owner)
         .await
         .unwrap();
     let t = h
@@ -313,7 +312,7 @@ async fn deleting_an_account_names_the_identities_it_alone_owns_first() {
     h.accounts.accept_member_invitation(bob, &t).await.unwrap();
     assert_eq!(
         h.accounts.solely_owned_identities(alice).await.unwrap(),
-        vec!["solo".to_string()]
+        vec![solo.clone()]
     );
     let e = h
         .accounts
@@ -321,19 +320,19 @@ async fn deleting_an_account_names_the_identities_it_alone_owns_first() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::SoleOwner(ids) if ids == &vec!["solo".to_string()]),
+        matches!(&e, Error::SoleOwner(ids) if ids == &vec![solo.clone()]),
         "{e}"
     );
     h.accounts
-        .delete_account(&who, &PASSWORD.into(), &["solo".into()])
+        .delete_account(&who, &PASSWORD.into(), std::slice::from_ref(&solo))
         .await
         .unwrap();
     assert!(h.accounts.user(alice).await.is_err());
     assert_eq!(
         h.accounts.identities_of(bob).await.unwrap(),
-        vec![("shared".to_string(), Role::Owner)]
+        vec![(shared.clone(), Role::Owner)]
     );
-    assert_eq!(h.accounts.role(bob, "solo").await.unwrap(), None);
+    assert_eq!(h.accounts.role(bob, &solo).await.unwrap(), None);
     let (bob_token, _) = h.session("bob@example.org").await;
     assert_eq!(h.accounts.authenticate(&bob_token).await.unwrap().user, bob);
 }

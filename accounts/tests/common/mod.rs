@@ -161,3 +161,14 @@ pub fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> T {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// An identity id and its secret seed, made from one repeated byte.
+pub fn identity(seed: u8) -> (String, zeroize::Zeroizing<[u8; 32]>) {
+    let key = zeroize::Zeroizing::new([seed; 32]);
+    (
+        feeds::identity::Keypair::from_seed(&key)
+            .public()
+            .to_string(),
+        key,
+    )
+}
