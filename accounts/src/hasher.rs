@@ -13,6 +13,10 @@ use zeroize::Zeroizing;
 use crate::error::{Error, Result};
 use crate::password;
 
+/// Bytes beyond which a typed password is refused unread (4 bytes for each of the
+/// [`password::MAX_LEN`] characters a password may have).
+const MAX_VERIFY_BYTES: usize = 4 * password::MAX_LEN;
+
 /// Runs password hashes with bounded concurrency and queue.
 #[derive(Debug)]
 pub(crate) struct Hasher {
@@ -96,10 +100,14 @@ impl Hasher {
             Some(s) => (s, true),
             None => (self.dummy().await?, false),
         };
+        // A password far longer than any accepted one is not even normalised: it fails
+        // after the same bcrypt.
+        let oversized = password.len() > MAX_VERIFY_BYTES;
+        let input = if oversized { "" } else { password };
         let ok = self
-            .run(password, move |p| password::verify_blocking(p, &stored))
+            .run(input, move |p| password::verify_blocking(p, &stored))
             .await?;
-        Ok(ok && real)
+        Ok(ok && real && !oversized)
     }
 
     async fn dummy(&self) -> Result<String> {

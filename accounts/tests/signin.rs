@@ -141,11 +141,12 @@ async fn unknown_emails_and_wrong_passwords_get_the_same_answer_after_the_same_w
     known.sort();
     unknown.sort();
     let (known, unknown) = (known[4], unknown[4]);
-    // Both run one bcrypt verify at the same cost: medians within a factor of 1.5 (without
-    // the dummy verify, unknown emails answer ~50x faster).
+    // Both run one bcrypt verify at the same cost: medians within the noise of a 2-core
+    // machine running other tests (0.4-2.5); without the dummy verify, unknown emails
+    // answer 50-1000x faster.
     let ratio = known.as_secs_f64() / unknown.as_secs_f64();
     assert!(
-        (0.67..1.5).contains(&ratio),
+        (0.4..2.5).contains(&ratio),
         "median known {known:?} vs unknown {unknown:?}"
     );
 }
@@ -410,4 +411,18 @@ async fn csrf_tokens_belong_to_their_session_and_die_with_its_rotation() {
     // Stateless but keyed: another gateway (another secrets key) computes another token.
     let other = open(Mode::Open);
     assert_ne!(other.accounts.csrf_token(&a).unwrap(), ta);
+}
+
+#[tokio::test]
+async fn an_oversized_password_is_refused_like_a_wrong_one() {
+    let h = open(Mode::Open);
+    h.user("alice@example.org").await;
+    let huge = Secret::new(format!("{PASSWORD}{}", "x".repeat(1 << 20)));
+    let e = h
+        .accounts
+        .sign_in("alice@example.org", &huge, &client("192.0.2.1"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidCredentials), "{e}");
+    h.session("alice@example.org").await;
 }
