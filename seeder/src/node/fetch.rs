@@ -25,16 +25,16 @@ use crate::store::Store;
 /// (`NodeHandle::fetcher`); `verify` and `identity sync` start a [`super::FetchNode`].
 #[derive(Clone, Copy)]
 pub struct Fetcher<'a> {
-    pub store: &'a Store,
-    pub dht: &'a DhtNode,
-    pub engine: &'a Engine,
-    pub outbound: &'a Outbound,
+    pub(crate) store: &'a Store,
+    pub(crate) dht: &'a DhtNode,
+    pub(crate) engine: &'a Engine,
+    pub(crate) outbound: &'a Outbound,
     /// Whose `logs/` keeps the log parts taken from the swarm.
-    pub data: &'a DataDir,
+    pub(crate) data: &'a DataDir,
     /// The node's own URL, never asked (none for a command's fetcher).
-    pub own_url: Option<&'a str>,
+    pub(crate) own_url: Option<&'a str>,
     /// The node's own BitTorrent address, never a peer of its own.
-    pub own_peer: SocketAddr,
+    pub(crate) own_peer: SocketAddr,
 }
 
 /// How long a swarm download of a log part may take before the node tries again later.

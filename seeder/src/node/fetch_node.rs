@@ -82,11 +82,6 @@ impl FetchNode {
         }
     }
 
-    /// The scratch store (nodes given on the command line are noted there).
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Stops the engine and the DHT node.
     pub async fn shutdown(self) {
         self.engine.shutdown().await;

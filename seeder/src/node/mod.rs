@@ -121,7 +121,7 @@ impl NodeHandle {
     }
 
     /// The node's DHT, outbound HTTP, engine and store, as fetching from the network uses them.
-    pub fn fetcher(&self) -> Fetcher<'_> {
+    pub(crate) fn fetcher(&self) -> Fetcher<'_> {
         Fetcher {
             store: &self.store,
             dht: &self.dht,
