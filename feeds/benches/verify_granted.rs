@@ -7,6 +7,8 @@
 //! holds 1,000 members. Run with `cargo bench -p feeds --bench verify_granted`;
 //! `VERIFY_LOG_ENTRIES` and `VERIFY_LOG_RUNS` override the feed size and the runs.
 
+mod harness;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -16,8 +18,7 @@ use feeds::{
     ContentRef, Entry, FeedName, FileRef, InfoHash, Keypair, Kind, Membership, SignedEntry,
     decode_and_verify_log_with, verify_log,
 };
-
-const T0: u64 = 1_780_000_000;
+use harness::{T0, env_or, median};
 
 fn main() {
     let n = env_or("VERIFY_LOG_ENTRIES", 100_000);
@@ -160,16 +161,4 @@ fn content(seq: u64) -> ContentRef {
 
 fn name(s: &str) -> FeedName {
     FeedName::new(s).unwrap_or_else(|e| panic!("feed name: {e}"))
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort_unstable();
-    times[times.len() / 2]
-}
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }

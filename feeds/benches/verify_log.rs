@@ -14,6 +14,8 @@
 //! `cargo bench -p feeds --bench verify_log`; `VERIFY_LOG_ENTRIES` and `VERIFY_LOG_RUNS`
 //! override the feed size and the number of runs.
 
+mod harness;
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -23,9 +25,9 @@ use feeds::{
     ContentRef, Entry, FeedName, FileRef, InfoHash, Keypair, Kind, SignedEntry,
     decode_and_verify_log, verify_log,
 };
+use harness::{T0, env_or, median};
 use rayon::prelude::*;
 
-const T0: u64 = 1_780_000_000;
 /// Wall time for the whole feed that full verification should stay under.
 const TARGET: Duration = Duration::from_secs(1);
 /// Share of the raw batch-verify throughput that full verification should reach.
@@ -220,18 +222,6 @@ fn time_decode(raw: &[Vec<u8>]) -> Duration {
         },
         |decoded| decoded.is_ok_and(|d| d.len() == raw.len()),
     )
-}
-
-fn median(mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    times[times.len() / 2]
-}
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn verdict(ok: bool) -> &'static str {

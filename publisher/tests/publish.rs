@@ -36,6 +36,11 @@ fn request(path: &Path) -> PublishRequest {
     }
 }
 
+/// Writes `dir/NAME` and publishes it as alice at [`NOW`].
+fn publish_file(data: &DataDir, dir: &Path, name: &str, bytes: &[u8]) -> publisher::Published {
+    publish(data, &request(&file(dir, name, bytes)), NOW, &|_| {}).unwrap()
+}
+
 /// Re-reads the feed from disk and verifies it from scratch.
 fn verified_seqs(data: &DataDir) -> Vec<u64> {
     let alice = data.keystore().keypair("alice").unwrap().public();
@@ -52,13 +57,7 @@ fn verified_seqs(data: &DataDir) -> Vec<u64> {
 #[test]
 fn publishing_twice_chains_two_signed_entries_and_records_the_content() {
     let (dir, data) = setup();
-    let first = publish(
-        &data,
-        &request(&file(dir.path(), "a.txt", b"hello")),
-        NOW,
-        &|_| {},
-    )
-    .unwrap();
+    let first = publish_file(&data, dir.path(), "a.txt", b"hello");
     let second = publish(
         &data,
         &request(&file(dir.path(), "b.txt", b"world")),
@@ -91,13 +90,7 @@ fn publishing_twice_chains_two_signed_entries_and_records_the_content() {
 #[test]
 fn an_interrupted_append_is_cut_off_and_the_next_publish_continues_cleanly() {
     let (dir, data) = setup();
-    publish(
-        &data,
-        &request(&file(dir.path(), "a.txt", b"a")),
-        NOW,
-        &|_| {},
-    )
-    .unwrap();
+    publish_file(&data, dir.path(), "a.txt", b"a");
     let alice = data.keystore().keypair("alice").unwrap();
     let feed_dir = data.feed_dir(&alice.public(), &default_feed());
     // A crash mid-append: half an entry past the committed length, and a stale head.
@@ -107,13 +100,7 @@ fn an_interrupted_append_is_cut_off_and_the_next_publish_continues_cleanly() {
         .unwrap();
     log.write_all(b"d4:body300:half an entry").unwrap();
     fs::remove_file(feed_dir.join("head")).unwrap();
-    let next = publish(
-        &data,
-        &request(&file(dir.path(), "b.txt", b"b")),
-        NOW,
-        &|_| {},
-    )
-    .unwrap();
+    let next = publish_file(&data, dir.path(), "b.txt", b"b");
     assert_eq!(next.entry.seq(), 2);
     assert_eq!(verified_seqs(&data), vec![1, 2]);
 }
@@ -121,13 +108,7 @@ fn an_interrupted_append_is_cut_off_and_the_next_publish_continues_cleanly() {
 #[test]
 fn a_head_left_behind_by_a_crash_is_signed_again_on_open() {
     let (dir, data) = setup();
-    publish(
-        &data,
-        &request(&file(dir.path(), "a.txt", b"a")),
-        NOW,
-        &|_| {},
-    )
-    .unwrap();
+    publish_file(&data, dir.path(), "a.txt", b"a");
     let alice = data.keystore().keypair("alice").unwrap();
     fs::remove_file(data.feed_dir(&alice.public(), &default_feed()).join("head")).unwrap();
     drop(FeedWriter::open(&data, &alice, &default_feed()).unwrap());
@@ -158,13 +139,7 @@ fn concurrent_publishers_are_serialised_never_forked() {
 #[test]
 fn retracting_appends_a_signed_delete_and_unknown_seqs_are_refused() {
     let (dir, data) = setup();
-    publish(
-        &data,
-        &request(&file(dir.path(), "a.txt", b"a")),
-        NOW,
-        &|_| {},
-    )
-    .unwrap();
+    publish_file(&data, dir.path(), "a.txt", b"a");
     let retracted = retract(&data, None, &default_feed(), 1, NOW).unwrap();
     assert_eq!(retracted.entry.entry().kind, Kind::Delete { retracts: 1 });
     assert!(

@@ -9,7 +9,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use engine_support::{io_counters, mib, pseudo_random_bytes, publish, wait_seeding, write_tree};
+use engine_support::{
+    io_counters, mib, pseudo_random_bytes, publish, publish_file, seed, wait_seeding, write_tree,
+};
 use seeder::engine::{Engine, EngineConfig, TorrentSource};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -28,9 +30,7 @@ async fn start_engine(dir: &Path) -> Engine {
 async fn libtorrent_downloads_a_published_file_from_our_listen_port() {
     let _serial = SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
-    let bytes = pseudo_random_bytes(24 << 20, 1);
-    write_tree(&tmp.path().join("content"), &[("video.bin", &bytes)]);
-    let published = publish(&tmp.path().join("content/video.bin"), Some(64 << 10));
+    let (bytes, published) = publish_file(tmp.path(), "video.bin", 24 << 20, 1, Some(64 << 10));
 
     let engine = start_engine(&tmp.path().join("node")).await;
     assert!(engine.listen_addr().ip().is_loopback());
@@ -107,11 +107,7 @@ async fn a_second_engine_downloads_a_published_directory_byte_identical() {
     let published = publish(&tmp.path().join("content/album"), Some(32 << 10));
 
     let seeder = start_engine(&tmp.path().join("a")).await;
-    let infohash = seeder
-        .seed_existing(&published.torrent, &published.root)
-        .await
-        .unwrap();
-    wait_seeding(&seeder, &infohash, TIMEOUT).await;
+    let infohash = seed(&seeder, &published, TIMEOUT).await;
 
     let follower = start_engine(&tmp.path().join("b")).await;
     let downloads = tmp.path().join("b-downloads");
@@ -166,16 +162,10 @@ async fn a_second_engine_downloads_a_published_directory_byte_identical() {
 async fn a_magnet_link_streams_a_file_while_it_downloads() {
     let _serial = SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
-    let bytes = pseudo_random_bytes(6 << 20, 4);
-    write_tree(&tmp.path().join("content"), &[("talk.ogg", &bytes)]);
-    let published = publish(&tmp.path().join("content/talk.ogg"), Some(16 << 10));
+    let (bytes, published) = publish_file(tmp.path(), "talk.ogg", 6 << 20, 4, Some(16 << 10));
 
     let seeder = start_engine(&tmp.path().join("a")).await;
-    let infohash = seeder
-        .seed_existing(&published.torrent, &published.root)
-        .await
-        .unwrap();
-    wait_seeding(&seeder, &infohash, TIMEOUT).await;
+    let infohash = seed(&seeder, &published, TIMEOUT).await;
 
     let viewer = start_engine(&tmp.path().join("c")).await;
     let magnet = format!("magnet:?xt=urn:btih:{infohash}");
@@ -237,16 +227,10 @@ async fn a_magnet_link_streams_a_file_while_it_downloads() {
 async fn peers_added_to_a_running_download_are_used() {
     let _serial = SERIAL.lock().await;
     let tmp = tempfile::tempdir().unwrap();
-    let bytes = pseudo_random_bytes(3 << 20, 5);
-    write_tree(&tmp.path().join("content"), &[("late.bin", &bytes)]);
-    let published = publish(&tmp.path().join("content/late.bin"), Some(16 << 10));
+    let (bytes, published) = publish_file(tmp.path(), "late.bin", 3 << 20, 5, Some(16 << 10));
 
     let seeder = start_engine(&tmp.path().join("a")).await;
-    let infohash = seeder
-        .seed_existing(&published.torrent, &published.root)
-        .await
-        .unwrap();
-    wait_seeding(&seeder, &infohash, TIMEOUT).await;
+    let infohash = seed(&seeder, &published, TIMEOUT).await;
 
     let mut config = EngineConfig::new(tmp.path().join("d")).loopback();
     config.peer_poll_interval = Duration::from_secs(1);

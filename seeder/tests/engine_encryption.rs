@@ -13,8 +13,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use engine_support::{pseudo_random_bytes, publish, wait_seeding, write_tree};
-use seeder::engine::{Encryption, Engine, EngineConfig, TorrentSource};
+use engine_support::{download_all, pseudo_random_bytes, publish_file, seed};
+use seeder::engine::{Encryption, Engine, EngineConfig};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -60,9 +60,7 @@ impl Drop for LibtorrentSeeder {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_engine_downloads_from_libtorrent_requiring_encryption() {
     let tmp = tempfile::tempdir().unwrap();
-    let bytes = pseudo_random_bytes(4 << 20, 31);
-    write_tree(&tmp.path().join("content"), &[("forced.bin", &bytes)]);
-    let published = publish(&tmp.path().join("content/forced.bin"), Some(64 << 10));
+    let (bytes, published) = publish_file(tmp.path(), "forced.bin", 4 << 20, 31, Some(64 << 10));
     let torrent = tmp.path().join("forced.torrent");
     std::fs::write(&torrent, &published.torrent).unwrap();
     let seeder = LibtorrentSeeder::start(&torrent, &tmp.path().join("content"), true);
@@ -75,18 +73,14 @@ async fn the_engine_downloads_from_libtorrent_requiring_encryption() {
     assert_eq!(EngineConfig::default().encryption, Encryption::Enabled);
     let start = Instant::now();
     let peer = SocketAddr::from(([127, 0, 0, 1], seeder.port));
-    engine
-        .download(
-            TorrentSource::Torrent(published.torrent.clone()),
-            None,
-            vec![peer],
-        )
-        .await
-        .unwrap();
-    tokio::time::timeout(TIMEOUT, engine.wait_until_complete(&published.infohash))
-        .await
-        .expect("download from libtorrent (forced encryption) in time")
-        .unwrap();
+    download_all(
+        &engine,
+        &published,
+        vec![peer],
+        TIMEOUT,
+        "download from libtorrent (forced encryption) in time",
+    )
+    .await;
     println!(
         "downloaded {} MiB from libtorrent requiring encryption in {:?}",
         bytes.len() >> 20,
@@ -121,18 +115,12 @@ fn connection_is_closed(addr: SocketAddr, bytes: &[u8], what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn malformed_and_truncated_handshakes_cost_one_connection_not_the_engine() {
     let tmp = tempfile::tempdir().unwrap();
-    let bytes = pseudo_random_bytes(2 << 20, 32);
-    write_tree(&tmp.path().join("content"), &[("kept.bin", &bytes)]);
-    let published = publish(&tmp.path().join("content/kept.bin"), Some(32 << 10));
+    let (bytes, published) = publish_file(tmp.path(), "kept.bin", 2 << 20, 32, Some(32 << 10));
 
     let mut config = EngineConfig::new(tmp.path().join("a")).loopback();
     config.encryption = Encryption::Enabled;
     let seeder = Engine::start(config).await.unwrap();
-    seeder
-        .seed_existing(&published.torrent, &published.root)
-        .await
-        .unwrap();
-    wait_seeding(&seeder, &published.infohash, TIMEOUT).await;
+    seed(&seeder, &published, TIMEOUT).await;
     let addr = seeder.listen_addr();
 
     // A key that is a valid Diffie-Hellman value (below P), then what follows it.
@@ -163,18 +151,14 @@ async fn malformed_and_truncated_handshakes_cost_one_connection_not_the_engine()
     let mut config = EngineConfig::new(tmp.path().join("b")).loopback();
     config.encryption = Encryption::Forced;
     let leecher = Engine::start(config).await.unwrap();
-    leecher
-        .download(
-            TorrentSource::Torrent(published.torrent.clone()),
-            None,
-            vec![addr],
-        )
-        .await
-        .unwrap();
-    tokio::time::timeout(TIMEOUT, leecher.wait_until_complete(&published.infohash))
-        .await
-        .expect("download in time after the broken handshakes")
-        .unwrap();
+    download_all(
+        &leecher,
+        &published,
+        vec![addr],
+        TIMEOUT,
+        "download in time after the broken handshakes",
+    )
+    .await;
     let on_disk = std::fs::read(tmp.path().join("b/downloads/kept.bin")).unwrap();
     assert!(on_disk == bytes, "downloaded file differs");
     leecher.shutdown().await;
@@ -191,9 +175,7 @@ async fn malformed_and_truncated_handshakes_cost_one_connection_not_the_engine()
 #[ignore]
 async fn outgoing_handshake_order_measurement() {
     let tmp = tempfile::tempdir().unwrap();
-    let bytes = pseudo_random_bytes(1 << 20, 34);
-    write_tree(&tmp.path().join("content"), &[("small.bin", &bytes)]);
-    let published = publish(&tmp.path().join("content/small.bin"), Some(64 << 10));
+    let (_, published) = publish_file(tmp.path(), "small.bin", 1 << 20, 34, Some(64 << 10));
     let torrent = tmp.path().join("small.torrent");
     std::fs::write(&torrent, &published.torrent).unwrap();
     let rounds = 7;
@@ -217,18 +199,7 @@ async fn outgoing_handshake_order_measurement() {
                 config.encryption = encryption;
                 let engine = Engine::start(config).await.unwrap();
                 let start = Instant::now();
-                engine
-                    .download(
-                        TorrentSource::Torrent(published.torrent.clone()),
-                        None,
-                        vec![peer],
-                    )
-                    .await
-                    .unwrap();
-                tokio::time::timeout(TIMEOUT, engine.wait_until_complete(&published.infohash))
-                    .await
-                    .expect("download in time")
-                    .unwrap();
+                download_all(&engine, &published, vec![peer], TIMEOUT, "download in time").await;
                 times.push(start.elapsed());
                 engine.shutdown().await;
             }

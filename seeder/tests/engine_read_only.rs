@@ -10,7 +10,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
-use engine_support::{pseudo_random_bytes, publish, wait_seeding, write_tree};
+use engine_support::{pseudo_random_bytes, publish, seed, wait_seeding, write_tree};
 use seeder::engine::{Engine, EngineConfig, TorrentSource};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -59,11 +59,7 @@ async fn seeding_serving_restarting_and_removing_never_touch_published_files() {
 
     let state = tmp.path().join("a");
     let seeder = start_engine(&state).await;
-    let infohash = seeder
-        .seed_existing(&published.torrent, &published.root)
-        .await
-        .unwrap();
-    wait_seeding(&seeder, &infohash, TIMEOUT).await;
+    let infohash = seed(&seeder, &published, TIMEOUT).await;
 
     let follower = start_engine(&tmp.path().join("b")).await;
     let downloads = tmp.path().join("b-downloads");

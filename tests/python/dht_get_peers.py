@@ -12,6 +12,7 @@ DHT bootstrap routers are replaced before the session starts.
 import sys
 import time
 
+import lt_loopback
 import libtorrent as lt
 
 
@@ -21,23 +22,7 @@ def main():
     expected_peer = (expected_ip, int(expected_port))
     timeout = float(timeout)
 
-    settings = {
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": True,
-        "dht_bootstrap_nodes": bootstrap,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        # Loopback nodes, all on one IP, with ids not derived from it (BEP 42).
-        "dht_restrict_routing_ips": False,
-        "dht_restrict_search_ips": False,
-        "dht_enforce_node_id": False,
-        "dht_ignore_dark_internet": False,
-        "dht_prefer_verified_node_ids": False,
-        "alert_mask": lt.alert_category.all,
-    }
-    # Passing the settings to the constructor means the default routers are never used.
-    session = lt.session(settings)
+    session = lt_loopback.session(bootstrap, alert_mask=lt.alert_category.all)
     info_hash = lt.sha1_hash(bytes.fromhex(infohash_hex))
 
     log = []

@@ -16,15 +16,8 @@ allowed_enc_level pe_rc4): it makes and accepts only MSE handshakes.
 import sys
 import time
 
+import lt_loopback
 import libtorrent as lt
-
-# qBittorrent's "require encryption".
-FORCED_ENCRYPTION = {
-    "out_enc_policy": int(lt.enc_policy.forced),
-    "in_enc_policy": int(lt.enc_policy.forced),
-    "allowed_enc_level": int(lt.enc_level.rc4),
-    "prefer_rc4": True,
-}
 
 
 def main():
@@ -33,27 +26,13 @@ def main():
     peer_ip, peer_port = peer.rsplit(":", 1)
     timeout = float(timeout)
 
-    session = lt.session(
-        {
-            "listen_interfaces": "127.0.0.1:0",
-            "enable_dht": False,
-            "enable_lsd": False,
-            "enable_upnp": False,
-            "enable_natpmp": False,
-            "alert_mask": lt.alert_category.error | lt.alert_category.status | lt.alert_category.peer | lt.alert_category.connect,
-            **(FORCED_ENCRYPTION if forced else {}),
-        }
+    session = lt_loopback.session(
+        alert_mask=lt.alert_category.error | lt.alert_category.status | lt.alert_category.peer | lt.alert_category.connect,
+        **(lt_loopback.FORCED_ENCRYPTION if forced else {}),
     )
-    info = lt.torrent_info(torrent_file)
-    # A torrent published through a running node names its gateway as a web seed: drop it,
+    # A torrent published through a running node names its gateway as a web seed: dropped,
     # so that the one peer given is the only source.
-    info.set_web_seeds([])
-    params = lt.add_torrent_params()
-    params.ti = info
-    params.save_path = save_dir
-    params.trackers = []
-    handle = session.add_torrent(params)
-    handle.replace_trackers([])
+    handle = lt_loopback.add_torrent_file(session, torrent_file, save_dir)
 
     start = time.monotonic()
     next_connect = start
@@ -68,21 +47,12 @@ def main():
         alerts.extend(str(a.message()) for a in session.pop_alerts())
         alerts = alerts[-50:]
         status = handle.status()
-        if status.is_seeding or (status.is_finished and status.total_wanted_done == status.total_wanted):
+        if lt_loopback.complete(status):
             elapsed = time.monotonic() - start
             print(f"COMPLETE {status.total_wanted_done} bytes in {elapsed:.2f} s", flush=True)
             return 0
 
-    status = handle.status()
-    print(
-        f"TIMEOUT state={status.state} done={status.total_wanted_done}/{status.total_wanted} "
-        f"peers={status.num_peers}",
-        file=sys.stderr,
-    )
-    for line in alerts:
-        print(line, file=sys.stderr)
-    return 1
-
+    return lt_loopback.report_timeout(handle, alerts)
 
 if __name__ == "__main__":
     sys.exit(main())

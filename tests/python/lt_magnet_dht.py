@@ -15,6 +15,7 @@ libtorrent's default DHT bootstrap routers are replaced before the session start
 import sys
 import time
 
+import lt_loopback
 import libtorrent as lt
 
 
@@ -22,29 +23,16 @@ def main():
     bootstrap, magnet, save_dir, timeout = sys.argv[1:5]
     timeout = float(timeout)
 
-    settings = {
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": True,
-        "dht_bootstrap_nodes": bootstrap,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        # Loopback nodes, all on one IP, with ids not derived from it (BEP 42).
-        "dht_restrict_routing_ips": False,
-        "dht_restrict_search_ips": False,
-        "dht_enforce_node_id": False,
-        "dht_ignore_dark_internet": False,
-        "dht_prefer_verified_node_ids": False,
+    session = lt_loopback.session(
+        bootstrap,
         # Announce and look up peers at once, not after the usual 15 minutes.
-        "dht_announce_interval": 5,
+        dht_announce_interval=5,
         # Drop a connection that sends nothing for 10 s and connect again (libtorrent's
         # default waits 10 minutes): once, under heavy load, a uTP connection to our node
         # stalled half-way (librqbit's uTP, docs/engine-gaps.md); a client reconnects.
-        "inactivity_timeout": 10,
-        "alert_mask": lt.alert_category.all,
-    }
-    # Passing the settings to the constructor means the default routers are never used.
-    session = lt.session(settings)
+        inactivity_timeout=10,
+        alert_mask=lt.alert_category.all,
+    )
     params = lt.parse_magnet_uri(magnet)
     params.save_path = save_dir
     params.trackers = []

@@ -16,6 +16,7 @@ libtorrent's default DHT bootstrap routers are replaced before the session start
 import sys
 import time
 
+import lt_loopback
 import libtorrent as lt
 
 
@@ -25,36 +26,25 @@ def main():
     with open(magnets_file) as f:
         magnets = [line.strip() for line in f if line.strip()]
 
-    settings = {
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": True,
-        "dht_bootstrap_nodes": bootstrap,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "dht_restrict_routing_ips": False,
-        "dht_restrict_search_ips": False,
-        "dht_enforce_node_id": False,
-        "dht_ignore_dark_internet": False,
-        "dht_prefer_verified_node_ids": False,
-        "dht_announce_interval": 5,
+    session = lt_loopback.session(
+        bootstrap,
+        dht_announce_interval=5,
         # A connection silent for 10 s is dropped and made again (see lt_magnet_dht.py).
-        "inactivity_timeout": 10,
+        inactivity_timeout=10,
         # Every peer of a loopback test shares 127.0.0.1: by default libtorrent keeps one
         # peer per IP, which may be a dead one (the publisher's).
-        "allow_multiple_connections_per_ip": True,
+        allow_multiple_connections_per_ip=True,
         # Ten torrents at once: no queueing, and DHT lookups for all of them without
         # hitting the default 8 kB/s DHT upload limit.
-        "active_downloads": -1,
-        "active_seeds": -1,
-        "active_limit": -1,
-        "dht_upload_rate_limit": 1000000,
+        active_downloads=-1,
+        active_seeds=-1,
+        active_limit=-1,
+        dht_upload_rate_limit=1000000,
         # libtorrent blocks an IP sending more than 5 DHT requests a second for 5 minutes;
         # here every DHT node shares 127.0.0.1, so that would cut it off from all of them.
-        "dht_block_ratelimit": 100000,
-        "alert_mask": lt.alert_category.all,
-    }
-    session = lt.session(settings)
+        dht_block_ratelimit=100000,
+        alert_mask=lt.alert_category.all,
+    )
     handles = []
     by_hash = {}
     for magnet in magnets:

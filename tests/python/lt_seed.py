@@ -13,36 +13,17 @@ import sys
 import threading
 import time
 
-import libtorrent as lt
+import lt_loopback
 
 
 def main():
     torrent_file, data_dir = sys.argv[1:3]
     forced = sys.argv[3:4] == ["forced"]
-    settings = {
-        "listen_interfaces": "127.0.0.1:0",
-        "enable_dht": False,
-        "enable_lsd": False,
-        "enable_upnp": False,
-        "enable_natpmp": False,
-        "allow_multiple_connections_per_ip": True,
-    }
-    if forced:
-        settings.update({
-            "out_enc_policy": int(lt.enc_policy.forced),
-            "in_enc_policy": int(lt.enc_policy.forced),
-            "allowed_enc_level": int(lt.enc_level.rc4),
-            "prefer_rc4": True,
-        })
-    session = lt.session(settings)
-    info = lt.torrent_info(torrent_file)
-    info.set_web_seeds([])
-    params = lt.add_torrent_params()
-    params.ti = info
-    params.save_path = data_dir
-    params.trackers = []
-    handle = session.add_torrent(params)
-    handle.replace_trackers([])
+    session = lt_loopback.session(
+        allow_multiple_connections_per_ip=True,
+        **(lt_loopback.FORCED_ENCRYPTION if forced else {}),
+    )
+    handle = lt_loopback.add_torrent_file(session, torrent_file, data_dir)
     handle.force_recheck()
     start = time.monotonic()
     while not handle.status().is_seeding:

@@ -13,6 +13,7 @@ only). Exits 1 with the torrent's status and the last alerts on stderr when time
 import sys
 import time
 
+import lt_loopback
 import libtorrent as lt
 
 
@@ -28,31 +29,20 @@ def main():
     torrent_file, save_dir, timeout = sys.argv[1:4]
     timeout = float(timeout)
 
-    session = lt.session(
-        {
-            "listen_interfaces": "127.0.0.1:0",
-            "enable_dht": False,
-            "enable_lsd": False,
-            "enable_upnp": False,
-            "enable_natpmp": False,
-            "enable_incoming_utp": False,
-            "enable_outgoing_utp": False,
-            "alert_mask": lt.alert_category.error | lt.alert_category.status | lt.alert_category.peer,
-        }
+    session = lt_loopback.session(
+        enable_incoming_utp=False,
+        enable_outgoing_utp=False,
+        alert_mask=lt.alert_category.error | lt.alert_category.status | lt.alert_category.peer,
     )
-    info = lt.torrent_info(torrent_file)
-    seeds = [s["url"] for s in info.web_seeds()]
+    seeds = [s["url"] for s in lt.torrent_info(torrent_file).web_seeds()]
     if not seeds:
         print("the .torrent names no web seed", file=sys.stderr)
         return 1
     print(f"WEBSEEDS {' '.join(seeds)}", flush=True)
-    params = lt.add_torrent_params()
-    params.ti = info
-    params.save_path = save_dir
-    params.trackers = []
-    params.flags |= lt.torrent_flags.disable_pex | lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd
-    handle = session.add_torrent(params)
-    handle.replace_trackers([])
+    handle = lt_loopback.add_torrent_file(
+        session, torrent_file, save_dir, keep_web_seeds=True,
+        flags=lt.torrent_flags.disable_pex | lt.torrent_flags.disable_dht | lt.torrent_flags.disable_lsd,
+    )
 
     start = time.monotonic()
     alerts = []
@@ -63,22 +53,13 @@ def main():
         alerts = alerts[-50:]
         kinds.update(connection_kind(p) for p in handle.get_peer_info())
         status = handle.status()
-        if status.is_seeding or (status.is_finished and status.total_wanted_done == status.total_wanted):
+        if lt_loopback.complete(status):
             elapsed = time.monotonic() - start
             print(f"COMPLETE {status.total_wanted_done} bytes in {elapsed:.2f} s", flush=True)
             print(f"SOURCES {' '.join(sorted(kinds)) or 'none-seen'}", flush=True)
             return 0
 
-    status = handle.status()
-    print(
-        f"TIMEOUT state={status.state} done={status.total_wanted_done}/{status.total_wanted} "
-        f"peers={status.num_peers} sources={sorted(kinds)}",
-        file=sys.stderr,
-    )
-    for line in alerts:
-        print(line, file=sys.stderr)
-    return 1
-
+    return lt_loopback.report_timeout(handle, alerts, f" sources={sorted(kinds)}")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,6 +15,19 @@ pub fn test_root() -> (Option<tempfile::TempDir>, PathBuf) {
     (Some(tmp), root)
 }
 
+/// The names in directory `dir`, sorted; none when it does not exist (yet).
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// Writes `len` bytes of a deterministic, incompressible-looking pattern (xorshift).
 pub fn write_pattern_file(path: &Path, len: u64, seed: u64) {
     use std::io::Write;

@@ -13,4 +13,6 @@ pub mod network;
 pub mod node;
 pub mod poll;
 pub mod process;
+pub mod raw_http;
+pub mod solo;
 pub mod tracker;

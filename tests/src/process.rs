@@ -2,7 +2,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Runs `tests/python/NAME` with Debian's python3 (where python3-libtorrent lives), killing
 /// it after `limit`. Returns whether it exited 0, and its stdout and stderr.
@@ -27,18 +27,7 @@ pub fn run_with_limit(command: &mut Command, limit: Duration) -> (bool, String, 
         .stderr(std::fs::File::create(&stderr_path).expect("stderr file"))
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for child") {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = crate::poll::wait_child(&mut child, limit);
     let read = |path: &Path| {
         String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned()
     };

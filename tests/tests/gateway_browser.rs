@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tests::binary::{swarmfeed_ok, workspace_root};
+use tests::binary::workspace_root;
 use tests::browser::{Browser, artifact_path};
+use tests::commands::new_identity;
 use tests::node::{NodeOptions, NodeProcess, http_get, publish, test_root, wait_for};
 
 fn fixture(name: &str) -> PathBuf {
@@ -22,14 +23,7 @@ fn fixture(name: &str) -> PathBuf {
 /// A node with one identity, "alice".
 fn start_node(root: &Path) -> (PathBuf, NodeProcess) {
     let data = root.join("data");
-    swarmfeed_ok(&[
-        "--data",
-        data.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        "alice",
-    ]);
+    new_identity(&data, "alice");
     let node = NodeProcess::start(&data, &NodeOptions::default());
     (data, node)
 }

@@ -3,60 +3,12 @@
 //! the checks `/files` makes), and entries signed with 130 kB titles and descriptions are
 //! answered on every page and export, clipped, with the node's memory flat.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use tests::binary::workspace_root;
-use tests::commands::new_identity;
-use tests::node::{NodeOptions, NodeProcess, http_request, publish, run_with_limit};
-
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    data: PathBuf,
-    node: NodeProcess,
-}
-
-impl Fixture {
-    fn start(args: &[&str]) -> Fixture {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().to_owned();
-        let data = root.join("data");
-        new_identity(&data, "alice");
-        let options = NodeOptions {
-            args: args.iter().map(|s| s.to_string()).collect(),
-            ..NodeOptions::default()
-        };
-        let node = NodeProcess::start(&data, &options);
-        Fixture {
-            _tmp: tmp,
-            root,
-            data,
-            node,
-        }
-    }
-
-    /// GET `path`: status and body as text.
-    fn get(&self, path: &str) -> (u16, String) {
-        let url = format!("{}{path}", self.node.info.public_url);
-        let (status, body) =
-            http_request("GET", &url, &[], b"").unwrap_or_else(|| panic!("no answer to {path}"));
-        (status, String::from_utf8_lossy(&body).into_owned())
-    }
-
-    /// The node's resident memory, in KiB.
-    fn rss_kib(&self) -> u64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.node.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().strip_suffix("kB"))
-            .and_then(|v| v.trim().parse().ok())
-            .expect("VmRSS in /proc/PID/status")
-    }
-}
+use tests::node::{publish, run_with_limit};
+use tests::solo::SoloNode as Fixture;
 
 #[test]
 fn an_entry_page_does_not_preview_a_published_text_file_replaced_by_a_symlink() {

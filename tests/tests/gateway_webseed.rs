@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tests::binary::swarmfeed_ok;
+use tests::commands::new_identity;
 use tests::node::{
     NodeOptions, NodeProcess, http_get, publish, run_python, same_tree, test_root,
     write_pattern_file,
@@ -48,14 +48,7 @@ fn libtorrent_download(url: &str, infohash: &str, root: &Path, out: &Path) -> St
 fn libtorrent_downloads_published_torrents_from_the_gateway_web_seed_alone() {
     let (_guard, root) = test_root();
     let data = root.join("data");
-    swarmfeed_ok(&[
-        "--data",
-        data.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        "alice",
-    ]);
+    new_identity(&data, "alice");
     let node = NodeProcess::start(&data, &NodeOptions::default());
     let url = node.info.public_url.clone();
 

@@ -170,16 +170,11 @@ fn age_decrypt(backup: &Path, out: &Path, passphrase: &str) -> (bool, Option<Vec
         .write_all(format!("{passphrase}\n").as_bytes())
         .unwrap();
     stdin.flush().unwrap();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline + Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("age did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = tests::poll::wait_child(
+        &mut child,
+        (deadline + Duration::from_secs(30)).saturating_duration_since(Instant::now()),
+    )
+    .expect("age did not finish");
     drop(stdin);
     (status.success(), std::fs::read(out).ok())
 }

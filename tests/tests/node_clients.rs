@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tests::binary::swarmfeed_ok;
+use tests::commands::new_identity;
 use tests::node::{
     NodeOptions, NodeProcess, Opentracker, Testnet, free_port, http_get, publish, run_python,
     run_with_limit, same_tree, test_root, wait_for, write_pattern_file,
@@ -14,17 +14,6 @@ use tests::node::{
 
 /// How long a stock client gets for one download.
 const CLIENT_LIMIT: Duration = Duration::from_secs(45);
-
-fn new_identity(data: &Path, name: &str) {
-    swarmfeed_ok(&[
-        "--data",
-        data.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        name,
-    ]);
-}
 
 #[test]
 fn libtorrent_downloads_a_published_entry_by_its_magnet_link_through_our_dht_alone() {

@@ -7,26 +7,17 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::binary::{swarmfeed_bin, swarmfeed_ok};
+use tests::binary::swarmfeed_bin;
+use tests::commands::new_identity;
 use tests::netns::NetNs;
 use tests::node::{
     NodeOptions, NodeProcess, Opentracker, free_port, publish, run_python, test_root, wait_for,
     write_pattern_file,
 };
+use tests::poll::poll_for;
 
 /// How long a stock client gets for one download.
 const CLIENT_LIMIT: Duration = Duration::from_secs(40);
-
-fn new_identity(data: &Path) {
-    swarmfeed_ok(&[
-        "--data",
-        data.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        "alice",
-    ]);
-}
 
 #[test]
 fn libtorrent_requiring_encryption_downloads_a_published_entry() {
@@ -34,7 +25,7 @@ fn libtorrent_requiring_encryption_downloads_a_published_entry() {
     let (a, content, save) = (root.join("a"), root.join("content"), root.join("lt"));
     std::fs::create_dir_all(&save).unwrap();
     write_pattern_file(&content.join("talk.bin"), 3 << 20, 41);
-    new_identity(&a);
+    new_identity(&a, "alice");
     // The node on its defaults: encryption enabled.
     let node = NodeProcess::start(&a, &NodeOptions::default());
     let published = publish(&a, &content.join("talk.bin"), "A talk", &[]);
@@ -106,7 +97,7 @@ fn transmission_requiring_encryption_downloads_a_published_entry() {
     let (a, content, save) = (root.join("a"), root.join("content"), root.join("tr"));
     std::fs::create_dir_all(&save).unwrap();
     write_pattern_file(&content.join("album.bin"), 3 << 20, 42);
-    new_identity(&a);
+    new_identity(&a, "alice");
     // Published before the node runs, the torrent names the tracker and no web seed (the
     // node's gateway), so the node's BitTorrent port is Transmission's only source.
     let tracker_port = free_port();
@@ -188,10 +179,12 @@ fn transmission_requiring_encryption_downloads_a_published_entry() {
         &root.join("transmission.log"),
     );
     let want = std::fs::read(content.join("album.bin")).unwrap();
-    let done = (0..CLIENT_LIMIT.as_millis() / 250).any(|_| {
-        std::thread::sleep(Duration::from_millis(250));
-        std::fs::read(save.join("album.bin")).is_ok_and(|got| got == want)
-    });
+    let done = poll_for(CLIENT_LIMIT, || {
+        std::fs::read(save.join("album.bin"))
+            .is_ok_and(|got| got == want)
+            .then_some(())
+    })
+    .is_some();
     println!(
         "transmission-cli -er: {} after {:.1} s",
         if done { "complete" } else { "NOT complete" },

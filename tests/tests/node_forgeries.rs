@@ -14,20 +14,16 @@ use feeds::{EntryHash, FeedHead, FeedName, IdentityKey, InfoHash, Keypair, Metai
 use futures_lite::future::block_on;
 use publisher::DataDir;
 use tests::binary::swarmfeed_ok;
+use tests::commands::follow;
+use tests::files::dir_names;
 use tests::node::{
     FakeNode, NodeOptions, NodeProcess, Testnet, first_follow, free_port, http_get, publish,
     same_tree, test_root, wait_for, write_pattern_file,
 };
 
+/// A new identity NAME in DATA, and its key pair (to sign forgeries with).
 fn new_identity(data: &Path, name: &str) -> Keypair {
-    swarmfeed_ok(&[
-        "--data",
-        data.to_str().unwrap(),
-        "identity",
-        "new",
-        "--name",
-        name,
-    ]);
+    tests::commands::new_identity(data, name);
     DataDir::new(data).keystore().keypair(name).unwrap()
 }
 
@@ -117,12 +113,7 @@ fn forged_stale_and_unfollowed_heads_pushed_to_a_follower_are_refused_logged_and
     let identity = alice.public();
 
     let node_b = NodeProcess::start(&b, &on(&dht));
-    swarmfeed_ok(&[
-        "--data",
-        b.to_str().unwrap(),
-        "follow",
-        &identity.to_string(),
-    ]);
+    follow(&b, &identity.to_string(), &[]);
     wait_for(Duration::from_secs(40), "B to hold both entries", || {
         first_follow(&b).filter(|f| f["entries"] == 2 && f["complete"] == 2)
     });
@@ -227,19 +218,6 @@ fn forged_stale_and_unfollowed_heads_pushed_to_a_follower_are_refused_logged_and
     drop(node_a);
 }
 
-/// Files under `dir`'s `downloads/`, by infohash directory.
-fn downloads(data: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(data.join("downloads"))
-        .map(|dir| {
-            dir.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_node_serving_a_forged_feed_log_cannot_make_a_follower_take_entries_for_alices_feed() {
     let (_guard, root) = test_root();
@@ -316,12 +294,7 @@ fn a_node_serving_a_forged_feed_log_cannot_make_a_follower_take_entries_for_alic
             ],
         },
     );
-    swarmfeed_ok(&[
-        "--data",
-        b.to_str().unwrap(),
-        "follow",
-        &format!("{identity}/main"),
-    ]);
+    follow(&b, &format!("{identity}/main"), &[]);
     wait_for(
         Duration::from_secs(30),
         "B's first look at the feed",
@@ -397,7 +370,7 @@ fn a_node_serving_a_forged_feed_log_cannot_make_a_follower_take_entries_for_alic
     );
 
     // B holds alice's entry and bytes, and nothing of mallory's.
-    assert_eq!(downloads(&b), vec![real_infohash.clone()]);
+    assert_eq!(dir_names(&b.join("downloads")), vec![real_infohash.clone()]);
     same_tree(
         &b.join("downloads").join(&real_infohash).join("alice.bin"),
         &content.join("alice.bin"),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tests::commands::new_identity;
 use tests::node::{NodeOptions, NodeProcess, publish};
+use tests::raw_http::{self, RawAnswer, read_answer};
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -47,11 +48,7 @@ impl Fixture {
     }
 
     fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(self.node.info.http).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        stream
+        raw_http::connect(self.node.info.http, Duration::from_secs(20))
     }
 
     /// One request on a new connection (`Connection: close`); `None` if no answer came
@@ -63,23 +60,14 @@ impl Fixture {
         headers: &[(&str, &str)],
         body: &[u8],
         limit: Duration,
-    ) -> Option<Answer> {
+    ) -> Option<RawAnswer> {
         let mut stream = self.connect();
         stream.set_read_timeout(Some(limit)).unwrap();
-        let mut text = format!(
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        for (name, value) in headers {
-            text.push_str(&format!("{name}: {value}\r\n"));
-        }
-        text.push_str("\r\n");
-        stream.write_all(text.as_bytes()).ok()?;
-        stream.write_all(body).ok()?;
+        raw_http::send(&mut stream, method, path, headers, Some(body)).ok()?;
         read_answer(&mut stream)
     }
 
-    fn get(&self, path: &str) -> Answer {
+    fn get(&self, path: &str) -> RawAnswer {
         self.request("GET", path, &[], b"", Duration::from_secs(20))
             .unwrap_or_else(|| panic!("no answer to GET {path}"))
     }
@@ -90,43 +78,6 @@ impl Fixture {
         assert_eq!(answer.status, 200, "{}", answer.head);
         answer.body
     }
-}
-
-struct Answer {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<String> {
-        self.head.split("\r\n").skip(1).find_map(|line| {
-            let (n, v) = line.split_once(':')?;
-            n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
-        })
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
-/// Reads an answer until the server closes; `None` on a timeout or when nothing came.
-fn read_answer(stream: &mut TcpStream) -> Option<Answer> {
-    let mut raw = Vec::new();
-    if let Err(e) = stream.read_to_end(&mut raw)
-        && e.kind() != ErrorKind::ConnectionReset
-    {
-        return None;
-    }
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let status = head.split(' ').nth(1)?.parse().ok()?;
-    Some(Answer {
-        status,
-        head,
-        body: raw[split + 4..].to_vec(),
-    })
 }
 
 /// A request head promising `Content-Length: 1000`, and no body.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tests::binary::swarmfeed_ok;
 use tests::commands::{follow, follows, new_identity, publish};
-use tests::files::{same_tree, test_root, write_pattern_file};
+use tests::files::{dir_names, same_tree, test_root, write_pattern_file};
 use tests::http::http_request;
 use tests::network::Network;
 use tests::node::{NodeOptions, NodeProcess};
@@ -98,19 +98,6 @@ fn follow_of<'a>(list: &'a Value, target_feed: &str) -> Option<&'a Value> {
         .find(|f| f["feed"].as_str() == Some(target_feed))
 }
 
-/// The infohash directories under the download dir.
-fn held(downloads: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(downloads)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 #[test]
 fn capped_follows_hold_exactly_what_fits_never_more_on_disk_and_the_rest_arrives_when_caps_rise() {
     let (_guard, root) = test_root();
@@ -160,7 +147,7 @@ fn capped_follows_hold_exactly_what_fits_never_more_on_disk_and_the_rest_arrives
     assert!(reason.contains("max_bytes 8 MiB"), "{reason}");
     let mut expect = vec![ih(&main[0]), ih(&main[1]), ih(&main[4])];
     expect.sort();
-    assert_eq!(held(&downloads), expect);
+    assert_eq!(dir_names(&downloads), expect);
     for item in [&main[0], &main[1], &main[4]] {
         let name = item.1.file_name().unwrap();
         same_tree(&downloads.join(ih(item)).join(name), &item.1).unwrap();

@@ -12,6 +12,7 @@ use tests::browser::{Browser, artifact_path};
 use tests::commands::{follow, follows, new_identity, publish};
 use tests::html_check::html_problems;
 use tests::node::{NodeOptions, NodeProcess, http_request, test_root, write_pattern_file};
+use tests::poll::poll_for;
 
 #[test]
 fn the_status_page_shows_the_lonely_torrent_first_and_is_the_operators_only() {
@@ -60,8 +61,8 @@ fn the_status_page_shows_the_lonely_torrent_first_and_is_the_operators_only() {
     follow(&data, &format!("{alice}/main"), &["--max-bytes", "8MiB"]);
     follow(&data, &format!("{alice}/talks"), &[]);
     // Replicated: both follows with every torrent complete (the follows as last seen if not).
-    let start = std::time::Instant::now();
-    loop {
+    let mut last = serde_json::Value::Null;
+    let held = poll_for(Duration::from_secs(90), || {
         let list = follows(&data);
         let held = list.as_array().is_some_and(|list| {
             list.len() == 2
@@ -69,15 +70,10 @@ fn the_status_page_shows_the_lonely_torrent_first_and_is_the_operators_only() {
                     .iter()
                     .all(|f| f["torrents"].as_u64() > Some(0) && f["torrents"] == f["complete"])
         });
-        if held {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(90),
-            "both feeds not held within 90 s: {list}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+        last = list;
+        held.then_some(())
+    });
+    assert!(held.is_some(), "both feeds not held within 90 s: {last}");
 
     let url = format!("{}/status", node.info.public_url);
     let (status, html) = http_request("GET", &url, &[], b"").expect("the node answers");

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use feeds::InfoHash;
 use publisher::torrent::{TorrentOptions, create_torrent};
-use seeder::engine::{Engine, TorrentStatus};
+use std::net::SocketAddr;
+
+use seeder::engine::{Engine, TorrentSource, TorrentStatus};
 
 /// Deterministic pseudo-random bytes (xorshift), different for each seed.
 pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -43,6 +45,54 @@ pub fn publish(path: &Path, piece_length: Option<u64>) -> Published {
         infohash: built.metainfo.infohash(),
         root: built.root,
     }
+}
+
+/// `len` pseudo-random bytes (from `seed`) written to `dir/content/NAME` and built into a
+/// torrent with `piece_length`: the bytes and the torrent.
+pub fn publish_file(
+    dir: &Path,
+    name: &str,
+    len: usize,
+    seed: u64,
+    piece_length: Option<u64>,
+) -> (Vec<u8>, Published) {
+    let bytes = pseudo_random_bytes(len, seed);
+    let content = write_tree(&dir.join("content"), &[(name, &bytes)]);
+    let published = publish(&content.join(name), piece_length);
+    (bytes, published)
+}
+
+/// Has `engine` seed `published` from where it was published and waits until it seeds.
+pub async fn seed(engine: &Engine, published: &Published, timeout: Duration) -> InfoHash {
+    let infohash = engine
+        .seed_existing(&published.torrent, &published.root)
+        .await
+        .unwrap();
+    wait_seeding(engine, &infohash, timeout).await;
+    infohash
+}
+
+/// Has `engine` download `published` (by its .torrent) from `peers` into its download dir
+/// and waits until it is complete; panics with `what` after `timeout`.
+pub async fn download_all(
+    engine: &Engine,
+    published: &Published,
+    peers: Vec<SocketAddr>,
+    timeout: Duration,
+    what: &str,
+) {
+    engine
+        .download(
+            TorrentSource::Torrent(published.torrent.clone()),
+            None,
+            peers,
+        )
+        .await
+        .unwrap();
+    tokio::time::timeout(timeout, engine.wait_until_complete(&published.infohash))
+        .await
+        .unwrap_or_else(|_| panic!("{what}"))
+        .unwrap();
 }
 
 /// Writes `files` (path inside `dir`, contents) and returns `dir`.

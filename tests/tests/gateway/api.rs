@@ -8,7 +8,7 @@ use crate::{Fixture, write};
 
 #[test]
 fn the_json_api_pages_entries_by_seq_and_names_its_errors() {
-    let fx = Fixture::start();
+    let fx = Fixture::start(&[]);
     let url = fx.url();
     let mut published = Vec::new();
     for i in 1..=5u64 {

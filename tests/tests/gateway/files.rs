@@ -4,7 +4,7 @@
 use std::fs;
 use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tests::commands::publish;
 
@@ -13,7 +13,7 @@ use crate::{Fixture, blake3_hex, pattern, write};
 
 #[test]
 fn files_answer_byte_exact_ranges_with_validators_and_refuse_traversal() {
-    let fx = Fixture::start();
+    let fx = Fixture::start(&[]);
     let clip = pattern(300 * 1024 + 17, 1);
     write(&fx.root.join("in/clip.bin"), &clip);
     let single = publish(&fx.data, &fx.root.join("in/clip.bin"), "A clip", &[]);
@@ -167,7 +167,7 @@ fn files_answer_byte_exact_ranges_with_validators_and_refuse_traversal() {
 
 #[test]
 fn aria2_downloads_a_multi_file_torrent_from_the_gateway_alone() {
-    let fx = Fixture::start();
+    let fx = Fixture::start(&[]);
     let album = fx.root.join("in/album");
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("one.bin", pattern(1_500_000, 3)),
@@ -212,17 +212,8 @@ fn aria2_downloads_a_multi_file_torrent_from_the_gateway_alone() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("aria2c (apt-get install aria2)");
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(120) {
-            let _ = child.kill();
-            panic!("aria2c did not finish within 120 s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = tests::poll::wait_child(&mut child, Duration::from_secs(120))
+        .expect("aria2c did not finish within 120 s");
     let mut log = String::new();
     child
         .stdout

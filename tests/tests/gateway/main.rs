@@ -10,10 +10,9 @@ mod names;
 mod pages;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use tests::commands::new_identity;
-use tests::node::{NodeOptions, NodeProcess};
+use tests::solo::SoloNode as Fixture;
 
 /// Deterministic bytes that do not compress.
 fn pattern(len: usize, seed: u64) -> Vec<u8> {
@@ -31,34 +30,6 @@ fn pattern(len: usize, seed: u64) -> Vec<u8> {
 fn write(path: &Path, bytes: &[u8]) {
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, bytes).unwrap();
-}
-
-/// A node with identity "alice" on a private DHT of its own.
-struct Fixture {
-    _tmp: tempfile::TempDir,
-    root: PathBuf,
-    data: PathBuf,
-    node: NodeProcess,
-}
-
-impl Fixture {
-    fn start() -> Fixture {
-        let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().to_owned();
-        let data = root.join("data");
-        new_identity(&data, "alice");
-        let node = NodeProcess::start(&data, &NodeOptions::default());
-        Fixture {
-            _tmp: tmp,
-            root,
-            data,
-            node,
-        }
-    }
-
-    fn url(&self) -> &str {
-        &self.node.info.public_url
-    }
 }
 
 fn blake3_hex(bytes: &[u8]) -> String {

@@ -11,7 +11,7 @@ use crate::{Fixture, pattern, write};
 
 #[test]
 fn pages_escape_untrusted_titles_and_exports_validate() {
-    let fx = Fixture::start();
+    let fx = Fixture::start(&[]);
     let url = fx.url();
     let hostile = "<script>alert(1)</script> & \"quotes\"";
     let album = fx.root.join("in/show");
