@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use feeds::{FeedName, IdentityKey};
-use seeder::node::{ApiError, parse_feed, parse_identity};
+use seeder::node::{ApiError, ErrorCode, parse_feed, parse_identity};
 use seeder::store::EntryPage;
 use serde::Serialize;
 
@@ -46,7 +46,10 @@ pub async fn entries(
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
             .ok_or_else(|| {
-                ApiError::bad_request("bad_limit", format!("limit must be 1 to {MAX_LIMIT}"))
+                ApiError::bad_request(
+                    ErrorCode::BadLimit,
+                    format!("limit must be 1 to {MAX_LIMIT}"),
+                )
             })?,
         None => gateway.config.page_size,
     };
@@ -138,5 +141,5 @@ pub fn parse_seq(text: &str) -> Result<u64, ApiError> {
     text.parse::<u64>()
         .ok()
         .filter(|&n| n > 0)
-        .ok_or_else(|| ApiError::bad_request("bad_seq", format!("{text:?} is not a seq")))
+        .ok_or_else(|| ApiError::bad_request(ErrorCode::BadSeq, format!("{text:?} is not a seq")))
 }

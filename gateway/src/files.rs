@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use axum::http::StatusCode;
 use feeds::InfoHash;
-use seeder::node::{ApiError, NodeHandle};
+use seeder::node::{ApiError, ErrorCode, NodeHandle};
 use seeder::store::{Origin, StoredFile, StoredTorrent};
 
 /// A torrent the node holds, with its files.
@@ -66,7 +66,7 @@ impl HeldFile {
             tracing::warn!(path = %path.display(), "cannot serve: {why}");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "content_unavailable",
+                ErrorCode::ContentUnavailable,
                 "the file is missing or changed on this node",
             )
         };
@@ -119,7 +119,7 @@ impl HeldFile {
                 tracing::warn!(infohash = %self.infohash, "not served until re-verified: {why}");
                 Err(ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "content_unavailable",
+                    ErrorCode::ContentUnavailable,
                     "the file changed on this node since it was last verified",
                 ))
             }
@@ -169,7 +169,7 @@ impl HeldTorrent {
         if let Some(error) = &self.torrent.state.error {
             return Err(ApiError::new(
                 StatusCode::GONE,
-                "content_unavailable",
+                ErrorCode::ContentUnavailable,
                 format!("torrent {infohash} is not served: {error}"),
             ));
         }
@@ -218,7 +218,7 @@ pub fn check_request_path(path: &str) -> Result<(), ApiError> {
             .any(|c| c.is_empty() || c == "." || c == "..");
     if bad {
         return Err(ApiError::bad_request(
-            "bad_path",
+            ErrorCode::BadPath,
             format!("{path:?} is not a file path inside a torrent"),
         ));
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use seeder::node::{ApiError, NodeHandle};
+use seeder::node::{ApiError, ErrorCode, NodeHandle};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
@@ -40,7 +40,7 @@ pub async fn serve_file(
         None if swarm == Swarm::Refuse => {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "not_local",
+                ErrorCode::NotLocal,
                 format!("torrent {} is still downloading", file.infohash),
             ));
         }
@@ -112,7 +112,7 @@ pub async fn serve_file(
                 .map_err(|e| {
                     ApiError::new(
                         StatusCode::SERVICE_UNAVAILABLE,
-                        "not_local",
+                        ErrorCode::NotLocal,
                         format!("cannot stream torrent {} yet: {e}", file.infohash),
                     )
                 })?;

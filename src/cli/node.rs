@@ -9,7 +9,8 @@ use clap::Args;
 use feeds::{FeedName, IdentityKey};
 use publisher::DataDir;
 use seeder::config::NodeConfig;
-use seeder::node::{CapValue, ControlClient, ControlError, FollowRequest, Node};
+use seeder::node::api::{FollowAnswer, UnfollowAnswer};
+use seeder::node::{CapValue, ControlClient, ControlError, FollowRequest, FollowView, Node};
 use seeder::store::Store;
 
 use super::InputError;
@@ -353,9 +354,7 @@ pub fn follow(args: FollowArgs, data: &Path) -> anyhow::Result<()> {
     let new = match control(data) {
         Some(client) => {
             let body = client.call("POST", "/follow", Some(&serde_json::to_string(&request)?))?;
-            serde_json::from_str::<serde_json::Value>(&body)?["new"]
-                .as_bool()
-                .unwrap_or(false)
+            serde_json::from_str::<FollowAnswer>(&body)?.new
         }
         None => {
             let max_bytes = CapValue::change(args.max_bytes.as_ref()).map_err(InputError)?;
@@ -392,9 +391,7 @@ pub fn unfollow(args: UnfollowArgs, data: &Path) -> anyhow::Result<()> {
     let removed = match control(data) {
         Some(client) => {
             let body = client.call("POST", "/unfollow", Some(&serde_json::to_string(&request)?))?;
-            serde_json::from_str::<serde_json::Value>(&body)?["removed"]
-                .as_bool()
-                .unwrap_or(false)
+            serde_json::from_str::<UnfollowAnswer>(&body)?.removed
         }
         None => {
             if args.delete {
@@ -416,42 +413,35 @@ pub fn unfollow(args: UnfollowArgs, data: &Path) -> anyhow::Result<()> {
 }
 
 pub fn follows(args: FollowsArgs, data: &Path) -> anyhow::Result<()> {
-    let list: serde_json::Value = match control(data) {
+    let rows: Vec<FollowView> = match control(data) {
         Some(client) => serde_json::from_str(&client.call("GET", "/follows", None)?)?,
         None => offline_store(data, async |store| {
             let follows = store.follows().await?;
-            Ok(follows.iter().map(seeder::node::follow_json).collect())
+            Ok(follows.iter().map(FollowView::from).collect())
         })?,
     };
     if args.json {
-        println!("{list}");
+        println!("{}", serde_json::to_string(&rows)?);
         return Ok(());
     }
-    let empty = Vec::new();
-    let rows = list.as_array().unwrap_or(&empty);
     if rows.is_empty() {
         println!("no follows (swarmfeed follow KEY[/FEED])");
     }
-    for f in rows {
-        let target = match f["feed"].as_str() {
-            Some(feed) => format!("{}/{feed}", f["identity"].as_str().unwrap_or_default()),
-            None => format!(
-                "{} (every feed)",
-                f["identity"].as_str().unwrap_or_default()
-            ),
+    for f in &rows {
+        let target = match &f.feed {
+            Some(feed) => format!("{}/{feed}", f.identity),
+            None => format!("{} (every feed)", f.identity),
         };
         println!(
             "{target}\n  entries {}  torrents {}/{} complete  {}/{} bytes  last update {}{}",
-            f["entries"],
-            f["complete"],
-            f["torrents"],
-            f["have_bytes"],
-            f["total_bytes"],
-            f["last_update"]
-                .as_u64()
-                .map_or("never".to_owned(), |t| t.to_string()),
-            f["last_error"]
-                .as_str()
+            f.entries,
+            f.complete,
+            f.torrents,
+            f.have_bytes,
+            f.total_bytes,
+            f.last_update.map_or("never".to_owned(), |t| t.to_string()),
+            f.last_error
+                .as_deref()
                 .map(|e| format!("  error: {e}"))
                 .unwrap_or_default(),
         );
@@ -463,10 +453,10 @@ pub fn follows(args: FollowsArgs, data: &Path) -> anyhow::Result<()> {
 }
 
 /// `caps 10 MiB, 4 files: 8 MiB, 3 files held  over_limit: 2 torrents (5 MiB) wait: …`
-fn caps_line(f: &serde_json::Value) -> Option<String> {
+fn caps_line(f: &FollowView) -> Option<String> {
     use super::size::format_size;
-    let (max_bytes, max_files) = (f["max_bytes"].as_u64(), f["max_files"].as_u64());
-    let over = f["over_limit"].as_object();
+    let (max_bytes, max_files) = (f.max_bytes, f.max_files);
+    let over = f.over_limit.as_ref();
     if max_bytes.is_none() && max_files.is_none() && over.is_none() {
         return None;
     }
@@ -484,15 +474,15 @@ fn caps_line(f: &serde_json::Value) -> Option<String> {
         } else {
             caps.join(", ")
         },
-        format_size(f["reserved_bytes"].as_u64().unwrap_or(0)),
-        f["reserved_files"].as_u64().unwrap_or(0),
+        format_size(f.reserved_bytes),
+        f.reserved_files,
     );
     if let Some(over) = over {
         line.push_str(&format!(
             "\n  over_limit: {} torrents ({}) wait: {}",
-            over["torrents"].as_u64().unwrap_or(0),
-            format_size(over["bytes"].as_u64().unwrap_or(0)),
-            over["reason"].as_str().unwrap_or("over a cap"),
+            over.torrents,
+            format_size(over.bytes),
+            over.reason.as_deref().unwrap_or("over a cap"),
         ));
     }
     Some(line)

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use seeder::config::StatusConfig;
-use seeder::node::ApiError;
+use seeder::node::{ApiError, ErrorCode};
 
 use super::PageError;
 
@@ -35,7 +35,7 @@ pub fn check(
         return Err(Box::new(
             PageError(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "status_forbidden",
+                ErrorCode::StatusForbidden,
                 "the status page is for the node's operator: open it from the node itself \
                  (loopback), or set [status] token or open in its config",
             ))
@@ -47,7 +47,7 @@ pub fn check(
     }
     let mut response = PageError(ApiError::new(
         StatusCode::UNAUTHORIZED,
-        "status_unauthorized",
+        ErrorCode::StatusUnauthorized,
         "the status page needs the operator's token (any user name, the token as password)",
     ))
     .into_response();

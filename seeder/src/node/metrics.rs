@@ -10,10 +10,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, NodeHandle};
+use super::{ApiError, ErrorCode, NodeHandle};
 use crate::config::MetricsAccess;
 
 /// The counters one node keeps since it started. Each node owns its own: two nodes in one
@@ -22,6 +22,8 @@ use crate::config::MetricsAccess;
 pub struct Metrics {
     /// Content on disk that did not match its entry (downloads that failed BLAKE3 included).
     verify_failures: AtomicU64,
+    /// Authorization decisions by operation, actor kind and outcome (see `api::authorize`).
+    authorizations: super::api::Decisions,
 }
 
 impl Metrics {
@@ -33,6 +35,11 @@ impl Metrics {
     /// How many times content on disk did not match its entry since the node started.
     pub fn verify_failures(&self) -> u64 {
         self.verify_failures.load(Ordering::Relaxed)
+    }
+
+    /// The authorization decisions counted so far.
+    pub fn authorizations(&self) -> &super::api::Decisions {
+        &self.authorizations
     }
 }
 
@@ -56,7 +63,7 @@ pub async fn metrics(
     let uploaded: u64 = all.iter().map(|s| s.uploaded_bytes).sum();
     let downloaded: u64 = all.iter().map(|s| s.downloaded_bytes).sum();
     let peers: u64 = all.iter().map(|s| u64::from(s.peers)).sum();
-    let text = format!(
+    let mut text = format!(
         "# TYPE swarmfeed_torrents gauge\nswarmfeed_torrents {}\n\
          # TYPE swarmfeed_torrents_seeding gauge\nswarmfeed_torrents_seeding {seeding}\n\
          # TYPE swarmfeed_uploaded_bytes counter\nswarmfeed_uploaded_bytes {uploaded}\n\
@@ -66,6 +73,7 @@ pub async fn metrics(
         all.len(),
         node.metrics.verify_failures()
     );
+    text.push_str(&node.metrics.authorizations.prometheus());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
@@ -87,7 +95,7 @@ fn allowed(
     peer: SocketAddr,
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
-    let forbidden = |why: &str| ApiError::new(StatusCode::FORBIDDEN, "forbidden", why);
+    let forbidden = |why: &str| ApiError::forbidden(ErrorCode::Forbidden, why);
     match access {
         MetricsAccess::Public => Ok(()),
         MetricsAccess::Off => Err(ApiError::not_found("metrics are off on this node")),
@@ -123,6 +131,7 @@ fn is_loopback(peer: SocketAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
 
     fn bearer(token: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -6,6 +6,7 @@
 //! bound and `node.json` says where; `shutdown` stops it cleanly.
 
 mod access_log;
+pub mod api;
 mod content;
 mod control;
 mod error;
@@ -43,9 +44,11 @@ use crate::dht::{DhtConfig, DhtNode};
 use crate::engine::{Engine, EngineConfig};
 use crate::store::Store;
 
-pub use control::{
-    CapValue, ControlClient, ControlError, FollowRequest, PublishedRequest, follow_json,
+pub use api::{
+    ApiError, CapValue, ErrorCode, FollowRequest, FollowView, NodeApi, PublishedRequest,
+    parse_feed, parse_identity, parse_infohash,
 };
+pub use control::{ControlClient, ControlError};
 pub use error::{Error, Result};
 pub use fetch::Fetcher;
 pub use fetch_node::{FetchConfig, FetchNode};
@@ -53,7 +56,6 @@ pub use metrics::Metrics;
 pub use outbound::{AddressPolicy, Network, NodeUrl, Outbound, OutboundError};
 pub use replicate::{follow_now, update_feed};
 pub use restore::{RestoreOptions, RestoredFeed, restore_identity};
-pub use routes::{ApiError, parse_feed, parse_identity, parse_infohash};
 pub use scrub::ScrubConfig;
 pub use traffic::{TrafficHistory, TrafficMinute};
 pub use verify::{Verdict, verify_feed};
@@ -82,7 +84,7 @@ pub struct NodeInner {
     /// reconsidered.
     recheck_caps: std::sync::atomic::AtomicBool,
     /// Follower registrations per client address.
-    registrations: routes::Registrations,
+    registrations: api::Registrations,
     /// Bytes sent and received a minute at a time over the last day (the status page).
     pub traffic: TrafficHistory,
     /// Node URLs recorded from pushes, per feed and in all.
@@ -219,7 +221,7 @@ impl Node {
                 wake: Notify::new(),
                 updates: schedule::Updates::default(),
                 recheck_caps: std::sync::atomic::AtomicBool::new(false),
-                registrations: routes::Registrations::default(),
+                registrations: api::Registrations::default(),
                 traffic: TrafficHistory::default(),
                 pushed: pushed::PushedNodes::default(),
                 downloads: content::Downloads::default(),

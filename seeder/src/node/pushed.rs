@@ -6,7 +6,6 @@
 //! asked first. So junk pushes can neither reach inside nor crowd out real nodes.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -88,7 +87,7 @@ impl PushedNodes {
 /// push: the head is taken either way; a refused URL is logged.
 pub async fn record(
     node: &NodeHandle,
-    peer: SocketAddr,
+    peer: &super::api::Actor,
     header: &str,
     identity: &IdentityKey,
     feed: &FeedName,

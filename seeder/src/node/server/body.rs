@@ -22,7 +22,7 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use super::slots::Slot;
-use crate::node::ApiError;
+use crate::node::{ApiError, ErrorCode};
 
 /// The error a [`TimedBody`] ends with when its deadline passed before its end arrived.
 #[derive(Debug, thiserror::Error)]
@@ -140,7 +140,7 @@ pub fn timed_out_answer(timeout: Duration) -> axum::response::Response {
 fn body_timeout_error(timeout: Duration) -> ApiError {
     ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
-        "body_timeout",
+        ErrorCode::BodyTimeout,
         format!(
             "the request body did not arrive within {} s",
             timeout.as_secs()
@@ -156,7 +156,7 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
+            ErrorCode::TooLarge,
             format!("this route takes a body of at most {limit} bytes"),
         )
     };
@@ -170,7 +170,7 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| match timed_out(&e) {
             Some(timeout) => body_timeout_error(timeout),
-            None => ApiError::bad_request("bad_body", format!("cannot read the body: {e}")),
+            None => ApiError::bad_request(ErrorCode::BadBody, format!("cannot read the body: {e}")),
         })?;
         if bytes.len() + chunk.len() > limit {
             return Err(too_large());

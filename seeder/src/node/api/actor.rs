@@ -1,0 +1,49 @@
+//! Who asks the node to do something. Every state-changing method of the API takes one, so
+//! "may this actor do this" is decided in one place (`authorize`).
+
+use std::net::SocketAddr;
+
+/// The one asking. Signed-in users and app keys come later, as variants of their own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// The node's operator: the control socket (mode 0600, only the owner of the data
+    /// directory reaches it) and the command line on this machine.
+    Operator,
+    /// Another node, over the node-to-node HTTP routes.
+    Peer { addr: SocketAddr },
+}
+
+/// An actor's kind, as counted in the metrics (no addresses there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ActorKind {
+    Operator,
+    Peer,
+}
+
+impl Actor {
+    pub fn kind(&self) -> ActorKind {
+        match self {
+            Actor::Operator => ActorKind::Operator,
+            Actor::Peer { .. } => ActorKind::Peer,
+        }
+    }
+}
+
+impl ActorKind {
+    /// The metrics label.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActorKind::Operator => "operator",
+            ActorKind::Peer => "peer",
+        }
+    }
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::Operator => f.write_str("the operator"),
+            Actor::Peer { addr } => write!(f, "peer {addr}"),
+        }
+    }
+}

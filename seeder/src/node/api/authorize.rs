@@ -1,0 +1,195 @@
+//! The one place where the node decides whether an actor may change its state.
+//!
+//! Every state-changing method of [`NodeApi`] starts with [`NodeApi::authorize`]; what it
+//! does next takes the [`Authorized`] proof that only `authorize` constructs, so a path that
+//! changes state without a decision does not compile. Each decision is counted per node
+//! (`swarmfeed_authorizations_total` on `/metrics`), which is how the tests see that every
+//! state-changing route and control command passes through here.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::StatusCode;
+
+use super::NodeApi;
+use super::actor::{Actor, ActorKind};
+use super::error::{ApiError, ErrorCode};
+
+/// Everything that changes a node's state, whoever asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Operation {
+    /// A signed head pushed by a node serving a feed this node follows.
+    PushHead,
+    /// A node registering as a follower of a feed this node serves (heads get pushed to it).
+    RegisterFollower,
+    /// Taking in what `publish` committed to the data directory.
+    Publish,
+    /// Following a feed or an identity, or changing a follow's caps.
+    Follow,
+    /// Unfollowing, optionally deleting the content no other follow names.
+    Unfollow,
+}
+
+impl Operation {
+    pub const ALL: [Operation; 5] = [
+        Operation::PushHead,
+        Operation::RegisterFollower,
+        Operation::Publish,
+        Operation::Follow,
+        Operation::Unfollow,
+    ];
+
+    /// The metrics label.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::PushHead => "push_head",
+            Operation::RegisterFollower => "register_follower",
+            Operation::Publish => "publish",
+            Operation::Follow => "follow",
+            Operation::Unfollow => "unfollow",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The policy: the operator may do everything; another node may push heads and register
+/// as a follower, nothing else. (Rate limits act where they always did, in the methods.)
+fn allowed(actor: &Actor, operation: Operation) -> bool {
+    match actor {
+        Actor::Operator => true,
+        Actor::Peer { .. } => {
+            matches!(operation, Operation::PushHead | Operation::RegisterFollower)
+        }
+    }
+}
+
+/// Proof that `actor` may do `operation`: only [`NodeApi::authorize`] makes one.
+#[derive(Debug)]
+pub struct Authorized {
+    operation: Operation,
+    actor: Actor,
+}
+
+impl Authorized {
+    pub fn operation(&self) -> Operation {
+        self.operation
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+const ACTOR_KINDS: [ActorKind; 2] = [ActorKind::Operator, ActorKind::Peer];
+const OUTCOMES: [&str; 2] = ["allowed", "denied"];
+const SLOTS: usize = Operation::ALL.len() * ACTOR_KINDS.len() * OUTCOMES.len();
+
+/// Decisions made, by operation, actor kind and outcome (per node, in its `Metrics`).
+#[derive(Debug)]
+pub struct Decisions {
+    counts: [AtomicU64; SLOTS],
+}
+
+impl Default for Decisions {
+    fn default() -> Self {
+        Decisions {
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+fn slot(operation: Operation, kind: ActorKind, allowed: bool) -> usize {
+    let kind = match kind {
+        ActorKind::Operator => 0,
+        ActorKind::Peer => 1,
+    };
+    (operation.index() * ACTOR_KINDS.len() + kind) * OUTCOMES.len() + usize::from(!allowed)
+}
+
+impl Decisions {
+    fn count(&self, operation: Operation, kind: ActorKind, allowed: bool) {
+        self.counts[slot(operation, kind, allowed)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Prometheus text: one counter per operation, actor kind and outcome.
+    pub fn prometheus(&self) -> String {
+        let mut text = String::from("# TYPE swarmfeed_authorizations_total counter\n");
+        for operation in Operation::ALL {
+            for kind in ACTOR_KINDS {
+                for (i, outcome) in OUTCOMES.iter().enumerate() {
+                    let n = self.counts[slot(operation, kind, i == 0)].load(Ordering::Relaxed);
+                    text.push_str(&format!(
+                        "swarmfeed_authorizations_total{{operation=\"{}\",actor=\"{}\",outcome=\"{outcome}\"}} {n}\n",
+                        operation.name(),
+                        kind.name()
+                    ));
+                }
+            }
+        }
+        text
+    }
+}
+
+impl NodeApi {
+    /// Decides whether `actor` may do `operation` (and counts the decision).
+    pub(super) fn authorize(
+        &self,
+        actor: &Actor,
+        operation: Operation,
+    ) -> Result<Authorized, ApiError> {
+        let allowed = allowed(actor, operation);
+        self.node
+            .metrics
+            .authorizations()
+            .count(operation, actor.kind(), allowed);
+        if !allowed {
+            tracing::info!(%actor, operation = operation.name(), "refused: not allowed");
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Forbidden,
+                format!("{actor} may not {}", operation.name().replace('_', " ")),
+            ));
+        }
+        Ok(Authorized {
+            operation,
+            actor: actor.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peers_may_only_push_heads_and_register() {
+        let peer = Actor::Peer {
+            addr: "203.0.113.9:4000".parse().unwrap(),
+        };
+        for operation in Operation::ALL {
+            assert!(allowed(&Actor::Operator, operation));
+        }
+        let for_peers: Vec<Operation> = Operation::ALL
+            .into_iter()
+            .filter(|op| allowed(&peer, *op))
+            .collect();
+        assert_eq!(
+            for_peers,
+            [Operation::PushHead, Operation::RegisterFollower]
+        );
+    }
+
+    #[test]
+    fn every_decision_has_its_own_counter() {
+        let decisions = Decisions::default();
+        decisions.count(Operation::Unfollow, ActorKind::Peer, false);
+        let text = decisions.prometheus();
+        assert!(text.contains(
+            "swarmfeed_authorizations_total{operation=\"unfollow\",actor=\"peer\",outcome=\"denied\"} 1\n"
+        ));
+        assert_eq!(text.matches(" 1\n").count(), 1);
+        assert_eq!(text.lines().count(), 1 + SLOTS);
+    }
+}

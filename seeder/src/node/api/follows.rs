@@ -1,0 +1,130 @@
+//! Follows: what this node replicates, with optional disk caps per follow.
+
+use axum::http::StatusCode;
+use feeds::{FeedName, IdentityKey};
+
+use super::authorize::{Authorized, Operation};
+use super::error::{ApiError, ErrorCode};
+use super::parse::{parse_feed, parse_identity};
+use super::types::{CapValue, FollowAnswer, FollowRequest, FollowView, UnfollowAnswer};
+use super::{Actor, NodeApi};
+use crate::node::content;
+use crate::store::CapChange;
+
+impl NodeApi {
+    /// Follows a feed (or every feed of an identity) and sets the caps the request names.
+    pub async fn follow(
+        &self,
+        actor: &Actor,
+        request: FollowRequest,
+    ) -> Result<FollowAnswer, ApiError> {
+        let authorized = self.authorize(actor, Operation::Follow)?;
+        follow(self, &authorized, &Parsed::new(&request)?).await
+    }
+
+    /// Unfollows; with `delete`, also removes the content no other follow names.
+    pub async fn unfollow(
+        &self,
+        actor: &Actor,
+        request: FollowRequest,
+    ) -> Result<UnfollowAnswer, ApiError> {
+        let authorized = self.authorize(actor, Operation::Unfollow)?;
+        unfollow(self, &authorized, &Parsed::new(&request)?).await
+    }
+
+    /// Every follow with its status.
+    pub async fn follows(&self) -> Result<Vec<FollowView>, ApiError> {
+        let follows = self.node.store.follows().await.map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Store,
+                e.to_string(),
+            )
+        })?;
+        Ok(follows.iter().map(FollowView::from).collect())
+    }
+}
+
+/// A follow request, checked.
+struct Parsed {
+    identity: IdentityKey,
+    feed: Option<FeedName>,
+    delete: bool,
+    max_bytes: CapChange,
+    max_files: CapChange,
+}
+
+impl Parsed {
+    fn new(request: &FollowRequest) -> Result<Parsed, ApiError> {
+        let cap = |value: Option<&CapValue>| {
+            CapValue::change(value).map_err(|e| ApiError::bad_request(ErrorCode::BadCap, e))
+        };
+        Ok(Parsed {
+            identity: parse_identity(&request.identity)?,
+            feed: request.feed.as_deref().map(parse_feed).transpose()?,
+            delete: request.delete,
+            max_bytes: cap(request.max_bytes.as_ref())?,
+            max_files: cap(request.max_files.as_ref())?,
+        })
+    }
+}
+
+async fn follow(api: &NodeApi, _: &Authorized, request: &Parsed) -> Result<FollowAnswer, ApiError> {
+    let node = &api.node;
+    let failed = |e: crate::store::Error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::FollowFailed,
+            e.to_string(),
+        )
+    };
+    let (identity, feed) = (&request.identity, request.feed.as_ref());
+    let new = node.store.follow(identity, feed).await.map_err(failed)?;
+    if (request.max_bytes, request.max_files) != (CapChange::Keep, CapChange::Keep) {
+        node.store
+            .set_follow_caps(identity, feed, request.max_bytes, request.max_files)
+            .await
+            .map_err(failed)?;
+        content::recheck_caps(node);
+    }
+    node.wake_replication();
+    Ok(FollowAnswer { new })
+}
+
+async fn unfollow(
+    api: &NodeApi,
+    _: &Authorized,
+    request: &Parsed,
+) -> Result<UnfollowAnswer, ApiError> {
+    let node = &api.node;
+    let outcome = node
+        .store
+        .unfollow(&request.identity, request.feed.as_ref(), request.delete)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::UnfollowFailed,
+                e.to_string(),
+            )
+        })?;
+    for infohash in &outcome.infohashes {
+        // A torrent waiting over a cap was never in the engine: nothing to delete.
+        node.dht.forget_announced(infohash.0);
+        let removed = node.engine.remove(infohash, true).await.is_ok()
+            || !node.store.is_reserved(infohash).await.unwrap_or(true);
+        if removed {
+            let dir = node.config.download_dir().join(infohash.to_string());
+            let _ = std::fs::remove_dir_all(dir);
+            // Its reservation goes with its row: the space is free for what waits.
+            let _ = node.store.remove_torrent(infohash).await;
+        }
+    }
+    if !outcome.infohashes.is_empty() {
+        content::recheck_caps(node);
+    }
+    Ok(UnfollowAnswer {
+        deleted_torrents: outcome.infohashes.len(),
+        removed: outcome.removed,
+    })
+}

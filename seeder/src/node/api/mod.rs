@@ -1,0 +1,95 @@
+//! The node's service API: every operation the node offers, with typed requests and
+//! answers. Node-to-node routes, the control socket (and through it the command line) and
+//! the gateway are adapters over it: parse, call, serialize.
+//!
+//! Every method that changes state takes the [`Actor`] asking and begins with
+//! [`NodeApi::authorize`] (authorize.rs), the one place where "may this actor do this" is
+//! decided and counted. [`STATE_CHANGING`] lists every route and control command that
+//! changes state; the routers are built from it, and a test sends each one and checks that
+//! the decision was made (tests/tests/node_api.rs).
+
+mod actor;
+mod authorize;
+mod error;
+mod followers;
+mod follows;
+mod heads;
+mod parse;
+mod publish;
+pub mod types;
+
+pub use actor::{Actor, ActorKind};
+pub use authorize::{Authorized, Decisions, Operation};
+pub use error::{ApiError, ErrorBody, ErrorCode};
+pub(crate) use followers::Registrations;
+pub use parse::{parse_feed, parse_identity, parse_infohash};
+pub use types::*;
+
+use super::NodeHandle;
+
+/// The node's API. Cheap to clone (a handle on the node).
+#[derive(Clone)]
+pub struct NodeApi {
+    node: NodeHandle,
+}
+
+impl NodeHandle {
+    /// The node's API.
+    pub fn api(&self) -> NodeApi {
+        NodeApi { node: self.clone() }
+    }
+}
+
+/// Where a request reaches the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Surface {
+    /// The node-to-node HTTP routes (the actor is the peer at the connection's address).
+    Http,
+    /// The control socket (the actor is the operator).
+    Control,
+}
+
+/// A route or control command that changes state.
+#[derive(Clone, Copy, Debug)]
+pub struct StateChanging {
+    pub surface: Surface,
+    /// Always `POST` today.
+    pub method: &'static str,
+    pub path: &'static str,
+    pub operation: Operation,
+}
+
+/// Every route and control command that changes the node's state; the routers add exactly
+/// these as their non-`GET` routes.
+pub const STATE_CHANGING: [StateChanging; 5] = [
+    StateChanging {
+        surface: Surface::Http,
+        method: "POST",
+        path: "/api/v1/heads",
+        operation: Operation::PushHead,
+    },
+    StateChanging {
+        surface: Surface::Http,
+        method: "POST",
+        path: "/api/v1/followers",
+        operation: Operation::RegisterFollower,
+    },
+    StateChanging {
+        surface: Surface::Control,
+        method: "POST",
+        path: "/published",
+        operation: Operation::Publish,
+    },
+    StateChanging {
+        surface: Surface::Control,
+        method: "POST",
+        path: "/follow",
+        operation: Operation::Follow,
+    },
+    StateChanging {
+        surface: Surface::Control,
+        method: "POST",
+        path: "/unfollow",
+        operation: Operation::Unfollow,
+    },
+];

@@ -1,0 +1,163 @@
+//! The typed requests and answers of the API, as they travel: the control socket's server
+//! and its client (the command line) use the same structs, and so do both ends of the
+//! node-to-node routes. Identities and feed names travel as text and are checked by the
+//! method (a bad one is a `400` with a stable name).
+//!
+//! Fields of answers are declared in alphabetical order: the JSON the command line prints
+//! (`follows --json`) keeps the key order it had when it was built from `json!` maps.
+
+use feeds::SignedHead;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{CapChange, FollowStatus};
+
+/// A follow or unfollow request (`POST /follow`, `POST /unfollow` on the control socket).
+/// A follow's caps: absent leaves the cap as it is, a number sets it, `"none"` removes it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FollowRequest {
+    pub identity: String,
+    pub feed: Option<String>,
+    /// Unfollow only: also delete the content no other follow names.
+    #[serde(default)]
+    pub delete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<CapValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_files: Option<CapValue>,
+}
+
+/// A cap in a follow request: a number, or `"none"` for no cap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum CapValue {
+    Limit(u64),
+    Word(String),
+}
+
+impl CapValue {
+    /// The change it asks for.
+    pub fn change(value: Option<&CapValue>) -> Result<CapChange, String> {
+        match value {
+            None => Ok(CapChange::Keep),
+            Some(CapValue::Limit(n)) => Ok(CapChange::Set(*n)),
+            Some(CapValue::Word(w)) if w == "none" => Ok(CapChange::Remove),
+            Some(CapValue::Word(w)) => Err(format!("{w:?} is not a cap (a number, or \"none\")")),
+        }
+    }
+}
+
+/// What a follow did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowAnswer {
+    /// False when the follow existed already.
+    pub new: bool,
+}
+
+/// What an unfollow did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnfollowAnswer {
+    /// Torrents deleted with `delete`.
+    pub deleted_torrents: usize,
+    /// False when there was no such follow.
+    pub removed: bool,
+}
+
+/// What `publish` just committed (the body of `POST /published`; absent: any feed).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PublishedRequest {
+    pub identity: String,
+    pub feed: String,
+}
+
+/// A follow and how far it got (`GET /follows`, `follows --json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowView {
+    pub added_at: u64,
+    pub complete: u64,
+    pub entries: u64,
+    /// `None` follows every feed of the identity.
+    pub feed: Option<String>,
+    pub feeds: Vec<FeedProblem>,
+    pub have_bytes: u64,
+    pub identity: String,
+    pub last_error: Option<String>,
+    pub last_update: Option<u64>,
+    pub max_bytes: Option<u64>,
+    pub max_files: Option<u64>,
+    pub over_limit: Option<OverLimit>,
+    pub reserved_bytes: u64,
+    pub reserved_files: u64,
+    pub torrents: u64,
+    pub total_bytes: u64,
+}
+
+/// A feed a follow covers, with its problem (frozen, failing) if any.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedProblem {
+    pub feed: String,
+    pub problem: Option<String>,
+}
+
+/// Torrents of a follow that wait over a cap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverLimit {
+    pub bytes: u64,
+    pub reason: Option<String>,
+    pub torrents: u64,
+}
+
+impl From<&FollowStatus> for FollowView {
+    fn from(f: &FollowStatus) -> FollowView {
+        FollowView {
+            added_at: f.added_at,
+            complete: f.complete,
+            entries: f.entries,
+            feed: f.feed.as_ref().map(|f| f.as_str().to_owned()),
+            feeds: f
+                .feeds
+                .iter()
+                .map(|(name, problem)| FeedProblem {
+                    feed: name.as_str().to_owned(),
+                    problem: problem.clone(),
+                })
+                .collect(),
+            have_bytes: f.have_bytes,
+            identity: f.identity.to_string(),
+            last_error: f.last_error.clone(),
+            last_update: f.last_update,
+            max_bytes: f.limits.caps.max_bytes,
+            max_files: f.limits.caps.max_files,
+            over_limit: (f.limits.waiting > 0).then(|| OverLimit {
+                bytes: f.limits.waiting_bytes,
+                reason: f.limits.reason.clone(),
+                torrents: f.limits.waiting,
+            }),
+            reserved_bytes: f.limits.used.bytes,
+            reserved_files: f.limits.used.files,
+            torrents: f.torrents,
+            total_bytes: f.total_bytes,
+        }
+    }
+}
+
+/// A node registering as a follower of a feed (`POST /api/v1/followers`, docs/protocol.md):
+/// the body the follower sends and the serving node reads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowerRegistration {
+    pub identity: String,
+    pub feed: String,
+    /// Where the follower takes pushed heads.
+    pub url: String,
+}
+
+/// A signed head pushed by another node (`POST /api/v1/heads`: the bencoded head as the
+/// body, the pushing node's URL in `x-swarmfeed-node`).
+#[derive(Clone, Debug)]
+pub struct PushedHead {
+    pub head: SignedHead,
+    /// The URL the pushing node says it serves the feed at.
+    pub node_url: Option<String>,
+}
+
+/// The header naming the pushing node's URL beside a pushed head.
+pub const NODE_URL_HEADER: &str = "x-swarmfeed-node";

@@ -1,0 +1,211 @@
+//! Every route and control command that changes a node's state passes through the API's one
+//! authorization point with an actor, and nothing else changes state.
+//!
+//! The routers are built from `seeder::node::api::STATE_CHANGING`; this test sends each
+//! entry of that table to a real `swarmfeed serve` (node-to-node routes over loopback HTTP,
+//! commands over the control socket) and checks on `/metrics` that a decision was counted
+//! for that operation with the expected actor (a peer over HTTP, the operator on the control
+//! socket). Then every other method on every route of both surfaces must be refused
+//! (`404`/`405`) without any decision counted.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use feeds::{EntryHash, FeedHead, FeedName, InfoHash, Keypair};
+use seeder::node::api::{Operation, STATE_CHANGING, StateChanging, Surface};
+use tests::node::{NodeOptions, NodeProcess, http_request, metric, test_root};
+
+/// The counter of decisions for `operation` by `actor` (`peer`, `operator`) with `outcome`.
+fn decisions(node: &NodeProcess, operation: Operation, actor: &str, outcome: &str) -> f64 {
+    let name = format!(
+        "swarmfeed_authorizations_total{{operation=\"{}\",actor=\"{actor}\",outcome=\"{outcome}\"}}",
+        operation.name()
+    );
+    metric(node, &name).unwrap_or_else(|| panic!("/metrics has no {name}"))
+}
+
+/// Every decision counted so far.
+fn all_decisions(node: &NodeProcess) -> f64 {
+    let mut sum = 0.0;
+    for operation in Operation::ALL {
+        for actor in ["peer", "operator"] {
+            for outcome in ["allowed", "denied"] {
+                sum += decisions(node, operation, actor, outcome);
+            }
+        }
+    }
+    sum
+}
+
+/// One request over the control socket: the answer's status code.
+fn control_request(socket: &Path, method: &str, path: &str, body: &[u8]) -> u16 {
+    let mut stream = UnixStream::connect(socket).expect("the control socket answers");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: swarmfeed\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {answer:?}"))
+}
+
+/// A request for each operation that reaches its authorization (a well-formed one: the
+/// adapters refuse what they cannot parse before they call the API). The match is
+/// exhaustive: a new operation does not compile here until the test can send it.
+fn request_for(operation: Operation, keypair: &Keypair) -> (Vec<u8>, Vec<(&'static str, String)>) {
+    let identity = keypair.public().to_string();
+    match operation {
+        Operation::PushHead => {
+            let head = FeedHead {
+                feed: FeedName::new("main").unwrap(),
+                seq: 1,
+                entry_hash: EntryHash([1; 32]),
+                log: InfoHash([2; 20]),
+                time: 1_700_000_000,
+            }
+            .sign(keypair)
+            .unwrap();
+            let headers = vec![("X-Swarmfeed-Node", "http://127.0.0.1:9".to_owned())];
+            (head.encode(), headers)
+        }
+        Operation::RegisterFollower => (
+            serde_json::json!({"identity": identity, "feed": "main", "url": "http://127.0.0.1:9"})
+                .to_string()
+                .into_bytes(),
+            Vec::new(),
+        ),
+        Operation::Publish => (Vec::new(), Vec::new()),
+        Operation::Follow | Operation::Unfollow => (
+            serde_json::json!({"identity": identity, "feed": "main"})
+                .to_string()
+                .into_bytes(),
+            Vec::new(),
+        ),
+    }
+}
+
+fn send(node: &NodeProcess, route: &StateChanging, keypair: &Keypair) -> u16 {
+    let (body, headers) = request_for(route.operation, keypair);
+    match route.surface {
+        Surface::Http => {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let url = format!("{}{}", node.info.public_url, route.path);
+            http_request(route.method, &url, &headers, &body)
+                .expect("the node answers")
+                .0
+        }
+        Surface::Control => control_request(&node.info.control, route.method, route.path, &body),
+    }
+}
+
+#[test]
+fn every_state_changing_route_and_command_passes_the_authorization_point() {
+    let (_tmp, root) = test_root();
+    let node = NodeProcess::start(&root.join("node"), &NodeOptions::default());
+    let keypair = Keypair::from_seed(&[7; 32]);
+    assert!(!STATE_CHANGING.is_empty());
+    for operation in Operation::ALL {
+        assert!(
+            STATE_CHANGING.iter().any(|r| r.operation == operation),
+            "{operation:?} is reached by no route or command"
+        );
+    }
+    for route in &STATE_CHANGING {
+        let actor = match route.surface {
+            Surface::Http => "peer",
+            Surface::Control => "operator",
+        };
+        let before = decisions(&node, route.operation, actor, "allowed");
+        let total = all_decisions(&node);
+        let status = send(&node, route, &keypair);
+        assert_eq!(
+            decisions(&node, route.operation, actor, "allowed"),
+            before + 1.0,
+            "{} {} ({:?}) answered {status} without a decision for the {actor}",
+            route.method,
+            route.path,
+            route.surface
+        );
+        assert_eq!(
+            all_decisions(&node),
+            total + 1.0,
+            "one decision per request"
+        );
+    }
+
+    // Nothing else changes state: every other method on every route of either surface is
+    // refused before any decision.
+    let id = keypair.public().to_string();
+    let ih = "00".repeat(20);
+    let paths = [
+        "/".to_owned(),
+        "/healthz".to_owned(),
+        "/metrics".to_owned(),
+        "/status".to_owned(),
+        "/favicon.ico".to_owned(),
+        "/follows".to_owned(),
+        format!("/api/v1/heads/{id}/main"),
+        format!("/api/v1/identities/{id}"),
+        format!("/api/v1/logs/{id}/main/{ih}"),
+        format!("/api/v1/feeds/{id}/main/entries"),
+        format!("/api/v1/entries/{id}/main/1"),
+        format!("/torrents/{ih}.torrent"),
+        format!("/webseed-torrents/{ih}.torrent"),
+        format!("/files/{ih}/a"),
+        format!("/ws/{ih}/a"),
+        format!("/{id}"),
+        format!("/{id}/main"),
+        format!("/{id}/main/1"),
+        format!("/{id}/main/feed.rss"),
+        format!("/{id}/main/feed.atom"),
+        format!("/{id}/main/feed.json"),
+        "/no/such/route".to_owned(),
+    ]
+    .into_iter()
+    .chain(STATE_CHANGING.iter().map(|r| r.path.to_owned()))
+    .collect::<Vec<_>>();
+    let total = all_decisions(&node);
+    for surface in [Surface::Http, Surface::Control] {
+        for path in &paths {
+            for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+                let listed = STATE_CHANGING
+                    .iter()
+                    .any(|r| r.surface == surface && r.method == method && r.path == path);
+                if listed || method == "GET" {
+                    continue;
+                }
+                let status = match surface {
+                    Surface::Http => {
+                        let url = format!("{}{path}", node.info.public_url);
+                        http_request(method, &url, &[], b"{}")
+                            .expect("the node answers")
+                            .0
+                    }
+                    Surface::Control => control_request(&node.info.control, method, path, b"{}"),
+                };
+                assert!(
+                    status == 404 || status == 405,
+                    "{method} {path} ({surface:?}) answered {status}: only the API's table may change state"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        all_decisions(&node),
+        total,
+        "a refused method made a decision"
+    );
+}
