@@ -13,12 +13,12 @@
 
 use std::time::{Duration, Instant};
 
-use feeds::layout::{read_tail, segment_name, tail_name, verify_feed_log};
 use feeds::{FeedName, IdentityKey, Keypair, SignedEntry, SignedHead, SignedIdentityRecord};
 use publisher::DataDir;
 use publisher::restore::{Installed, clear_pending, install_feed, install_identity_record};
 
-use super::{Error, FetchConfig, FetchNode, Fetcher, Result, fetch};
+use super::fetch::{self, Fetcher, NewLog};
+use super::{Error, FetchConfig, FetchNode, Result};
 
 /// Where to look for the identity's feeds.
 #[derive(Clone, Debug)]
@@ -182,23 +182,17 @@ async fn fetch_feed(
     }
 }
 
+/// The whole log `head` names, fetched and verified as a follower takes it in.
 async fn fetch_log(
     node: &Fetcher<'_>,
     identity: &IdentityKey,
     feed: &FeedName,
     head: &SignedHead,
 ) -> Result<Vec<SignedEntry>> {
-    let tail = fetch::log_part(node, identity, feed, head.head().log, &tail_name(feed)).await?;
-    let (hashes, _) = read_tail(&tail)?;
-    let mut segments = Vec::with_capacity(hashes.len());
-    for (index, hash) in hashes.iter().enumerate() {
-        let name = segment_name(feed, index as u64);
-        segments.push(fetch::log_part(node, identity, feed, *hash, &name).await?);
+    match fetch::new_log(node, identity, feed, head, 0, None).await? {
+        NewLog::Verified { log, .. } => Ok(log.entries),
+        NewLog::Forked(proof) => Err(feeds::Error::Fork(proof).into()),
     }
-    let (author, head) = (*identity, head.clone());
-    let verified =
-        blocking(move || verify_feed_log(&author, &head, &tail, &segments, None)).await??;
-    Ok(verified.entries)
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
