@@ -2,8 +2,14 @@
 //! the fetch policy (`--allow-private-fetch`, `--fetch-allow`, as `serve` takes them) and a
 //! torrent engine for the log parts only the swarm serves.
 
+use std::collections::BTreeMap;
+
+use feeds::layout::make_tail;
+use feeds::{Entry, FeedHead, FeedName, Kind};
+use publisher::DataDir;
 use tests::binary::{swarmfeed, swarmfeed_ok, swarmfeed_with_env};
 use tests::commands::publish;
+use tests::fake_node::FakeNode;
 use tests::files::{test_root, write_pattern_file};
 use tests::network::Network;
 
@@ -88,4 +94,74 @@ fn a_restored_identity_syncs_its_feed_from_the_swarm_without_private_fetch() {
     assert_eq!(refused.status.code(), Some(3), "{refused:?}");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not-a-network"));
     drop(node_a);
+}
+
+/// A node serving a log with two different signed entries at seq 1: `verify` says the feed
+/// forked, where, and that it stays frozen before it (exit 3), as a follower would.
+#[test]
+fn verify_reports_a_feed_whose_log_holds_two_entries_at_one_seq_as_forked() {
+    let (_guard, root) = test_root();
+    let keys = DataDir::new(root.join("keys")).keystore();
+    keys.generate("alice", true).unwrap();
+    let keypair = keys.keypair("alice").unwrap();
+    let identity = keypair.public();
+    let main = FeedName::new("main").unwrap();
+    let entry = |title: &str| {
+        Entry {
+            author: identity,
+            feed: main.clone(),
+            seq: 1,
+            prev: None,
+            time: 1_700_000_000,
+            kind: Kind::Post,
+            content: None,
+            meta: BTreeMap::from([("title".to_owned(), title.to_owned())]),
+            delegation: Vec::new(),
+            member: None,
+        }
+        .sign(&keypair)
+        .unwrap()
+    };
+    let (first, second) = (entry("one"), entry("another one"));
+    let tail = make_tail(&main, &[], &[first, second.clone()]);
+    let head = FeedHead {
+        feed: main.clone(),
+        seq: 1,
+        entry_hash: second.hash(),
+        log: tail.info.infohash(),
+        time: 1_700_000_000,
+    }
+    .sign(&keypair)
+    .unwrap()
+    .encode();
+    let heads = format!("/api/v1/heads/{identity}/main");
+    let logs = format!("/api/v1/logs/{identity}/main/");
+    let node = FakeNode::start(move |method, path| match method {
+        "GET" if path == heads => Some((200, "application/x-bencode", head.clone())),
+        "GET" if path.starts_with(&logs) => {
+            Some((200, "application/x-bencode", tail.bytes.clone()))
+        }
+        _ => None,
+    });
+
+    let scratch = root.join("verifier");
+    let out = swarmfeed(&[
+        "--data",
+        scratch.to_str().unwrap(),
+        "verify",
+        &format!("{identity}/main"),
+        "--dht-bootstrap",
+        "none",
+        "--node",
+        &node.url,
+        "--allow-private-fetch",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "invalid: {identity}/main forked at seq 1 (two different signed entries); it is frozen at entry 0"
+        )),
+        "{stderr}"
+    );
 }
