@@ -315,7 +315,8 @@ impl Accounts {
                 };
                 tx.execute(
                     "INSERT INTO memberships (identity, user_id, role, added_at) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (identity, user_id) DO UPDATE SET role = MAX(role, excluded.role)",
+                     ON CONFLICT (identity, user_id) DO UPDATE SET role =
+                       CASE WHEN role = 'owner' OR excluded.role = 'owner' THEN 'owner' ELSE 'publisher' END",
                     params![identity, user.0, role.as_str(), now],
                 )
                 .map_err(Error::db("accept invitation"))?;

@@ -138,7 +138,16 @@ fn load_or_create_file(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
         source,
     };
     match std::fs::read_to_string(path) {
-        Ok(text) => parse_key(text.trim(), &path.display().to_string()),
+        Ok(text) => {
+            #[cfg(unix)]
+            if let Ok(meta) = std::fs::metadata(path) {
+                use std::os::unix::fs::PermissionsExt;
+                if meta.permissions().mode() & 0o077 != 0 {
+                    tracing::warn!(path = %path.display(), "the accounts secrets key is readable by others: chmod 600 it");
+                }
+            }
+            parse_key(text.trim(), &path.display().to_string())
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(io)?;
@@ -148,7 +157,15 @@ fn load_or_create_file(path: &Path) -> Result<Zeroizing<[u8; 32]>> {
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut f = options.open(path).map_err(io)?;
+            let mut f = match options.open(path) {
+                Ok(f) => f,
+                // Another process made it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let text = std::fs::read_to_string(path).map_err(io)?;
+                    return parse_key(text.trim(), &path.display().to_string());
+                }
+                Err(e) => return Err(io(e)),
+            };
             f.write_all(format!("{}\n", hex.as_str()).as_bytes())
                 .map_err(io)?;
             f.sync_all().map_err(io)?;

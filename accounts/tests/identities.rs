@@ -225,3 +225,45 @@ async fn an_identity_is_held_only_under_its_own_id_and_key() {
         .unwrap();
     assert_eq!(*h.accounts.signing_key(alice, &id).await.unwrap(), *key);
 }
+
+#[tokio::test]
+async fn accepting_an_invitation_never_lowers_a_role() {
+    let h = open(Mode::Open);
+    let alice = h.user("alice@example.org").await;
+    let bob = h.user("bob@example.org").await;
+    let (id, _) = common::identity(5);
+    h.accounts.add_identity(alice, &id, None).await.unwrap();
+    h.accounts
+        .invite_member(alice, &id, "bob@example.org", Role::Owner)
+        .await
+        .unwrap();
+    let t = h
+        .token("bob@example.org", accounts::MEMBER_INVITE_PATH)
+        .await;
+    h.accounts.accept_member_invitation(bob, &t).await.unwrap();
+    // An owner who opens a publisher invitation (an old mail, say) stays an owner.
+    h.accounts
+        .invite_member(alice, &id, "alice@example.org", Role::Publisher)
+        .await
+        .unwrap();
+    let t = h
+        .token("alice@example.org", accounts::MEMBER_INVITE_PATH)
+        .await;
+    h.accounts
+        .accept_member_invitation(alice, &t)
+        .await
+        .unwrap();
+    assert_eq!(
+        h.accounts.role(alice, &id).await.unwrap(),
+        Some(Role::Owner)
+    );
+    h.accounts
+        .invite_member(bob, &id, "bob@example.org", Role::Publisher)
+        .await
+        .unwrap();
+    let t = h
+        .token("bob@example.org", accounts::MEMBER_INVITE_PATH)
+        .await;
+    h.accounts.accept_member_invitation(bob, &t).await.unwrap();
+    assert_eq!(h.accounts.role(bob, &id).await.unwrap(), Some(Role::Owner));
+}
