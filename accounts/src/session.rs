@@ -142,21 +142,29 @@ impl Accounts {
     pub async fn rotate_session(&self, token: &Secret) -> Result<NewSession> {
         let old = token_hash(token.expose());
         let now = self.now();
+        let idle = self.inner.session_idle_secs;
         self.inner
             .db
             .tx("rotate session", move |tx| {
                 let new = new_token()?;
+                // An expired session (idle or absolute) is not revived by rotating it.
                 let row: Option<(i64, i64, i64)> = tx
                     .query_row(
-                        "UPDATE sessions SET token_hash = ?1 WHERE token_hash = ?2 AND expires_at > ?3
+                        "UPDATE sessions SET token_hash = ?1, last_seen_at = ?3
+                         WHERE token_hash = ?2 AND expires_at > ?3 AND last_seen_at > ?3 - ?4
                          RETURNING id, user_id, expires_at",
-                        params![token_hash(new.expose()), old, now],
+                        params![token_hash(new.expose()), old, now, idle],
                         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                     )
                     .optional()
                     .map_err(Error::db("rotate session"))?;
                 let (session, user, expires_at) = row.ok_or(Error::NotSignedIn)?;
-                Ok(NewSession { token: new, user: UserId(user), session, expires_at })
+                Ok(NewSession {
+                    token: new,
+                    user: UserId(user),
+                    session,
+                    expires_at,
+                })
             })
             .await
     }

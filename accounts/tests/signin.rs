@@ -88,6 +88,13 @@ async fn sessions_end_when_idle_and_at_their_absolute_expiry() {
     h.clock.advance(601);
     assert!(
         matches!(
+            h.accounts.rotate_session(&token).await,
+            Err(Error::NotSignedIn)
+        ),
+        "rotating does not revive an idle session"
+    );
+    assert!(
+        matches!(
             h.accounts.authenticate(&token).await,
             Err(Error::NotSignedIn)
         ),
