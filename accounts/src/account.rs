@@ -266,4 +266,27 @@ impl Accounts {
             })
             .await
     }
+
+    /// Refuses a waiting account (mode `approval`): it is deleted, and its address may sign
+    /// up again. Admins only; an active account is not touched.
+    pub async fn reject(&self, actor: Actor, user: UserId) -> Result<()> {
+        self.inner
+            .db
+            .tx("reject", move |tx| {
+                if !users::is_admin(tx, actor)? {
+                    return Err(Error::Forbidden("admins only"));
+                }
+                let changed = tx
+                    .execute(
+                        "DELETE FROM users WHERE id = ?1 AND status = ?2",
+                        params![user.0, UserStatus::PendingApproval.as_str()],
+                    )
+                    .map_err(Error::db("reject"))?;
+                if changed == 0 {
+                    return Err(Error::UnknownUser(user.0.to_string()));
+                }
+                Ok(())
+            })
+            .await
+    }
 }

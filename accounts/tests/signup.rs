@@ -239,6 +239,17 @@ async fn approval_mode_holds_accounts_until_an_admin_granted_by_the_operator_app
         .approve(Actor::User(admin), waiting)
         .await
         .unwrap();
+    // A refused account is deleted; an active one cannot be refused.
+    let refused = h.user("r@example.org").await;
+    assert!(matches!(
+        h.accounts.reject(Actor::User(admin), waiting).await,
+        Err(Error::UnknownUser(_))
+    ));
+    h.accounts
+        .reject(Actor::User(admin), refused)
+        .await
+        .unwrap();
+    assert!(h.accounts.user(refused).await.is_err());
     h.session("w@example.org").await;
     let log = h.accounts.audit_log(admin, 10).await.unwrap();
     assert!(log.iter().any(|e| e.event == "admin_granted"));
