@@ -123,3 +123,18 @@ pub(crate) fn member_invitation(
         ),
     }
 }
+
+/// A change to the account's security, told to its address so a takeover does not go
+/// unnoticed.
+pub(crate) fn security_notice(to: &str, base: &str, what: &str) -> Mail {
+    Mail {
+        to: to.into(),
+        subject: format!("Your account: {what}"),
+        body: format!(
+            "This is a notice from {base}: {what}.\n\n\
+             If it was you, nothing needs doing. If not, reset your password at \
+             {base}/account/reset, then sign out everywhere and check the security log of \
+             your account.\n"
+        ),
+    }
+}

@@ -42,15 +42,25 @@ impl Accounts {
         let hash = self.inner.hasher.hash(new.expose()).await?;
         let now = self.now();
         let ip = client.network();
-        self.inner
+        let base = self.public_url().to_string();
+        let notice = self
+            .inner
             .db
             .tx("change password", move |tx| {
                 set_password(tx, user, &hash)?;
                 session::end_all(tx, user, Some(keep))?;
                 tokens::drop_for_user(tx, Purpose::Reset, user.0)?;
-                audit::record(tx, user, Event::PasswordChanged, &ip, "", now)
+                audit::record(tx, user, Event::PasswordChanged, &ip, "", now)?;
+                let email = users::get(tx, user)?.email;
+                Ok(messages::security_notice(
+                    &email,
+                    &base,
+                    "the password was changed",
+                ))
             })
-            .await
+            .await?;
+        self.inner.mailer.send_later(notice);
+        Ok(())
     }
 
     /// Mails a reset link if the address has an account; the same answer (and no slower or
@@ -112,7 +122,9 @@ impl Accounts {
         let user = creds.id;
         let ip = client.network();
         let token = token.clone();
-        self.inner
+        let base = self.public_url().to_string();
+        let (user, notice) = self
+            .inner
             .db
             .tx("reset password", move |tx| {
                 // Taken only now, so a refused new password leaves the link usable; taken in
@@ -125,9 +137,15 @@ impl Accounts {
                 session::end_all(tx, user, None)?;
                 tokens::drop_for_user(tx, Purpose::Reset, user.0)?;
                 audit::record(tx, user, Event::PasswordReset, &ip, "", now)?;
-                Ok(user)
+                let email = users::get(tx, user)?.email;
+                Ok((
+                    user,
+                    messages::security_notice(&email, &base, "the password was reset"),
+                ))
             })
-            .await
+            .await?;
+        self.inner.mailer.send_later(notice);
+        Ok(user)
     }
 }
 

@@ -12,6 +12,7 @@ use crate::Accounts;
 use crate::audit::{self, Event};
 use crate::error::{Error, Result};
 use crate::keys::{Keys, Sealed};
+use crate::messages;
 use crate::password::check_policy;
 use crate::session::SessionUser;
 use crate::token::{Secret, ct_eq, random_bytes};
@@ -269,7 +270,9 @@ impl Accounts {
         let now = self.now();
         let ip = client.network();
         let inner = self.inner.clone();
-        self.inner
+        let base = self.public_url().to_string();
+        let notice = self
+            .inner
             .db
             .tx("disable totp", move |tx| {
                 if check_code(tx, &inner.keys, user, code.expose(), now)?.is_none() {
@@ -285,9 +288,17 @@ impl Accounts {
                     params![user.0],
                 )
                 .map_err(Error::db("disable totp"))?;
-                audit::record(tx, user, Event::TotpDisabled, &ip, "", now)
+                audit::record(tx, user, Event::TotpDisabled, &ip, "", now)?;
+                let email = users::get(tx, user)?.email;
+                Ok(messages::security_notice(
+                    &email,
+                    &base,
+                    "two-factor authentication was turned off",
+                ))
             })
-            .await
+            .await?;
+        self.inner.mailer.send_later(notice);
+        Ok(())
     }
 
     /// Replaces the recovery codes (needs a valid code); returns the new ten.

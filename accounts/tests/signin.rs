@@ -276,6 +276,8 @@ async fn changing_the_password_ends_every_other_session() {
         .change_password(&who, &PASSWORD.into(), &new, &c)
         .await
         .unwrap();
+    let notice = h.mails_to("alice@example.org").await.pop().unwrap();
+    assert!(notice.contains("the password was changed"), "{notice}");
     assert!(h.accounts.authenticate(&mine).await.is_ok());
     assert!(matches!(
         h.accounts.authenticate(&other).await,
@@ -315,6 +317,11 @@ async fn a_reset_link_works_once_for_an_hour_and_ends_every_session() {
     assert!(matches!(e, Error::Password(_)));
     let new: Secret = "the reset passphrase".into();
     h.accounts.reset_password(&link, &new, &c).await.unwrap();
+    let notice = h.mails_to("alice@example.org").await.pop().unwrap();
+    assert!(
+        notice.contains("the password was reset")
+            && common::link_token(&notice, accounts::RESET_PATH).is_none()
+    );
     assert!(matches!(
         h.accounts.reset_password(&link, &new, &c).await,
         Err(Error::InvalidToken)

@@ -222,6 +222,11 @@ async fn disabling_totp_needs_the_password_and_a_valid_code() {
         .unwrap();
     assert!(!h.accounts.user(who.user).await.unwrap().totp_enabled);
     assert_eq!(h.accounts.recovery_codes_left(who.user).await.unwrap(), 0);
+    let notice = h.mails_to("alice@example.org").await.pop().unwrap();
+    assert!(
+        notice.contains("two-factor authentication was turned off"),
+        "{notice}"
+    );
     // Back to a password alone.
     assert!(matches!(
         h.accounts
