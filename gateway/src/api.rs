@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use feeds::{FeedName, IdentityKey};
+use seeder::node::api::read::EntryPage;
 use seeder::node::{ApiError, ErrorCode, parse_feed, parse_identity};
-use seeder::store::EntryPage;
 use serde::Serialize;
 
 use crate::Gateway;
@@ -88,12 +88,7 @@ impl Gateway {
             Some(seq) => EntryPage::before(seq, limit),
             None => EntryPage::newest(limit),
         };
-        let stored = self
-            .node
-            .store
-            .entries(identity, feed, page)
-            .await
-            .map_err(ApiError::internal)?;
+        let stored = self.node.entries(identity, feed, page).await?;
         // Seqs are contiguous from 1, so entries older than the last one exist exactly when
         // its seq is above 1 (a page may hold fewer than `limit`: the store cuts pages at
         // `PAGE_BYTES` of entries).
@@ -101,7 +96,7 @@ impl Gateway {
         let next = match last {
             Some(seq) if seq > 1 => Some(format!(
                 "{}/api/v1/feeds/{identity}/{feed}/entries?before={seq}&limit={limit}",
-                self.node.public_url
+                self.node.public_url()
             )),
             _ => None,
         };
@@ -123,15 +118,7 @@ impl Gateway {
         feed: &FeedName,
         seq: u64,
     ) -> Result<EntryView, ApiError> {
-        let stored = self
-            .node
-            .store
-            .entry(identity, feed, seq)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| {
-                ApiError::not_found(format!("this node holds no entry {identity}/{feed}/{seq}"))
-            })?;
+        let stored = self.node.entry(identity, feed, seq).await?;
         self.entry_view(&stored).await
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! A page depends on the store (heads, verified entries, torrents held, follows), on the
 //! keystore (own identities) and, for text previews, on files whose BLAKE3 is signed. The
-//! store's [`generation`](seeder::store::Store::generation) moves after every committed write
+//! store's [`generation`](seeder::node::api::NodeApi::generation) moves after every committed write
 //! — a new signed head, a new entry, a torrent completing — so an answer is served from
 //! memory only while the generation it was rendered at is still current, and for at most
 //! `cache_ttl_secs` (for the keystore). A hit costs no SQLite query at all.
@@ -134,7 +134,7 @@ pub async fn cached(State(gateway): State<Gateway>, request: Request, next: Next
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     // Read before rendering: a write during the render moves the generation past this one,
     // so the stored answer is never served after that write.
-    let generation = gateway.node.store.generation();
+    let generation = gateway.node.generation();
     if cache.enabled()
         && let Some(hit) = cache.get(&key, generation)
     {
@@ -284,7 +284,7 @@ impl Front {
         if !cache.enabled() {
             return None;
         }
-        let hit = cache.get(cache_key(request), self.gateway.node.store.generation())?;
+        let hit = cache.get(cache_key(request), self.gateway.node.generation())?;
         Some(answer(
             &hit.headers,
             &hit.etag,

@@ -11,8 +11,8 @@ use chrono::{DateTime, FixedOffset, Utc};
 use feeds::{FeedName, IdentityKey};
 use maud::html;
 use publisher::torrent::portable_name::visible;
+use seeder::node::api::read::EntryPage;
 use seeder::node::{ApiError, parse_feed, parse_identity};
-use seeder::store::EntryPage;
 
 use crate::view::{EntryView, FILES_PER_ITEM};
 use crate::{Gateway, links};
@@ -253,15 +253,13 @@ impl Gateway {
         self.feed_state(&key, &feed).await?;
         let stored = self
             .node
-            .store
             .entries(&key, &feed, EntryPage::newest(self.config.export_items))
-            .await
-            .map_err(ApiError::internal)?;
+            .await?;
         let posts: Vec<_> = stored
             .into_iter()
             .filter(|e| !e.retracted && e.entry.entry().kind == feeds::Kind::Post)
             .collect();
-        let base = &self.node.public_url;
+        let base = self.node.public_url();
         Ok(Export {
             title: format!("{feed} · {}", short(&key.to_string())),
             home: format!("{base}{}", links::feed(&key, &feed)),

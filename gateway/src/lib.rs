@@ -20,6 +20,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::routing::get;
+use seeder::node::api::NodeApi;
 use seeder::node::{ApiError, NodeHandle};
 
 /// How the gateway behaves: the `[gateway]` table of the node's configuration.
@@ -28,21 +29,22 @@ pub use seeder::config::GatewayConfig;
 /// What every gateway handler shares. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Gateway {
-    pub node: NodeHandle,
+    /// The node, through its API only.
+    pub node: NodeApi,
     pub config: Arc<GatewayConfig>,
     pub cache: Arc<cache::PageCache>,
 }
 
 /// The gateway's routes for a running node, configured by its `[gateway]` table.
 pub fn router(node: NodeHandle) -> Router {
-    let config = node.config.gateway.clone();
+    let config = node.api().gateway_config().clone();
     router_with(node, config)
 }
 
 /// The gateway's routes for a running node.
 pub fn router_with(node: NodeHandle, config: GatewayConfig) -> Router {
     let gateway = Gateway {
-        node,
+        node: node.api(),
         cache: Arc::new(cache::PageCache::new(
             config.cache_bytes,
             config.cache_ttl(),

@@ -8,11 +8,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use seeder::node::{ApiError, ErrorCode, NodeHandle};
+use seeder::node::api::NodeApi;
+use seeder::node::api::files::HeldFile;
+use seeder::node::{ApiError, ErrorCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeek, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
-use crate::files::HeldFile;
 use crate::range::{self, RangeAnswer};
 
 /// Bytes read per chunk of a body.
@@ -29,7 +30,7 @@ pub enum Swarm {
 
 /// Answers `method` for `file` with `request`'s conditional and `Range` headers.
 pub async fn serve_file(
-    node: &NodeHandle,
+    node: &NodeApi,
     file: &HeldFile,
     method: &Method,
     request: &HeaderMap,
@@ -105,17 +106,7 @@ pub async fn serve_file(
     let body = match disk {
         Some(file) => Ok(disk_body(file.into_std().await, start, count)),
         None => {
-            let stream = node
-                .engine
-                .open_stream(&file.infohash, file.index as usize)
-                .await
-                .map_err(|e| {
-                    ApiError::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        ErrorCode::NotLocal,
-                        format!("cannot stream torrent {} yet: {e}", file.infohash),
-                    )
-                })?;
+            let stream = node.open_stream(file).await?;
             body(stream, start, count).await
         }
     }

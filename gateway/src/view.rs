@@ -18,7 +18,7 @@ pub const PATH_CHARS: usize = 512;
 
 use feeds::{ContentRef, FeedName, IdentityKey, Kind, Magnet};
 use seeder::node::ApiError;
-use seeder::store::{FeedState, FeedStatus, StoredEntry};
+use seeder::node::api::read::{FeedState, FeedStatus, StoredEntry};
 use serde::Serialize;
 
 use crate::{Gateway, links};
@@ -159,7 +159,7 @@ impl Gateway {
     pub async fn entry_view(&self, stored: &StoredEntry) -> Result<EntryView, ApiError> {
         let signed = &stored.entry;
         let entry = signed.entry();
-        let base = &self.node.public_url;
+        let base = self.node.public_url();
         let retracts = match entry.kind {
             Kind::Delete { retracts } => Some(retracts),
             _ => None,
@@ -167,12 +167,7 @@ impl Gateway {
         let (mut content, mut magnet, mut torrent_href, mut webseed_torrent_href) =
             (None, None, None, None);
         if let Some(reference) = &entry.content {
-            let torrent = self
-                .node
-                .store
-                .torrent(&reference.infohash)
-                .await
-                .map_err(ApiError::internal)?;
+            let torrent = self.node.torrent(&reference.infohash).await?;
             let held = torrent.as_ref().is_some_and(|t| t.state.error.is_none());
             if torrent.as_ref().is_some_and(|t| t.has_metainfo) {
                 torrent_href = Some(links::torrent(&reference.infohash));
@@ -232,7 +227,7 @@ impl Gateway {
         magnet.name = Some(content.name.clone());
         magnet.size = Some(content.size);
         if held {
-            magnet.webseeds = vec![links::webseed(&self.node.public_url, &content.infohash)];
+            magnet.webseeds = vec![links::webseed(self.node.public_url(), &content.infohash)];
         }
         magnet.to_string()
     }
@@ -243,14 +238,7 @@ impl Gateway {
         identity: &IdentityKey,
         feed: &FeedName,
     ) -> Result<FeedState, ApiError> {
-        self.node
-            .store
-            .feed_state(identity, feed)
-            .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| {
-                ApiError::not_found(format!("this node holds no feed {identity}/{feed}"))
-            })
+        self.node.feed_state(identity, feed).await
     }
 }
 

@@ -16,7 +16,7 @@ use feeds::Metainfo;
 use seeder::node::{ApiError, parse_infohash};
 
 use crate::Gateway;
-use crate::files::{HeldTorrent, check_request_path};
+use crate::files::check_request_path;
 use crate::links;
 use crate::serve::{Swarm, serve_file};
 
@@ -29,7 +29,7 @@ pub async fn file(
 ) -> Result<Response, ApiError> {
     let infohash = parse_infohash(&infohash)?;
     check_request_path(&path)?;
-    let held = HeldTorrent::load(&gateway.node, &infohash).await?;
+    let held = gateway.node.held_torrent(&infohash).await?;
     let file = held.locate(&gateway.node, held.file(&path)?)?;
     serve_file(&gateway.node, &file, &method, &headers, Swarm::Allow).await
 }
@@ -44,7 +44,7 @@ pub async fn webseed(
 ) -> Result<Response, ApiError> {
     let infohash = parse_infohash(&infohash)?;
     check_request_path(&rest)?;
-    let held = HeldTorrent::load(&gateway.node, &infohash).await?;
+    let held = gateway.node.held_torrent(&infohash).await?;
     let name = held.torrent.name.as_str();
     let stored = if held.single_file() {
         if rest != name {
@@ -76,15 +76,12 @@ pub async fn webseed_torrent(
         ApiError::not_found("torrents are served as /webseed-torrents/INFOHASH.torrent")
     })?;
     let infohash = parse_infohash(hex)?;
-    let bytes = gateway
-        .node
-        .store
-        .torrent_file(&infohash)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found(format!("no .torrent for {infohash} here")))?;
-    let bytes = with_webseed(&bytes, &links::webseed(&gateway.node.public_url, &infohash))
-        .map_err(ApiError::internal)?;
+    let bytes = gateway.node.torrent_file(&infohash).await?.bytes;
+    let bytes = with_webseed(
+        &bytes,
+        &links::webseed(gateway.node.public_url(), &infohash),
+    )
+    .map_err(ApiError::internal)?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-bittorrent".to_owned()),

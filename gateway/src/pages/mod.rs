@@ -12,12 +12,11 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use feeds::{FeedName, IdentityKey};
 use maud::{Markup, html};
+use seeder::node::api::read::{FeedStatus, OwnIdentity};
 use seeder::node::{ApiError, parse_feed, parse_identity};
-use seeder::store::FeedStatus;
 use tokio::io::AsyncReadExt;
 
 use crate::api::parse_seq;
-use crate::files::HeldTorrent;
 use crate::view::{EntryView, FILES_LISTED, PATH_CHARS, clipped};
 use crate::{Gateway, links};
 
@@ -39,12 +38,10 @@ const MAX_PREVIEWS: usize = 20;
 pub async fn home(State(gateway): State<Gateway>) -> PageResult {
     let recent = gateway
         .node
-        .store
         .recent_followed_posts(None, HOME_ENTRIES)
-        .await
-        .map_err(ApiError::internal)?;
+        .await?;
     let recent = gateway.clipped_views(&recent.entries).await?;
-    let own = gateway.own_identities().await;
+    let own = gateway.node.own_identities().await;
     let body = html! {
         h1 { "This node" }
         h2 { "Identities" }
@@ -52,7 +49,7 @@ pub async fn home(State(gateway): State<Gateway>) -> PageResult {
             p { "No identity publishes from this node yet (" code { "swarmfeed identity new" } ")." }
         }
         ul {
-            @for (name, key, feeds) in &own {
+            @for OwnIdentity { name, key, feeds } in &own {
                 li {
                     a href=(links::identity(key)) { (name) } " "
                     span.id { (key.to_string()) }
@@ -76,20 +73,16 @@ pub async fn home(State(gateway): State<Gateway>) -> PageResult {
 /// `GET /{identity}`: the identity's feeds known here.
 pub async fn identity(State(gateway): State<Gateway>, Path(identity): Path<String>) -> PageResult {
     let key = parse_identity(&identity)?;
-    let info = gateway
-        .node
-        .store
-        .identity(&key)
-        .await
-        .map_err(ApiError::internal)?;
+    let info = gateway.node.identity(&key).await?;
     let own = gateway
+        .node
         .own_identities()
         .await
         .into_iter()
-        .find(|(_, k, _)| *k == key);
+        .find(|own| own.key == key);
     let record = info.as_ref().and_then(|i| i.record.as_ref());
     let mut feeds: Vec<FeedName> = record.map(|r| r.record().feeds.clone()).unwrap_or_default();
-    for feed in own.iter().flat_map(|(_, _, feeds)| feeds) {
+    for feed in own.iter().flat_map(|own| &own.feeds) {
         if !feeds.contains(feed) {
             feeds.push(feed.clone());
         }
@@ -99,17 +92,12 @@ pub async fn identity(State(gateway): State<Gateway>, Path(identity): Path<Strin
     }
     let mut rows = Vec::new();
     for feed in feeds {
-        let state = gateway
-            .node
-            .store
-            .feed_state(&key, &feed)
-            .await
-            .map_err(ApiError::internal)?;
+        let state = gateway.node.known_feed_state(&key, &feed).await?;
         rows.push((feed, state));
     }
     let name = record
         .and_then(|r| r.record().name.clone())
-        .or_else(|| own.as_ref().map(|(name, _, _)| name.clone()));
+        .or_else(|| own.as_ref().map(|own| own.name.clone()));
     let body = html! {
         h1 { (name.as_deref().unwrap_or("Identity")) }
         p { "Identity " span.id { (key.to_string()) } }
@@ -250,23 +238,6 @@ pub async fn entry(
 }
 
 impl Gateway {
-    /// This node's identities (keystore name, key) with the feeds it publishes.
-    async fn own_identities(&self) -> Vec<(String, IdentityKey, Vec<FeedName>)> {
-        let data = self.node.data.clone();
-        tokio::task::spawn_blocking(move || {
-            let listed = data.keystore().list().unwrap_or_default();
-            listed
-                .into_iter()
-                .map(|id| {
-                    let feeds = data.feeds_of(&id.public).unwrap_or_default();
-                    (id.name, id.public, feeds)
-                })
-                .collect()
-        })
-        .await
-        .unwrap_or_default()
-    }
-
     /// Inline previews of an entry's files: images, audio, video, and small text files.
     async fn previews(&self, view: &EntryView) -> Vec<Markup> {
         let Some(content) = view.content.as_ref().filter(|c| c.held) else {
@@ -299,11 +270,11 @@ impl Gateway {
     }
 
     /// A small text file, when complete on disk and passing every check `/files` makes
-    /// ([`HeldFile::open`](crate::files::HeldFile::open)): a published file replaced or
+    /// ([`HeldFile::open`](seeder::node::api::files::HeldFile::open)): a published file replaced or
     /// edited since it was verified is not shown.
     async fn text_preview(&self, infohash: &str, path: &str) -> Option<String> {
         let infohash = infohash.parse().ok()?;
-        let held = HeldTorrent::load(&self.node, &infohash).await.ok()?;
+        let held = self.node.held_torrent(&infohash).await.ok()?;
         let file = held.locate(&self.node, held.file(path).ok()?).ok()?;
         let opened = file.open(&self.node).await.ok()??;
         let mut bytes = Vec::new();

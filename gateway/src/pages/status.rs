@@ -9,9 +9,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
-use seeder::engine::{TorrentState, TorrentStatus};
-use seeder::node::ApiError;
-use seeder::store::{FollowStatus, Holdings, Origin};
+use seeder::node::api::status::{
+    Disk, FollowStatus, Holdings, NodeStatus, TorrentProblem, TorrentState, TorrentStatus,
+};
 
 use super::layout::{page, size, time};
 use super::{PageError, operator, traffic_chart};
@@ -28,7 +28,7 @@ pub async fn status(State(gateway): State<Gateway>, request: Request) -> Respons
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    if let Err(refused) = operator::check(&gateway.node.config.status, peer, request.headers()) {
+    if let Err(refused) = operator::check(gateway.node.status_access(), peer, request.headers()) {
         return *refused;
     }
     match render(&gateway).await {
@@ -45,27 +45,28 @@ pub async fn status(State(gateway): State<Gateway>, request: Request) -> Respons
 }
 
 async fn render(gateway: &Gateway) -> Result<Markup, PageError> {
-    let node = &gateway.node;
-    let now = unix_now();
-    let engine = node.engine.list();
-    let scrub = &node.config.scrub;
-    let store = &node.store;
-    let holdings = store
-        .holdings(now.saturating_sub(scrub.interval_secs))
-        .await
-        .map_err(ApiError::internal)?;
-    let follows = store.follows().await.map_err(ApiError::internal)?;
-    let usage = store.reserved_usage().await.map_err(ApiError::internal)?;
-    let problems = store
-        .torrent_problems(PROBLEMS)
-        .await
-        .map_err(ApiError::internal)?;
-    let (sent_total, received_total) = node.traffic_totals();
-    let minutes = node.traffic.last_day(now, sent_total, received_total);
+    let NodeStatus {
+        at: now,
+        public_url,
+        bt_port,
+        dht,
+        torrents: engine,
+        at_risk,
+        holdings,
+        follows,
+        usage,
+        limits,
+        problems,
+        traffic,
+        disk,
+        scrub,
+        verify_failures,
+    } = gateway.node.status(AT_RISK, PROBLEMS).await?;
+    let minutes = traffic.last_day;
+    let (sent_total, received_total) = (traffic.sent_total, traffic.received_total);
     let (sent_day, received_day) = minutes
         .iter()
         .fold((0, 0), |(s, r), m| (s + m.sent, r + m.received));
-    let at_risk = at_risk(gateway, &engine).await;
     let seeding = engine.iter().filter(|t| t.is_seeding()).count();
     let checking = engine
         .iter()
@@ -79,13 +80,11 @@ async fn render(gateway: &Gateway) -> Result<Markup, PageError> {
         .iter()
         .filter(|t| matches!(t.state, TorrentState::Error(_)))
         .collect();
-    let limits = &node.config.limits;
-    let disk = filesystem(&node.config.download_dir(), &node.config.data_dir);
 
     Ok(html! {
         h1 { "Node status" }
-        p { "At " (time(now)) ". HTTP " code { (node.public_url) } ", BitTorrent port "
-            (node.bt_port()) ", DHT " code { (node.dht.local_addr()) } "." }
+        p { "At " (time(now)) ". HTTP " code { (public_url) } ", BitTorrent port "
+            (bt_port) ", DHT " code { (dht) } "." }
         h2 { "Torrents" }
         table {
             tr { th { "in the engine" } td { (engine.len()) " (content and feed logs)" } }
@@ -111,7 +110,7 @@ async fn render(gateway: &Gateway) -> Result<Markup, PageError> {
                 (cap_row(&follow_name(follow), follow.limits.used.bytes, follow.limits.caps.max_bytes,
                     follow.limits.used.files, follow.limits.caps.max_files))
             }
-            @if let Some((used, total)) = disk {
+            @if let Some(Disk { used, total }) = disk {
                 tr { td { "filesystem of the downloads" } td { (meter(used, Some(total))) " " (size(used)) " of " (size(total))
                     ", " (size(total - used)) " free" } td {} }
             }
@@ -147,54 +146,10 @@ async fn render(gateway: &Gateway) -> Result<Markup, PageError> {
             (holdings.never_verified) " not since they were added. Last verification: "
             (holdings.newest_verified.map_or("never".to_string(), time))
             "; oldest: " (holdings.oldest_verified.map_or("none".to_string(), time)) ". "
-            "Content that did not match its entry since the node started: " (node.metrics().verify_failures()) "." }
+            "Content that did not match its entry since the node started: " (verify_failures) "." }
         h2 { "Errors" }
         (errors(&follows, &problems, &failed, &holdings))
     })
-}
-
-/// A torrent the engine holds, with a name for people.
-struct AtRisk {
-    status: TorrentStatus,
-    name: String,
-    kind: &'static str,
-}
-
-/// The torrents with the fewest known peers (then fewest connected, then the largest: the
-/// most to lose), named from the store.
-async fn at_risk(gateway: &Gateway, engine: &[TorrentStatus]) -> Vec<AtRisk> {
-    let mut sorted: Vec<&TorrentStatus> = engine.iter().collect();
-    sorted.sort_by_key(|t| {
-        (
-            t.known_peers,
-            t.peers,
-            std::cmp::Reverse(t.total_bytes),
-            t.infohash.0,
-        )
-    });
-    let mut out = Vec::new();
-    for status in sorted.into_iter().take(AT_RISK) {
-        let store = &gateway.node.store;
-        let (name, kind) = match store.torrent(&status.infohash).await {
-            Ok(Some(t)) => match t.origin {
-                Origin::Published { .. } => (t.name, "published here"),
-                Origin::Followed => (t.name, "followed"),
-            },
-            _ => match store.log_torrent_by_infohash(&status.infohash).await {
-                Ok(Some(log)) => (
-                    format!("feed log of {}/{}", log.identity, log.feed.as_str()),
-                    "feed log",
-                ),
-                _ => ("(unknown)".to_string(), "other"),
-            },
-        };
-        out.push(AtRisk {
-            status: status.clone(),
-            name,
-            kind,
-        });
-    }
-    out
 }
 
 fn state(status: &TorrentStatus) -> String {
@@ -247,7 +202,7 @@ fn follow_name(follow: &FollowStatus) -> String {
 
 fn errors(
     follows: &[FollowStatus],
-    problems: &[seeder::store::TorrentProblem],
+    problems: &[TorrentProblem],
     failed: &[&TorrentStatus],
     holdings: &Holdings,
 ) -> Markup {
@@ -280,21 +235,4 @@ fn errors(
             }
         }
     }
-}
-
-/// Bytes used and the size of the filesystem holding the downloads (or the data directory,
-/// before the first download).
-fn filesystem(downloads: &std::path::Path, data: &std::path::Path) -> Option<(u64, u64)> {
-    let stat = rustix::fs::statvfs(downloads)
-        .or_else(|_| rustix::fs::statvfs(data))
-        .ok()?;
-    let total = stat.f_blocks.saturating_mul(stat.f_frsize);
-    let free = stat.f_bavail.saturating_mul(stat.f_frsize);
-    (total > 0).then(|| (total.saturating_sub(free), total))
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -3,7 +3,7 @@
 //! which browsers show on hover without any script.
 
 use maud::{Markup, html};
-use seeder::node::TrafficMinute;
+use seeder::node::api::status::TrafficMinute;
 
 use super::layout::size;
 

@@ -57,17 +57,8 @@ async fn head(
     Path((identity, feed)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (identity, feed) = (parse_identity(&identity)?, parse_feed(&feed)?);
-    match node
-        .store
-        .head(&identity, &feed)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        Some(head) => Ok(bencoded(head.encode())),
-        None => Err(ApiError::not_found(format!(
-            "no head of {identity}/{feed} here"
-        ))),
-    }
+    let head = node.api().head(&identity, &feed).await?;
+    Ok(bencoded(head.encode()))
 }
 
 async fn identity_record(
@@ -75,17 +66,8 @@ async fn identity_record(
     Path(identity): Path<String>,
 ) -> ApiResult<Response> {
     let identity = parse_identity(&identity)?;
-    match node
-        .store
-        .identity_record(&identity)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        Some(record) => Ok(bencoded(record.encode())),
-        None => Err(ApiError::not_found(format!(
-            "no identity record of {identity} here"
-        ))),
-    }
+    let record = node.api().identity_record(&identity).await?;
+    Ok(bencoded(record.encode()))
 }
 
 async fn log_part(
@@ -97,17 +79,8 @@ async fn log_part(
         parse_feed(&feed)?,
         parse_infohash(&infohash)?,
     );
-    match node
-        .store
-        .log_torrent_by_infohash(&infohash)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        Some(part) if part.identity == identity && part.feed == feed => Ok(bencoded(part.bytes)),
-        _ => Err(ApiError::not_found(format!(
-            "no log part {infohash} of {identity}/{feed} here"
-        ))),
-    }
+    let bytes = node.api().log_part(&identity, &feed, &infohash).await?;
+    Ok(bencoded(bytes))
 }
 
 /// The header naming the BitTorrent port a node seeds a torrent on, beside its .torrent.
@@ -121,42 +94,25 @@ async fn torrent_file(
         .strip_suffix(".torrent")
         .ok_or_else(|| ApiError::not_found("torrents are served as /torrents/INFOHASH.torrent"))?;
     let infohash = parse_infohash(hex)?;
-    match node
-        .store
-        .torrent_file(&infohash)
-        .await
-        .map_err(ApiError::internal)?
-    {
-        Some(bytes) => {
-            let mut response = (
-                [
-                    (header::CONTENT_TYPE, "application/x-bittorrent".to_string()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{infohash}.torrent\""),
-                    ),
-                ],
-                bytes,
-            )
-                .into_response();
-            // A peer hint: this node seeds the torrent on its BitTorrent port, so a follower
-            // that took the .torrent from here can connect at once instead of waiting for
-            // the DHT (docs/protocol.md).
-            if node
-                .engine
-                .stats(&infohash)
-                .is_ok_and(|status| status.have_bytes > 0 || status.total_bytes == 0)
-            {
-                response
-                    .headers_mut()
-                    .insert(PEER_PORT_HEADER, node.bt_port().into());
-            }
-            Ok(response)
-        }
-        None => Err(ApiError::not_found(format!(
-            "no .torrent for {infohash} here"
-        ))),
+    let torrent = node.api().torrent_file(&infohash).await?;
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, "application/x-bittorrent".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{infohash}.torrent\""),
+            ),
+        ],
+        torrent.bytes,
+    )
+        .into_response();
+    // A peer hint: this node seeds the torrent on its BitTorrent port, so a follower that
+    // took the .torrent from here can connect at once instead of waiting for the DHT
+    // (docs/protocol.md).
+    if let Some(port) = torrent.peer_port {
+        response.headers_mut().insert(PEER_PORT_HEADER, port.into());
     }
+    Ok(response)
 }
 
 /// The largest registration body taken.

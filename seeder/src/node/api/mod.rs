@@ -11,11 +11,14 @@
 mod actor;
 mod authorize;
 mod error;
+pub mod files;
 mod followers;
 mod follows;
 mod heads;
 mod parse;
 mod publish;
+pub mod read;
+pub mod status;
 pub mod types;
 
 pub use actor::{Actor, ActorKind};
