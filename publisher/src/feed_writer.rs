@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use feeds::head::{IdentityRecord, SignedIdentityRecord};
 use feeds::layout::{self, SEGMENT_ENTRIES};
 use feeds::metainfo::{Info, Metainfo};
-use feeds::{Entry, EntryHash, FeedHead, FeedName, InfoHash, Keypair, SignedEntry, SignedHead};
+use feeds::{
+    Entry, EntryHash, FeedHead, FeedName, IdentityKey, InfoHash, Keypair, SignedEntry, SignedHead,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::data_dir::{self, DataDir, io, write_atomic};
@@ -251,10 +253,53 @@ pub fn update_identity_record(
     node: Option<&str>,
 ) -> Result<SignedIdentityRecord> {
     let path = data.identity_dir(&keypair.public()).join("identity");
+    let (current, wanted) = identity_record_check(data, &keypair.public(), node)?;
+    let (feeds, nodes) = match (current.as_ref(), wanted) {
+        (_, Some(wanted)) => wanted,
+        (Some(current), None) => return Ok(current.clone()),
+        // Not reached: a record is current only if there is one.
+        (None, None) => {
+            return Err(Error::Corrupt {
+                path,
+                reason: "no identity record".into(),
+            });
+        }
+    };
+    let seq = current.as_ref().map_or(1, |r| r.item().seq() + 1);
+    let name = current.and_then(|r| r.record().name.clone());
+    let record = IdentityRecord { feeds, name, nodes }.sign(keypair, seq)?;
+    write_atomic(&path, &record.encode())?;
+    Ok(record)
+}
+
+/// The identity record as it stands, if it lists every feed the data directory holds for
+/// `identity` and (given `node`) names that node URL first: nothing to sign, no key needed.
+pub fn current_identity_record(
+    data: &DataDir,
+    identity: &IdentityKey,
+    node: Option<&str>,
+) -> Result<Option<SignedIdentityRecord>> {
+    Ok(match identity_record_check(data, identity, node)? {
+        (current, None) => current,
+        (_, Some(_)) => None,
+    })
+}
+
+/// The record on disk, and the feeds and nodes a new one must list (`None`: it is current).
+#[allow(clippy::type_complexity)]
+fn identity_record_check(
+    data: &DataDir,
+    identity: &IdentityKey,
+    node: Option<&str>,
+) -> Result<(
+    Option<SignedIdentityRecord>,
+    Option<(Vec<FeedName>, Vec<String>)>,
+)> {
+    let path = data.identity_dir(identity).join("identity");
     let current = fs::read(&path)
         .ok()
         .and_then(|b| SignedIdentityRecord::decode(&b).ok());
-    let feeds = data.feeds_of(&keypair.public())?;
+    let feeds = data.feeds_of(identity)?;
     let mut nodes = current
         .as_ref()
         .map(|r| r.record().nodes.clone())
@@ -264,17 +309,10 @@ pub fn update_identity_record(
         nodes.insert(0, node.to_owned());
         nodes.truncate(4);
     }
-    if let Some(current) = current
+    let is_current = current
         .as_ref()
-        .filter(|r| r.record().feeds == feeds && r.record().nodes == nodes)
-    {
-        return Ok(current.clone());
-    }
-    let seq = current.as_ref().map_or(1, |r| r.item().seq() + 1);
-    let name = current.and_then(|r| r.record().name.clone());
-    let record = IdentityRecord { feeds, name, nodes }.sign(keypair, seq)?;
-    write_atomic(&path, &record.encode())?;
-    Ok(record)
+        .is_some_and(|r| r.record().feeds == feeds && r.record().nodes == nodes);
+    Ok((current, (!is_current).then_some((feeds, nodes))))
 }
 
 /// Reads a feed's committed entries without taking the lock (for readers such as a node).

@@ -250,6 +250,11 @@ impl PreparedPublish {
         self.tree.total_length()
     }
 
+    /// The identity that will sign.
+    pub fn keypair(&self) -> &Keypair {
+        &self.keypair
+    }
+
     /// Symlinks inside the path that are not followed.
     pub fn skipped_symlinks(&self) -> &[PathBuf] {
         self.tree.skipped_symlinks()

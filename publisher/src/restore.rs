@@ -56,6 +56,15 @@ pub fn clear_pending(data: &DataDir, identity: &IdentityKey) -> Result<()> {
     }
 }
 
+/// Whether `identity` may sign now: refused while it waits for `identity sync`, unless
+/// `force` (an identity that never published) starts from what the data directory holds.
+pub fn check_may_sign(data: &DataDir, identity: &IdentityKey, force: bool) -> Result<()> {
+    if force {
+        return clear_pending(data, identity);
+    }
+    check_synced(data, identity)
+}
+
 /// Refuses to sign for an identity whose feeds were not synced since it was imported.
 pub fn check_synced(data: &DataDir, identity: &IdentityKey) -> Result<()> {
     if is_pending(data, identity) {

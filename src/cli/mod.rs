@@ -105,6 +105,14 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 _ => 3,
             };
         }
+        // The running node's answer to a request it refused: the same codes as offline.
+        if let Some(seeder::node::ControlError::Node { status, error, .. }) = cause.downcast_ref() {
+            return match error.as_str() {
+                "file_changed" => 4,
+                _ if (400..500).contains(status) => 3,
+                _ => 1,
+            };
+        }
         if cause.downcast_ref::<feeds::Error>().is_some() || cause.is::<InputError>() {
             return 3;
         }

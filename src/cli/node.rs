@@ -9,8 +9,9 @@ use clap::Args;
 use feeds::{FeedName, IdentityKey};
 use publisher::DataDir;
 use seeder::config::NodeConfig;
-use seeder::node::api::{FollowAnswer, UnfollowAnswer};
-use seeder::node::{CapValue, ControlClient, ControlError, FollowRequest, FollowView, Node};
+use seeder::node::{
+    CapValue, ControlClient, ControlError, FollowRequest, FollowView, Node, PublishedRequest,
+};
 use seeder::store::Store;
 
 use super::InputError;
@@ -324,7 +325,7 @@ pub(super) fn parse_target(text: &str) -> anyhow::Result<(IdentityKey, Option<Fe
     Ok((key, feed))
 }
 
-fn control(data: &Path) -> Option<ControlClient> {
+pub fn control(data: &Path) -> Option<ControlClient> {
     ControlClient::connect(&DataDir::new(data).control_socket()).ok()
 }
 
@@ -352,10 +353,7 @@ pub fn follow(args: FollowArgs, data: &Path) -> anyhow::Result<()> {
         ..FollowRequest::default()
     };
     let new = match control(data) {
-        Some(client) => {
-            let body = client.call("POST", "/follow", Some(&serde_json::to_string(&request)?))?;
-            serde_json::from_str::<FollowAnswer>(&body)?.new
-        }
+        Some(client) => client.follow(&request)?.new,
         None => {
             let max_bytes = CapValue::change(args.max_bytes.as_ref()).map_err(InputError)?;
             let max_files = CapValue::change(args.max_files.as_ref()).map_err(InputError)?;
@@ -389,10 +387,7 @@ pub fn unfollow(args: UnfollowArgs, data: &Path) -> anyhow::Result<()> {
         ..FollowRequest::default()
     };
     let removed = match control(data) {
-        Some(client) => {
-            let body = client.call("POST", "/unfollow", Some(&serde_json::to_string(&request)?))?;
-            serde_json::from_str::<UnfollowAnswer>(&body)?.removed
-        }
+        Some(client) => client.unfollow(&request)?.removed,
         None => {
             if args.delete {
                 return Err(InputError(
@@ -413,21 +408,21 @@ pub fn unfollow(args: UnfollowArgs, data: &Path) -> anyhow::Result<()> {
 }
 
 pub fn follows(args: FollowsArgs, data: &Path) -> anyhow::Result<()> {
-    let rows: Vec<FollowView> = match control(data) {
-        Some(client) => serde_json::from_str(&client.call("GET", "/follows", None)?)?,
+    let list: Vec<FollowView> = match control(data) {
+        Some(client) => client.follows()?,
         None => offline_store(data, async |store| {
             let follows = store.follows().await?;
             Ok(follows.iter().map(FollowView::from).collect())
         })?,
     };
     if args.json {
-        println!("{}", serde_json::to_string(&rows)?);
+        println!("{}", serde_json::to_string(&list)?);
         return Ok(());
     }
-    if rows.is_empty() {
+    if list.is_empty() {
         println!("no follows (swarmfeed follow KEY[/FEED])");
     }
-    for f in &rows {
+    for f in &list {
         let target = match &f.feed {
             Some(feed) => format!("{}/{feed}", f.identity),
             None => format!("{} (every feed)", f.identity),
@@ -441,7 +436,7 @@ pub fn follows(args: FollowsArgs, data: &Path) -> anyhow::Result<()> {
             f.total_bytes,
             f.last_update.map_or("never".to_owned(), |t| t.to_string()),
             f.last_error
-                .as_deref()
+                .as_ref()
                 .map(|e| format!("  error: {e}"))
                 .unwrap_or_default(),
         );
@@ -455,14 +450,12 @@ pub fn follows(args: FollowsArgs, data: &Path) -> anyhow::Result<()> {
 /// `caps 10 MiB, 4 files: 8 MiB, 3 files held  over_limit: 2 torrents (5 MiB) wait: …`
 fn caps_line(f: &FollowView) -> Option<String> {
     use super::size::format_size;
-    let (max_bytes, max_files) = (f.max_bytes, f.max_files);
-    let over = f.over_limit.as_ref();
-    if max_bytes.is_none() && max_files.is_none() && over.is_none() {
+    if f.max_bytes.is_none() && f.max_files.is_none() && f.over_limit.is_none() {
         return None;
     }
     let caps: Vec<String> = [
-        max_bytes.map(format_size),
-        max_files.map(|n| format!("{n} files")),
+        f.max_bytes.map(format_size),
+        f.max_files.map(|n| format!("{n} files")),
     ]
     .into_iter()
     .flatten()
@@ -477,7 +470,7 @@ fn caps_line(f: &FollowView) -> Option<String> {
         format_size(f.reserved_bytes),
         f.reserved_files,
     );
-    if let Some(over) = over {
+    if let Some(over) = &f.over_limit {
         line.push_str(&format!(
             "\n  over_limit: {} torrents ({}) wait: {}",
             over.torrents,
@@ -488,20 +481,19 @@ fn caps_line(f: &FollowView) -> Option<String> {
     Some(line)
 }
 
-/// Tells the node running on `data` (if any) to take in what was just published to
+/// Tells the node running on `data` (if any) to take in what was just committed to
 /// `identity`/`feed`; an error when the node could not.
 pub fn hand_over_to_node(
     data: &Path,
     identity: &feeds::IdentityKey,
     feed: &feeds::FeedName,
 ) -> Result<bool, ControlError> {
-    let body = serde_json::to_string(&seeder::node::PublishedRequest {
+    let request = PublishedRequest {
         identity: identity.to_string(),
         feed: feed.to_string(),
-    })
-    .unwrap_or_default();
+    };
     match control(data) {
-        Some(client) => client.call("POST", "/published", Some(&body)).map(|_| true),
+        Some(client) => client.published(&request).map(|()| true),
         None => Ok(false),
     }
 }

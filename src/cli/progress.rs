@@ -28,6 +28,13 @@ impl HashingBar {
         }
     }
 
+    /// Records `bytes` hashed in all (as a node reports it).
+    pub fn set(&self, bytes: u64) {
+        if let Some(bar) = &self.0 {
+            bar.set_position(bytes);
+        }
+    }
+
     /// Removes the bar.
     pub fn finish(&self) {
         if let Some(bar) = &self.0 {

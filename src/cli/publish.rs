@@ -7,6 +7,8 @@ use clap::Args;
 use feeds::FeedName;
 use publisher::publish::{Published, prepare};
 use publisher::{DataDir, PublishRequest, TorrentOptions};
+use seeder::node::ControlClient;
+use seeder::node::api::{PublishAnswer, PublishEvent};
 
 use super::InputError;
 use super::progress::HashingBar;
@@ -66,7 +68,12 @@ pub struct RetractArgs {
     json: bool,
 }
 
+/// With a node running on the data directory, the node publishes (and seeds at once) while
+/// this command shows its progress; without one, the command publishes on its own.
 pub fn publish(args: PublishArgs, data: &Path) -> anyhow::Result<()> {
+    if let Some(client) = super::node::control(data) {
+        return publish_through(&client, args, data);
+    }
     let data = DataDir::new(data);
     check_synced(&data, args.identity.as_deref(), args.force_new_feed)?;
     let request = PublishRequest {
@@ -82,23 +89,61 @@ pub fn publish(args: PublishArgs, data: &Path) -> anyhow::Result<()> {
             trackers: args.trackers,
             blake3: true,
         },
-        // With a node running on the data directory, its gateway web-seeds the content.
-        gateway: seeder::node::ControlClient::connect(&data.control_socket())
-            .ok()
-            .and(data.node_info())
-            .map(|node| node.public_url),
+        gateway: None,
     };
     let prepared = prepare(&data, &request)?;
-    for link in prepared.skipped_symlinks() {
+    note_symlinks(prepared.skipped_symlinks());
+    let bar = HashingBar::new(prepared.total_length());
+    let published = prepared.publish(&data, unix_now(), &|n| bar.advance(n))?;
+    bar.finish();
+    report(&data, &published, args.json)
+}
+
+/// Publishes through the running node's control socket.
+fn publish_through(client: &ControlClient, args: PublishArgs, data: &Path) -> anyhow::Result<()> {
+    let path = std::path::absolute(&args.path)
+        .map_err(|e| InputError(format!("{}: {e}", args.path.display())))?;
+    let request = seeder::node::api::PublishRequest {
+        identity: args.identity,
+        feed: args.feed.to_string(),
+        path,
+        title: args.title,
+        description: args.description,
+        meta: args.meta,
+        piece_size: args.piece_size,
+        webseeds: args.webseeds,
+        trackers: args.trackers,
+        force_new_feed: args.force_new_feed,
+    };
+    let mut bar: Option<HashingBar> = None;
+    let answer = client.publish(&request, |event| match event {
+        PublishEvent::Started {
+            total_bytes,
+            skipped_symlinks,
+        } => {
+            note_symlinks(skipped_symlinks);
+            bar = Some(HashingBar::new(*total_bytes));
+        }
+        PublishEvent::Hashed { bytes } => {
+            if let Some(bar) = &bar {
+                bar.set(*bytes);
+            }
+        }
+        _ => {}
+    });
+    if let Some(bar) = &bar {
+        bar.finish();
+    }
+    print(&answer?, args.json, data)
+}
+
+fn note_symlinks(links: &[PathBuf]) {
+    for link in links {
         eprintln!(
             "note: skipped symlink {} (symlinks are not followed)",
             link.display()
         );
     }
-    let bar = HashingBar::new(prepared.total_length());
-    let published = prepared.publish(&data, unix_now(), &|n| bar.advance(n))?;
-    bar.finish();
-    report(&data, &published, args.json)
 }
 
 pub fn retract(args: RetractArgs, data: &Path) -> anyhow::Result<()> {
@@ -114,65 +159,73 @@ pub fn retract(args: RetractArgs, data: &Path) -> anyhow::Result<()> {
     report(&data, &published, args.json)
 }
 
-/// Hands the entry to a running node (seeded and announced at once), then prints it. When
-/// the node could not take it in, the entry is still printed (it is committed) and the
-/// command fails (exit 1) saying so.
+/// Hands what was committed here to a running node (seeded and announced at once), then
+/// prints it. When the node could not take it in, the entry is still printed (it is
+/// committed) and the command fails (exit 1) saying so.
 fn report(data: &DataDir, published: &Published, json: bool) -> anyhow::Result<()> {
     let entry = published.entry.entry();
-    let (node, refused) =
-        match super::node::hand_over_to_node(data.root(), &published.identity, &entry.feed) {
-            Ok(true) => (data.node_info(), None),
-            Ok(false) => (None, None),
-            Err(e) => (None, Some(e)),
-        };
-    let entry_url = node.as_ref().map(|n| {
-        format!(
-            "{}/{}/{}/{}",
-            n.public_url, published.identity, entry.feed, entry.seq
-        )
-    });
-    let torrent_url = node
-        .as_ref()
-        .zip(published.content.as_ref())
-        .map(|(n, c)| format!("{}/torrents/{}.torrent", n.public_url, c.infohash));
+    let answer = match super::node::hand_over_to_node(data.root(), &published.identity, &entry.feed)
+    {
+        Ok(true) => PublishAnswer::of(
+            published,
+            data.node_info().as_ref().map(|n| n.public_url.as_str()),
+        ),
+        Ok(false) => PublishAnswer::of(published, None),
+        Err(e) => PublishAnswer {
+            not_taken_in: Some(e.to_string()),
+            ..PublishAnswer::of(published, None)
+        },
+    };
+    print(&answer, json, data.root())
+}
+
+/// Prints a committed entry; fails (after printing it) if the node did not take it in.
+fn print(answer: &PublishAnswer, json: bool, data: &Path) -> anyhow::Result<()> {
     if json {
         let mut object = serde_json::json!({
-            "identity": published.identity.to_string(),
-            "feed": entry.feed.as_str(),
-            "seq": entry.seq,
-            "kind": entry.kind.name(),
-            "entry_hash": published.entry.hash().to_string(),
+            "identity": answer.identity,
+            "feed": answer.feed,
+            "seq": answer.seq,
+            "kind": answer.kind,
+            "entry_hash": answer.entry_hash,
         });
-        if let Some(content) = &published.content {
-            object["infohash"] = content.infohash.to_string().into();
+        if let Some(content) = &answer.content {
+            object["infohash"] = content.infohash.clone().into();
             object["magnet"] = content.magnet.clone().into();
             object["torrent_path"] = content.torrent_path.display().to_string().into();
         }
-        if let Some(url) = &entry_url {
+        if let Some(url) = &answer.entry_url {
             object["entry_url"] = url.clone().into();
         }
-        if let Some(url) = &torrent_url {
+        if let Some(url) = &answer.torrent_url {
             object["torrent_url"] = url.clone().into();
         }
         println!("{object}");
-        return refused.map_or(Ok(()), |e| Err(not_taken_in(data, published, e)));
+    } else {
+        println!(
+            "{} {}/{} #{}",
+            answer.kind, answer.identity, answer.feed, answer.seq
+        );
+        if let Some(content) = &answer.content {
+            println!("infohash: {}", content.infohash);
+            println!("magnet: {}", content.magnet);
+            println!("torrent: {}", content.torrent_path.display());
+        }
+        if let Some(url) = &answer.entry_url {
+            println!("entry: {url}");
+        }
     }
-    println!(
-        "{} {}/{} #{}",
-        entry.kind.name(),
-        published.identity,
-        entry.feed,
-        entry.seq
-    );
-    if let Some(content) = &published.content {
-        println!("infohash: {}", content.infohash);
-        println!("magnet: {}", content.magnet);
-        println!("torrent: {}", content.torrent_path.display());
+    match &answer.not_taken_in {
+        None => Ok(()),
+        Some(cause) => Err(NotTakenIn {
+            identity: answer.identity.clone(),
+            feed: answer.feed.clone(),
+            seq: answer.seq,
+            data: data.display().to_string(),
+            cause: cause.clone(),
+        }
+        .into()),
     }
-    if let Some(url) = entry_url {
-        println!("entry: {url}");
-    }
-    refused.map_or(Ok(()), |e| Err(not_taken_in(data, published, e)))
 }
 
 /// The running node could not take in a committed entry (its store refused it: a full disk,
@@ -183,7 +236,7 @@ pub struct NotTakenIn {
     feed: String,
     seq: u64,
     data: String,
-    cause: seeder::node::ControlError,
+    cause: String,
 }
 
 impl std::fmt::Display for NotTakenIn {
@@ -200,31 +253,15 @@ impl std::fmt::Display for NotTakenIn {
 
 impl std::error::Error for NotTakenIn {}
 
-fn not_taken_in(
-    data: &DataDir,
-    published: &Published,
-    source: seeder::node::ControlError,
-) -> anyhow::Error {
-    let entry = published.entry.entry();
-    NotTakenIn {
-        identity: published.identity.to_string(),
-        feed: entry.feed.to_string(),
-        seq: entry.seq,
-        data: data.root().display().to_string(),
-        cause: source,
-    }
-    .into()
-}
-
 /// An identity imported from a backup signs nothing until its feeds are synced (see
 /// `publisher::restore`); `force` starts from what the data directory holds instead.
 fn check_synced(data: &DataDir, identity: Option<&str>, force: bool) -> anyhow::Result<()> {
     let (_, keypair) = data.keystore().resolve(identity)?;
-    if force {
-        publisher::restore::clear_pending(data, &keypair.public())?;
-        return Ok(());
-    }
-    Ok(publisher::restore::check_synced(data, &keypair.public())?)
+    Ok(publisher::restore::check_may_sign(
+        data,
+        &keypair.public(),
+        force,
+    )?)
 }
 
 fn unix_now() -> u64 {

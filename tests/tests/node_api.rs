@@ -87,6 +87,13 @@ fn request_for(operation: Operation, keypair: &Keypair) -> (Vec<u8>, Vec<(&'stat
             Vec::new(),
         ),
         Operation::Publish => (Vec::new(), Vec::new()),
+        // Well-formed; the node has no identity to sign with, so it refuses after deciding.
+        Operation::PublishFiles => (
+            serde_json::json!({"feed": "main", "path": "/nonexistent"})
+                .to_string()
+                .into_bytes(),
+            Vec::new(),
+        ),
         Operation::Follow | Operation::Unfollow => (
             serde_json::json!({"identity": identity, "feed": "main"})
                 .to_string()

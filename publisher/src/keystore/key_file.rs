@@ -66,6 +66,22 @@ impl KeyFile {
         text
     }
 
+    /// The public key of a key file's text, from its `public:` line alone (the seed is
+    /// neither decoded nor checked against it); `path` only names it in errors.
+    pub fn public_of(text: &[u8], path: &Path) -> Result<IdentityKey> {
+        let bad = |reason| Error::BadKeyFile {
+            path: path.to_owned(),
+            reason,
+        };
+        let text = std::str::from_utf8(text).map_err(|_| bad("it is not UTF-8 text"))?;
+        text.lines()
+            .filter_map(|line| line.trim().split_once(':'))
+            .find_map(|(key, value)| (key.trim() == "public").then_some(value.trim()))
+            .ok_or(bad("it has no public key"))?
+            .parse()
+            .map_err(|_| bad("the public key is not a z-base-32 identity"))
+    }
+
     /// Parses a key file's text; `path` only names it in errors.
     pub fn decode(text: &[u8], path: &Path) -> Result<KeyFile> {
         let bad = |reason| Error::BadKeyFile {

@@ -106,6 +106,35 @@ impl Keystore {
 
     /// Every identity, sorted by name.
     pub fn list(&self) -> Result<Vec<StoredIdentity>> {
+        self.names()?.iter().map(|name| self.get(name)).collect()
+    }
+
+    /// Every identity's name and public key, sorted by name, read from the key files'
+    /// `public:` lines: no secret is decoded or checked. A node lists identities this way
+    /// and loads a key only when it has to sign with it.
+    pub fn list_public(&self) -> Result<Vec<(String, IdentityKey)>> {
+        let mut list = Vec::new();
+        for name in self.names()? {
+            let path = self.key_path(&name);
+            let text = fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+            list.push((name, KeyFile::public_of(&text, &path)?));
+        }
+        Ok(list)
+    }
+
+    /// The keypair of the identity whose public key is `public`; only that key is decoded.
+    pub fn keypair_of(&self, public: &IdentityKey) -> Result<(String, Keypair)> {
+        let name = self
+            .list_public()?
+            .into_iter()
+            .find_map(|(name, key)| (key == *public).then_some(name))
+            .ok_or_else(|| Error::UnknownIdentity(public.to_string()))?;
+        let keypair = self.keypair(&name)?;
+        Ok((name, keypair))
+    }
+
+    /// The names of the key files, sorted.
+    fn names(&self) -> Result<Vec<String>> {
         let entries = match fs::read_dir(&self.dir) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             other => other.map_err(|e| Error::io("list", &self.dir, e))?,
@@ -122,7 +151,7 @@ impl Keystore {
             }
         }
         names.sort();
-        names.iter().map(|name| self.get(name)).collect()
+        Ok(names)
     }
 
     /// One identity's public facts.

@@ -9,6 +9,7 @@ mod access_log;
 pub mod api;
 mod content;
 mod control;
+mod control_client;
 mod error;
 mod fetch;
 mod fetch_node;
@@ -48,7 +49,7 @@ pub use api::{
     ApiError, CapValue, ErrorCode, FollowRequest, FollowView, NodeApi, PublishedRequest,
     parse_feed, parse_identity, parse_infohash,
 };
-pub use control::{ControlClient, ControlError};
+pub use control_client::{ControlClient, ControlError};
 pub use error::{Error, Result};
 pub use fetch::Fetcher;
 pub use fetch_node::{FetchConfig, FetchNode};

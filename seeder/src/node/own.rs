@@ -1,12 +1,19 @@
-//! The node's own feeds: what `swarmfeed publish` committed to the data directory is taken
-//! into the store, seeded from where its files lie, put into the DHT and pushed to the
-//! nodes that follow it. Runs at start and whenever the control socket says "published".
+//! The node's own feeds: what was published on the data directory (by the node itself
+//! through the control socket's `/publish`, or by `swarmfeed publish` while no node ran) is
+//! taken into the store, seeded from where its files lie, put into the DHT and pushed to
+//! the nodes that follow it. Runs at start and after every publish.
+//!
+//! Secret keys stay on disk unless a signature is needed: an identity record is re-signed
+//! (to name this node, or list a new feed) only when its content changes, with the key of
+//! that identity alone.
 
 use std::path::PathBuf;
 
 use feeds::layout::{segment_name, tail_name};
-use feeds::{FeedName, IdentityKey, Kind, SignedEntry, SignedHead};
-use publisher::feed_writer::{FeedState, read_committed, update_identity_record};
+use feeds::{FeedName, IdentityKey, Keypair, Kind, SignedEntry, SignedHead};
+use publisher::feed_writer::{
+    FeedState, current_identity_record, read_committed, update_identity_record,
+};
 use publisher::publish::ContentRecord;
 
 use super::{Error, NodeHandle, Result, replicate};
@@ -23,34 +30,66 @@ pub struct NotTakenIn {
 }
 
 /// Takes in every feed of every identity in the keystore; returns the feeds it could not.
+/// Identities are listed by their public keys; a key is loaded only for a record to re-sign.
 pub async fn sync_all(node: &NodeHandle) -> Result<Vec<NotTakenIn>> {
     let mut failed = Vec::new();
-    let keystore = node.data.keystore();
-    let identities = keystore.list()?;
-    for identity in identities {
-        let keypair = keystore.keypair(&identity.name)?;
-        let (data, url) = (node.data.clone(), node.public_url.clone());
-        let record =
-            blocking(move || update_identity_record(&data, &keypair, Some(&url))).await??;
-        node.store.put_identity_record(&record).await?;
-        let dht_node = node.clone();
-        tokio::spawn(async move {
-            if let Err(e) = dht_node.dht.put_item(record.item()).await {
-                tracing::debug!("DHT put of identity record: {e}");
-            }
-        });
-        for feed in node.data.feeds_of(&identity.public)? {
-            if let Err(error) = sync_feed(node, &identity.public, &feed).await {
-                tracing::warn!(identity = %identity.public, %feed, "cannot take in own feed: {error}");
-                failed.push(NotTakenIn {
-                    identity: identity.public,
-                    feed,
-                    error,
-                });
-            }
+    let data = node.data.clone();
+    let identities = blocking(move || data.keystore().list_public()).await??;
+    for (name, identity) in identities {
+        // One identity's record that cannot be signed (its key file unreadable, say) does
+        // not keep the others, or its own feeds, from being taken in.
+        if let Err(e) = sync_identity_record(node, &identity, None).await {
+            tracing::warn!(%identity, name, "cannot update the identity record: {e}");
+        }
+        failed.extend(sync_feeds(node, &identity).await?);
+    }
+    Ok(failed)
+}
+
+/// Takes in every feed of one identity; returns the feeds it could not.
+pub async fn sync_feeds(node: &NodeHandle, identity: &IdentityKey) -> Result<Vec<NotTakenIn>> {
+    let mut failed = Vec::new();
+    for feed in node.data.feeds_of(identity)? {
+        if let Err(error) = sync_feed(node, identity, &feed).await {
+            tracing::warn!(%identity, %feed, "cannot take in own feed: {error}");
+            failed.push(NotTakenIn {
+                identity: *identity,
+                feed,
+                error,
+            });
         }
     }
     Ok(failed)
+}
+
+/// Brings `identity`'s record up to date (naming this node first, listing every feed) and
+/// hands it to the store and the DHT. The record is re-signed only if its content changes,
+/// with `keypair` or else the keystore's key of that identity (no other key is read).
+pub async fn sync_identity_record(
+    node: &NodeHandle,
+    identity: &IdentityKey,
+    keypair: Option<Keypair>,
+) -> Result<()> {
+    let (data, url, id) = (node.data.clone(), node.public_url.clone(), *identity);
+    let record = blocking(move || {
+        if let Some(current) = current_identity_record(&data, &id, Some(&url))? {
+            return Ok(current);
+        }
+        let keypair = match keypair {
+            Some(keypair) => keypair,
+            None => data.keystore().keypair_of(&id)?.1,
+        };
+        update_identity_record(&data, &keypair, Some(&url))
+    })
+    .await??;
+    node.store.put_identity_record(&record).await?;
+    let dht_node = node.clone();
+    tokio::spawn(async move {
+        if let Err(e) = dht_node.dht.put_item(record.item()).await {
+            tracing::debug!("DHT put of identity record: {e}");
+        }
+    });
+    Ok(())
 }
 
 /// Takes in one own feed: new entries, head, log torrents, content.

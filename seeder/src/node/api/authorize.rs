@@ -21,8 +21,11 @@ pub enum Operation {
     PushHead,
     /// A node registering as a follower of a feed this node serves (heads get pushed to it).
     RegisterFollower,
-    /// Taking in what `publish` committed to the data directory.
+    /// Taking in what `publish` (offline) or `retract` committed to the data directory.
     Publish,
+    /// Publishing files as a new entry: the node hashes, signs with the one identity named,
+    /// and takes the entry in.
+    PublishFiles,
     /// Following a feed or an identity, or changing a follow's caps.
     Follow,
     /// Unfollowing, optionally deleting the content no other follow names.
@@ -30,10 +33,11 @@ pub enum Operation {
 }
 
 impl Operation {
-    pub const ALL: [Operation; 5] = [
+    pub const ALL: [Operation; 6] = [
         Operation::PushHead,
         Operation::RegisterFollower,
         Operation::Publish,
+        Operation::PublishFiles,
         Operation::Follow,
         Operation::Unfollow,
     ];
@@ -44,6 +48,7 @@ impl Operation {
             Operation::PushHead => "push_head",
             Operation::RegisterFollower => "register_follower",
             Operation::Publish => "publish",
+            Operation::PublishFiles => "publish_files",
             Operation::Follow => "follow",
             Operation::Unfollow => "unfollow",
         }

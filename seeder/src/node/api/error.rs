@@ -21,6 +21,7 @@ pub enum ErrorCode {
     BadUrl,
     BodyTimeout,
     ContentUnavailable,
+    FileChanged,
     FollowFailed,
     FollowersFull,
     Forbidden,
@@ -28,7 +29,9 @@ pub enum ErrorCode {
     NotFollowed,
     NotFound,
     NotLocal,
+    NotSynced,
     NotTakenIn,
+    PublishFailed,
     RateLimited,
     StaleHead,
     StatusForbidden,
@@ -37,6 +40,7 @@ pub enum ErrorCode {
     SyncFailed,
     TooLarge,
     UnfollowFailed,
+    UnknownIdentity,
     /// A signed record that failed the feed format's checks, named as the format names
     /// the failure (`feeds::Error::code`: `bad_head_signature`, `non_canonical`, …).
     Format(&'static str),
@@ -44,7 +48,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every name the node itself gives (not the feed format's).
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::BadBody,
         ErrorCode::BadCap,
         ErrorCode::BadFeedName,
@@ -57,6 +61,7 @@ impl ErrorCode {
         ErrorCode::BadUrl,
         ErrorCode::BodyTimeout,
         ErrorCode::ContentUnavailable,
+        ErrorCode::FileChanged,
         ErrorCode::FollowFailed,
         ErrorCode::FollowersFull,
         ErrorCode::Forbidden,
@@ -64,7 +69,9 @@ impl ErrorCode {
         ErrorCode::NotFollowed,
         ErrorCode::NotFound,
         ErrorCode::NotLocal,
+        ErrorCode::NotSynced,
         ErrorCode::NotTakenIn,
+        ErrorCode::PublishFailed,
         ErrorCode::RateLimited,
         ErrorCode::StaleHead,
         ErrorCode::StatusForbidden,
@@ -73,6 +80,7 @@ impl ErrorCode {
         ErrorCode::SyncFailed,
         ErrorCode::TooLarge,
         ErrorCode::UnfollowFailed,
+        ErrorCode::UnknownIdentity,
     ];
 
     /// The name on the wire.
@@ -90,6 +98,7 @@ impl ErrorCode {
             ErrorCode::BadUrl => "bad_url",
             ErrorCode::BodyTimeout => "body_timeout",
             ErrorCode::ContentUnavailable => "content_unavailable",
+            ErrorCode::FileChanged => "file_changed",
             ErrorCode::FollowFailed => "follow_failed",
             ErrorCode::FollowersFull => "followers_full",
             ErrorCode::Forbidden => "forbidden",
@@ -97,7 +106,9 @@ impl ErrorCode {
             ErrorCode::NotFollowed => "not_followed",
             ErrorCode::NotFound => "not_found",
             ErrorCode::NotLocal => "not_local",
+            ErrorCode::NotSynced => "not_synced",
             ErrorCode::NotTakenIn => "not_taken_in",
+            ErrorCode::PublishFailed => "publish_failed",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::StaleHead => "stale_head",
             ErrorCode::StatusForbidden => "status_forbidden",
@@ -106,6 +117,7 @@ impl ErrorCode {
             ErrorCode::SyncFailed => "sync_failed",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::UnfollowFailed => "unfollow_failed",
+            ErrorCode::UnknownIdentity => "unknown_identity",
             ErrorCode::Format(code) => code,
         }
     }

@@ -17,6 +17,7 @@ mod follows;
 mod heads;
 mod parse;
 mod publish;
+mod publish_files;
 pub mod read;
 pub mod status;
 pub mod types;
@@ -26,6 +27,7 @@ pub use authorize::{Authorized, Decisions, Operation};
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub(crate) use followers::Registrations;
 pub use parse::{parse_feed, parse_identity, parse_infohash};
+pub use publish_files::{Publishing, publish_stream};
 pub use types::*;
 
 use super::NodeHandle;
@@ -64,7 +66,7 @@ pub struct StateChanging {
 
 /// Every route and control command that changes the node's state; the routers add exactly
 /// these as their non-`GET` routes.
-pub const STATE_CHANGING: [StateChanging; 5] = [
+pub const STATE_CHANGING: [StateChanging; 6] = [
     StateChanging {
         surface: Surface::Http,
         method: "POST",
@@ -82,6 +84,12 @@ pub const STATE_CHANGING: [StateChanging; 5] = [
         method: "POST",
         path: "/published",
         operation: Operation::Publish,
+    },
+    StateChanging {
+        surface: Surface::Control,
+        method: "POST",
+        path: "/publish",
+        operation: Operation::PublishFiles,
     },
     StateChanging {
         surface: Surface::Control,

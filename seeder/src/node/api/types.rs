@@ -6,6 +6,8 @@
 //! Fields of answers are declared in alphabetical order: the JSON the command line prints
 //! (`follows --json`) keeps the key order it had when it was built from `json!` maps.
 
+use std::path::PathBuf;
+
 use feeds::SignedHead;
 use serde::{Deserialize, Serialize};
 
@@ -161,3 +163,106 @@ pub struct PushedHead {
 
 /// The header naming the pushing node's URL beside a pushed head.
 pub const NODE_URL_HEADER: &str = "x-swarmfeed-node";
+
+/// `POST /publish`: what `swarmfeed publish` takes, for the node to publish itself. Paths
+/// are absolute (the node does not share the caller's working directory).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PublishRequest {
+    /// Keystore name of the identity; absent: the default identity.
+    pub identity: Option<String>,
+    pub feed: String,
+    /// The file or directory to publish.
+    pub path: PathBuf,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    #[serde(default)]
+    pub meta: Vec<(String, String)>,
+    pub piece_size: Option<u64>,
+    #[serde(default)]
+    pub webseeds: Vec<String>,
+    #[serde(default)]
+    pub trackers: Vec<String>,
+    /// Publish although the identity was imported and its feeds were not synced.
+    #[serde(default)]
+    pub force_new_feed: bool,
+}
+
+/// One line of the answer to `POST /publish` (newline-delimited JSON): `started`, any number
+/// of `hashed`, then `published` or `failed`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum PublishEvent {
+    /// The request is accepted and its files listed; hashing starts.
+    Started {
+        total_bytes: u64,
+        skipped_symlinks: Vec<PathBuf>,
+    },
+    /// Bytes hashed so far.
+    Hashed { bytes: u64 },
+    /// The entry is committed.
+    Published(PublishAnswer),
+    /// Publishing failed after the answer began (its own status was already sent).
+    Failed(PublishFailure),
+}
+
+/// Why a publish failed once its answer had begun: the status and stable name it would
+/// have had as an error answer, and the message.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PublishFailure {
+    pub status: u16,
+    pub error: String,
+    pub message: String,
+}
+
+/// A committed publication, and where the node serves it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PublishAnswer {
+    pub identity: String,
+    pub feed: String,
+    pub seq: u64,
+    pub kind: String,
+    pub entry_hash: String,
+    pub content: Option<PublishedContentInfo>,
+    pub entry_url: Option<String>,
+    pub torrent_url: Option<String>,
+    /// Set when the entry is committed but the node could not take it in (not seeded or
+    /// announced yet): why.
+    pub not_taken_in: Option<String>,
+}
+
+/// The torrent of a publication.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PublishedContentInfo {
+    pub infohash: String,
+    pub magnet: String,
+    pub torrent_path: PathBuf,
+}
+
+impl PublishAnswer {
+    /// The answer for `published`, with the URLs of the node at `public_url` if one serves it.
+    pub fn of(published: &publisher::Published, public_url: Option<&str>) -> PublishAnswer {
+        let entry = published.entry.entry();
+        let content = published
+            .content
+            .as_ref()
+            .map(|content| PublishedContentInfo {
+                infohash: content.infohash.to_string(),
+                magnet: content.magnet.clone(),
+                torrent_path: content.torrent_path.clone(),
+            });
+        PublishAnswer {
+            identity: published.identity.to_string(),
+            feed: entry.feed.to_string(),
+            seq: entry.seq,
+            kind: entry.kind.name().to_owned(),
+            entry_hash: published.entry.hash().to_string(),
+            entry_url: public_url
+                .map(|url| format!("{url}/{}/{}/{}", published.identity, entry.feed, entry.seq)),
+            torrent_url: public_url
+                .zip(content.as_ref())
+                .map(|(url, c)| format!("{url}/torrents/{}.torrent", c.infohash)),
+            content,
+            not_taken_in: None,
+        }
+    }
+}

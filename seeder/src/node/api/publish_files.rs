@@ -1,0 +1,244 @@
+//! Publishing files as the node: the publish flow of the `publisher` crate run inside the
+//! node (for the control socket's `/publish`, later a web form), then the new entry taken
+//! in at once. Only the key of the identity that signs is loaded.
+
+use std::convert::Infallible;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper::body::Bytes;
+use publisher::TorrentOptions;
+use publisher::publish::{PreparedPublish, prepare};
+use tokio::task::JoinHandle;
+
+use super::authorize::{Authorized, Operation};
+use super::error::{ApiError, ErrorCode};
+use super::parse::parse_feed;
+use super::types::{PublishAnswer, PublishEvent, PublishFailure, PublishRequest};
+use super::{Actor, NodeApi};
+use crate::node::{NodeHandle, own};
+
+/// How often a streamed publish reports hashing progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+/// A publish under way: its files are listed and hashing runs.
+pub struct Publishing {
+    total_bytes: u64,
+    skipped_symlinks: Vec<PathBuf>,
+    hashed: Arc<AtomicU64>,
+    task: JoinHandle<Result<PublishAnswer, ApiError>>,
+}
+
+impl Publishing {
+    /// Bytes the hashing pass reads.
+    pub fn total_bytes(&self) -> u64 {
+        self.total_bytes
+    }
+
+    /// Bytes hashed so far.
+    pub fn hashed(&self) -> u64 {
+        self.hashed.load(Ordering::Relaxed)
+    }
+
+    /// The committed entry (and whether the node took it in).
+    pub async fn finish(self) -> Result<PublishAnswer, ApiError> {
+        self.task.await.map_err(ApiError::internal)?
+    }
+}
+
+impl NodeApi {
+    /// Publishes files as a new entry of an own feed: checks `request` (identity, feed,
+    /// metadata, path) and starts hashing; errors in the request come back here, before
+    /// any progress. Only the key of the identity named (or the default one) is loaded.
+    pub async fn publish(
+        &self,
+        actor: &Actor,
+        request: PublishRequest,
+    ) -> Result<Publishing, ApiError> {
+        let authorized = self.authorize(actor, Operation::PublishFiles)?;
+        start(&self.node, &authorized, request).await
+    }
+}
+
+async fn start(
+    node: &NodeHandle,
+    _: &Authorized,
+    request: PublishRequest,
+) -> Result<Publishing, ApiError> {
+    let feed = parse_feed(&request.feed)?;
+    if !request.path.is_absolute() {
+        return Err(ApiError::bad_request(
+            ErrorCode::BadPath,
+            format!(
+                "{} is not an absolute path (the node does not share your working directory)",
+                request.path.display()
+            ),
+        ));
+    }
+    let data = node.data.clone();
+    let force = request.force_new_feed;
+    let publish_request = publisher::PublishRequest {
+        path: request.path,
+        feed: Some(feed.clone()),
+        identity: request.identity,
+        title: request.title,
+        description: request.description,
+        meta: request.meta,
+        torrent: TorrentOptions {
+            piece_length: request.piece_size,
+            webseeds: request.webseeds,
+            trackers: request.trackers,
+            blake3: true,
+        },
+        // The node's gateway web-seeds what it publishes.
+        gateway: Some(node.public_url.clone()),
+    };
+    let prepared = blocking(move || -> publisher::Result<PreparedPublish> {
+        // Only the one identity named (or the default) is read from the keystore.
+        let identity = publish_request.identity.as_deref();
+        let (_, keypair) = data.keystore().resolve(identity)?;
+        publisher::restore::check_may_sign(&data, &keypair.public(), force)?;
+        prepare(&data, &publish_request)
+    })
+    .await?
+    .map_err(publisher_error)?;
+
+    let hashed = Arc::new(AtomicU64::new(0));
+    let (total_bytes, skipped_symlinks) = (
+        prepared.total_length(),
+        prepared.skipped_symlinks().to_vec(),
+    );
+    let (node, counter) = (node.clone(), hashed.clone());
+    let task = tokio::spawn(async move {
+        let keypair = prepared.keypair().clone();
+        let data = node.data.clone();
+        let published = blocking(move || {
+            let progress = move |n: u64| {
+                counter.fetch_add(n, Ordering::Relaxed);
+            };
+            prepared.publish(&data, unix_now(), &progress)
+        })
+        .await?
+        .map_err(publisher_error)?;
+        let identity = published.identity;
+        let feed = published.entry.entry().feed.clone();
+        let taken_in = match own::sync_identity_record(&node, &identity, Some(keypair)).await {
+            Ok(()) => own::sync_feed(&node, &identity, &feed).await,
+            Err(e) => Err(e),
+        };
+        let mut published = published;
+        if let Some(content) = &mut published.content {
+            // The caller does not share the node's working directory.
+            content.torrent_path = std::path::absolute(&content.torrent_path)
+                .unwrap_or_else(|_| content.torrent_path.clone());
+        }
+        Ok(match taken_in {
+            Ok(()) => PublishAnswer::of(&published, Some(&node.public_url)),
+            Err(e) => {
+                tracing::warn!(%identity, %feed, "cannot take in own feed: {e}");
+                PublishAnswer {
+                    not_taken_in: Some(format!("cannot take in own feed {identity}/{feed}: {e}")),
+                    ..PublishAnswer::of(&published, None)
+                }
+            }
+        })
+    });
+    Ok(Publishing {
+        total_bytes,
+        skipped_symlinks,
+        hashed,
+        task,
+    })
+}
+
+/// The answer of `/publish`: one JSON event a line, `started`, `hashed` while it hashes,
+/// then `published` or `failed`. Publishing goes on if the caller hangs up: an entry is
+/// committed whole or not at all.
+pub fn publish_stream(publishing: Publishing) -> Response {
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(16);
+    tokio::spawn(async move {
+        let started = PublishEvent::Started {
+            total_bytes: publishing.total_bytes,
+            skipped_symlinks: publishing.skipped_symlinks.clone(),
+        };
+        let _ = sender.send(line(&started)).await;
+        let Publishing { hashed, task, .. } = publishing;
+        let mut task = task;
+        let mut reported = 0;
+        let mut ticks = tokio::time::interval(PROGRESS_EVERY);
+        let result = loop {
+            tokio::select! {
+                result = &mut task => break result,
+                _ = ticks.tick() => {
+                    let bytes = hashed.load(Ordering::Relaxed);
+                    if bytes != reported {
+                        reported = bytes;
+                        let _ = sender.send(line(&PublishEvent::Hashed { bytes })).await;
+                    }
+                }
+            }
+        };
+        let last = match result.map_err(ApiError::internal).and_then(|r| r) {
+            Ok(answer) => PublishEvent::Published(answer),
+            Err(e) => PublishEvent::Failed(PublishFailure {
+                status: e.status().as_u16(),
+                error: e.name().to_owned(),
+                message: e.message().to_owned(),
+            }),
+        };
+        let _ = sender.send(line(&last)).await;
+    });
+    let stream = futures_lite::stream::unfold(receiver, |mut receiver| async move {
+        let bytes = receiver.recv().await?;
+        Some((Ok::<_, Infallible>(bytes), receiver))
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+fn line(event: &PublishEvent) -> Bytes {
+    let mut bytes = serde_json::to_vec(event).unwrap_or_default();
+    bytes.push(b'\n');
+    Bytes::from(bytes)
+}
+
+/// The stable name and status of a publisher error, with its message.
+fn publisher_error(e: publisher::Error) -> ApiError {
+    use publisher::Error as E;
+    let (status, name) = match &e {
+        E::FileChanged { .. } => (StatusCode::CONFLICT, ErrorCode::FileChanged),
+        E::Io { .. } | E::Random(_) | E::BackupEncrypt(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::PublishFailed)
+        }
+        E::UnknownIdentity(_) | E::NoDefaultIdentity => {
+            (StatusCode::NOT_FOUND, ErrorCode::UnknownIdentity)
+        }
+        E::NotSynced(_) => (StatusCode::CONFLICT, ErrorCode::NotSynced),
+        E::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::BadPath),
+        _ => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+    };
+    ApiError::new(status, name, e.to_string())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
