@@ -67,12 +67,14 @@ pub struct NodeHandle {
     inner: Arc<NodeInner>,
 }
 
+/// The node's parts: private to the node (everything outside reads and changes it through
+/// [`NodeHandle::api`]); only where it listens is public.
 pub struct NodeInner {
-    pub config: NodeConfig,
-    pub data: DataDir,
-    pub store: Store,
-    pub engine: Engine,
-    pub dht: DhtNode,
+    pub(crate) config: NodeConfig,
+    pub(crate) data: DataDir,
+    pub(crate) store: Store,
+    pub(crate) engine: Engine,
+    pub(crate) dht: DhtNode,
     pub public_url: String,
     pub http_addr: SocketAddr,
     /// Every request to another node goes through it (see `outbound`).
@@ -87,7 +89,7 @@ pub struct NodeInner {
     /// Follower registrations per client address.
     registrations: api::Registrations,
     /// Bytes sent and received a minute at a time over the last day (the status page).
-    pub traffic: TrafficHistory,
+    pub(crate) traffic: TrafficHistory,
     /// Node URLs recorded from pushes, per feed and in all.
     pushed: pushed::PushedNodes,
     /// Peer hints and adds under way of followed downloads.
