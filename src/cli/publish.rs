@@ -1,7 +1,7 @@
 //! `swarmfeed publish` and `swarmfeed retract`.
 
+use seeder::store::unix_now;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use feeds::FeedName;
@@ -262,12 +262,6 @@ fn check_synced(data: &DataDir, identity: Option<&str>, force: bool) -> anyhow::
         &keypair.public(),
         force,
     )?)
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn parse_feed(text: &str) -> Result<FeedName, String> {

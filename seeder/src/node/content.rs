@@ -16,7 +16,7 @@ use feeds::{InfoHash, Metainfo};
 use super::replicate::announce;
 use super::{NodeHandle, fetch};
 use crate::engine::TorrentSource;
-use crate::store::{Admission, Caps, Origin, StoredFile, TorrentQuery, TorrentState};
+use crate::store::{Admission, Caps, Origin, StoredFile, TorrentState, unix_now};
 
 /// How long a magnet link may wait for its metadata before the download is tried again.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(120);
@@ -74,7 +74,48 @@ async fn admit_waiting(node: &NodeHandle) {
                 start_download(node, infohash, None).await;
             }
         }
-        Err(e) => tracing::warn!("cannot reconsider torrents over the disk caps: {e}"),
+        Err(e) => {
+            tracing::warn!("cannot reconsider torrents over the disk caps: {e}");
+            // A release is still owed: try again on the next round rather than at the
+            // next change of caps.
+            if !node.store.owed_releases().is_empty() {
+                recheck_caps(node);
+            }
+        }
+    }
+}
+
+/// Gives back a torrent's reservation (its files are gone, or were never written); whether
+/// it held one. A failed write is tried again a few times; after that the store owes the
+/// release and the cap recheck asked for here makes it, so the space is not lost until a
+/// restart.
+pub(super) async fn release_reservation(node: &NodeHandle, infohash: &InfoHash) -> bool {
+    let mut pause = Duration::from_millis(100);
+    for attempt in 1..=RELEASE_ATTEMPTS {
+        match node.store.release(infohash).await {
+            Ok(released) => return released,
+            Err(e) if attempt == RELEASE_ATTEMPTS => {
+                tracing::warn!(%infohash, "cannot release the disk space reserved for it, the next cap recheck will: {e}");
+                recheck_caps(node);
+            }
+            Err(e) => {
+                tracing::debug!(%infohash, attempt, "cannot release the disk space reserved for it: {e}");
+                tokio::time::sleep(pause).await;
+                pause *= 4;
+            }
+        }
+    }
+    false
+}
+
+/// How often [`release_reservation`] tries before leaving the release to the cap recheck.
+const RELEASE_ATTEMPTS: u32 = 3;
+
+/// Records a torrent's state; a failure is logged (the state is recomputed by the next
+/// check of the torrent: a download's verification, the scrub).
+pub(super) async fn record_state(node: &NodeHandle, infohash: &InfoHash, state: TorrentState) {
+    if let Err(e) = node.store.set_torrent_state(infohash, state).await {
+        tracing::warn!(%infohash, "cannot record the state of the torrent: {e}");
     }
 }
 
@@ -110,8 +151,11 @@ pub(super) async fn start_download(node: &NodeHandle, infohash: InfoHash, name: 
                     error: Some(e),
                     ..TorrentState::default()
                 };
-                let _ = node.store.set_torrent_state(&infohash, state).await;
-                let _ = node.store.release(&infohash).await;
+                record_state(&node, &infohash, state).await;
+                // Nothing was written: the space reserved for it is free.
+                if release_reservation(&node, &infohash).await {
+                    recheck_caps(&node);
+                }
             }
         }
         node.downloads.end(&infohash);
@@ -267,19 +311,8 @@ pub async fn content_loop(node: NodeHandle) {
         }
         // Every incomplete torrent, a page at a time (torrents waiting over a cap are
         // incomplete too, and must not hide downloads behind them).
-        let mut after = None;
-        loop {
-            let page = node
-                .store
-                .torrents(TorrentQuery {
-                    after,
-                    limit: 1000,
-                    only_incomplete: true,
-                })
-                .await
-                .unwrap_or_default();
-            let Some(last) = page.last() else { break };
-            after = Some(last.infohash);
+        let mut pages = node.store.torrent_pages(1000, true);
+        while let Ok(Some(page)) = pages.next().await {
             for torrent in page {
                 watch(&node, &torrent, rounds, &mut lookups).await;
             }
@@ -399,10 +432,13 @@ async fn verify_download(node: &NodeHandle, infohash: InfoHash) {
         })
         .await
         .unwrap_or(false);
-        let _ = node
+        if let Err(e) = node
             .store
             .set_file_verified(&infohash, file.index, good)
-            .await;
+            .await
+        {
+            tracing::warn!(%infohash, file = file.index, "cannot record the file's verification: {e}");
+        }
         all_good &= good;
     }
     if !torrent.has_metainfo {
@@ -416,10 +452,14 @@ async fn verify_download(node: &NodeHandle, infohash: InfoHash) {
             })
         });
         if let Some(metainfo) = rebuilt.filter(|m| m.infohash() == infohash) {
-            let _ = node
+            // Without it the node serves no .torrent; the next verification tries again.
+            if let Err(e) = node
                 .store
                 .set_torrent_metainfo(&infohash, metainfo.encode())
-                .await;
+                .await
+            {
+                tracing::warn!(%infohash, "cannot keep the .torrent rebuilt from the metadata: {e}");
+            }
         }
     }
     let state = if all_good {
@@ -436,7 +476,7 @@ async fn verify_download(node: &NodeHandle, infohash: InfoHash) {
             ..TorrentState::default()
         }
     };
-    let _ = node.store.set_torrent_state(&infohash, state).await;
+    record_state(node, &infohash, state).await;
     if all_good {
         announce(node, infohash);
     }
@@ -457,10 +497,4 @@ fn percent(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

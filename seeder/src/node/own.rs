@@ -16,8 +16,8 @@ use publisher::feed_writer::{
 };
 use publisher::publish::ContentRecord;
 
-use super::{Error, NodeHandle, Result, replicate};
-use crate::store::{LogPart, NewTorrent, Origin, TorrentState};
+use super::{Error, NodeHandle, Result, content, replicate};
+use crate::store::{LogPart, NewTorrent, Origin, TorrentState, unix_now};
 
 /// An own feed the node could not take in (its store refused the entries: a full disk, a
 /// locked database), and why. The entries stay committed in the data directory, and the
@@ -162,7 +162,7 @@ async fn seed_own_content(node: &NodeHandle, signed: &SignedEntry) {
                     }
                 }
             };
-            let _ = node.store.set_torrent_state(&infohash, state).await;
+            content::record_state(node, &infohash, state).await;
             replicate::announce(node, infohash);
         }
         (Kind::Delete { retracts }, _) => {
@@ -265,11 +265,5 @@ async fn refuse_changed(node: &NodeHandle, infohash: feeds::InfoHash, change: St
         error: Some(change),
         ..TorrentState::default()
     };
-    let _ = node.store.set_torrent_state(&infohash, state).await;
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    content::record_state(node, &infohash, state).await;
 }

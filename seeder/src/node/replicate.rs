@@ -12,7 +12,7 @@ use feeds::{FeedName, IdentityKey, InfoHash, Kind, Metainfo, SignedEntry, Signed
 use super::fetch::NewLog;
 use super::republish::put_with_retries;
 use super::{Error, NodeHandle, Result, content, fetch};
-use crate::store::{FeedStatus, LogPart, NewTorrent, Origin, TorrentQuery, TorrentState};
+use crate::store::{FeedStatus, LogPart, NewTorrent, Origin, TorrentState};
 
 /// Follows a feed (or with `None` every feed of the identity) and wakes the replication loop.
 pub async fn follow_now(
@@ -100,7 +100,7 @@ pub async fn retract(node: &NodeHandle, author: &IdentityKey, feed: &FeedName, s
         error: Some("retracted by its publisher".into()),
         ..TorrentState::default()
     };
-    let _ = node.store.set_torrent_state(&content.infohash, state).await;
+    content::record_state(node, &content.infohash, state).await;
     if delete_files {
         // Its files are gone (or were never written): the space is free for what waits.
         let _ = std::fs::remove_dir_all(
@@ -108,7 +108,7 @@ pub async fn retract(node: &NodeHandle, author: &IdentityKey, feed: &FeedName, s
                 .download_dir()
                 .join(content.infohash.to_string()),
         );
-        if node.store.release(&content.infohash).await.unwrap_or(false) {
+        if content::release_reservation(node, &content.infohash).await {
             content::recheck_caps(node);
         }
     }
@@ -117,18 +117,8 @@ pub async fn retract(node: &NodeHandle, author: &IdentityKey, feed: &FeedName, s
 /// After a restart: hand followed torrents the engine does not hold back to it.
 pub async fn resume(node: &NodeHandle) -> Result<()> {
     let running: HashSet<InfoHash> = node.engine.list().into_iter().map(|s| s.infohash).collect();
-    let mut after = None;
-    loop {
-        let page = node
-            .store
-            .torrents(TorrentQuery {
-                after,
-                limit: 500,
-                only_incomplete: false,
-            })
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.infohash);
+    let mut pages = node.store.torrent_pages(500, false);
+    while let Some(page) = pages.next().await? {
         for torrent in page {
             if torrent.origin == Origin::Followed
                 && !running.contains(&torrent.infohash)

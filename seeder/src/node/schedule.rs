@@ -192,14 +192,21 @@ async fn update_and_record(node: &NodeHandle, identity: &IdentityKey, feed: &Fee
         }
         None => tracing::debug!(%identity, %feed, took = ?started.elapsed(), "updated"),
     }
-    let _ = node
+    // What `follows` shows of the update; the next one records it again.
+    if let Err(e) = node
         .store
         .set_feed_error(identity, feed, error.as_deref())
-        .await;
-    let _ = node
+        .await
+    {
+        tracing::warn!(%identity, %feed, "cannot record the update's outcome: {e}");
+    }
+    if let Err(e) = node
         .store
         .set_follow_result(identity, Some(feed), error.as_deref())
-        .await;
+        .await
+    {
+        tracing::warn!(%identity, %feed, "cannot record the follow's outcome: {e}");
+    }
     match error {
         Some(_) => retry_soon(node, *identity, Some(feed.clone())),
         None => succeeded(node, *identity, Some(feed.clone())),
@@ -235,15 +242,23 @@ async fn expand_identity_follows(node: &NodeHandle) {
             }
         }
         for record in records {
-            let _ = node.store.put_identity_record(&record).await;
+            if let Err(e) = node.store.put_identity_record(&record).await {
+                tracing::warn!(%identity, "cannot store the identity record: {e}");
+            }
         }
         let error = match node.store.identity_record(&identity).await {
             Ok(Some(record)) => {
-                let _ = node
+                match node
                     .store
                     .expand_follow(&identity, &record.record().feeds)
-                    .await;
-                None
+                    .await
+                {
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(%identity, "cannot follow the feeds of its record: {e}");
+                        Some("cannot store the feeds of the identity record")
+                    }
+                }
             }
             _ => Some("identity record not found yet (DHT or nodes)"),
         };
@@ -251,6 +266,8 @@ async fn expand_identity_follows(node: &NodeHandle) {
             Some(_) => retry_soon(node, identity, None),
             None => succeeded(node, identity, None),
         }
-        let _ = node.store.set_follow_result(&identity, None, error).await;
+        if let Err(e) = node.store.set_follow_result(&identity, None, error).await {
+            tracing::warn!(%identity, "cannot record the follow's outcome: {e}");
+        }
     }
 }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::integrity::{self, RateLimiter, Verdict};
 use super::{NodeHandle, Result, content, own};
-use crate::store::{Origin, StoredTorrent, TorrentQuery, TorrentState};
+use crate::store::{Origin, StoredTorrent, TorrentState, unix_now};
 
 /// The `[scrub]` table: how the node re-verifies what it holds.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -74,17 +74,8 @@ pub async fn check_at_start(
     let started = Instant::now();
     let mut check = StartCheck::default();
     let (mut torrents, mut rehashed, mut bytes) = (0usize, 0usize, 0u64);
-    let mut after = None;
-    loop {
-        let page = store
-            .torrents(TorrentQuery {
-                after,
-                limit: 500,
-                only_incomplete: false,
-            })
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.infohash);
+    let mut pages = store.torrent_pages(500, false);
+    while let Some(page) = pages.next().await? {
         let published: Vec<InfoHash> = page
             .into_iter()
             .filter(|t| matches!(t.origin, Origin::Published { .. }) && t.state.error.is_none())
@@ -176,18 +167,8 @@ async fn scrub_round(node: &NodeHandle, config: &ScrubConfig) -> Result<()> {
     let now = unix_now();
     let mut watch = Vec::new();
     let mut due = Vec::new();
-    let mut after = None;
-    loop {
-        let page = node
-            .store
-            .torrents(TorrentQuery {
-                after,
-                limit: 1000,
-                only_incomplete: false,
-            })
-            .await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.infohash);
+    let mut pages = node.store.torrent_pages(1000, false);
+    while let Some(page) = pages.next().await? {
         for torrent in page {
             if torrent.state.error.is_some() || !torrent.state.complete {
                 continue;
@@ -319,7 +300,7 @@ async fn repair_followed(node: &NodeHandle, torrent: &StoredTorrent) {
         last_verified: None,
         error: None,
     };
-    let _ = node.store.set_torrent_state(&infohash, state).await;
+    content::record_state(node, &infohash, state).await;
     content::start_download(node, infohash, Some(torrent.name.clone())).await;
 }
 
@@ -336,11 +317,5 @@ async fn mark_verified(node: &NodeHandle, infohash: &InfoHash) {
         last_verified: Some(unix_now()),
         error: None,
     };
-    let _ = node.store.set_torrent_state(infohash, state).await;
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    content::record_state(node, infohash, state).await;
 }

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::NodeHandle;
+use crate::store::unix_now;
 
 /// Minutes kept: one day.
 pub const MINUTES: usize = 24 * 60;
@@ -100,12 +101,6 @@ pub async fn traffic_loop(node: NodeHandle) {
         let (sent, received) = totals(&node);
         node.traffic.record(unix_now(), sent, received);
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

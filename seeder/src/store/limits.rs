@@ -125,43 +125,70 @@ impl Store {
     }
 
     /// Admits, oldest first, the followed torrents that wait (over a cap, or never
-    /// considered), up to `limit` of them; returns those reserved now.
+    /// considered), up to `limit` of them; returns those reserved now. This is the cap
+    /// recheck: first it gives back the reservations whose release failed ([`Store::release`]).
     pub async fn admit_waiting(&self, caps: Caps, limit: u32) -> Result<Vec<InfoHash>> {
-        self.write("admit_waiting", move |tx| {
-            let waiting: Vec<[u8; 20]> = tx
-                .prepare_cached(
-                    "SELECT infohash FROM torrents
-                     WHERE reserved = 0 AND origin = 'followed' AND error IS NULL
-                     ORDER BY rowid LIMIT ?1",
-                )?
-                .query_map([limit], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            let mut admitter = Admitter::new(tx, caps)?;
-            let mut reserved = Vec::new();
-            for infohash in waiting {
-                let infohash = InfoHash(infohash);
-                if admitter.admit(infohash)? == Admission::Reserved {
-                    reserved.push(infohash);
+        let owed = self.owed_releases();
+        let settled = owed.clone();
+        let reserved = self
+            .write("admit_waiting", move |tx| {
+                for infohash in &owed {
+                    release_reservation(tx, infohash)?;
                 }
-            }
-            Ok(reserved)
-        })
-        .await
+                let waiting: Vec<[u8; 20]> = tx
+                    .prepare_cached(
+                        "SELECT infohash FROM torrents
+                         WHERE reserved = 0 AND origin = 'followed' AND error IS NULL
+                         ORDER BY rowid LIMIT ?1",
+                    )?
+                    .query_map([limit], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut admitter = Admitter::new(tx, caps)?;
+                let mut reserved = Vec::new();
+                for infohash in waiting {
+                    let infohash = InfoHash(infohash);
+                    if admitter.admit(infohash)? == Admission::Reserved {
+                        reserved.push(infohash);
+                    }
+                }
+                Ok(reserved)
+            })
+            .await?;
+        self.settle_releases(&settled);
+        Ok(reserved)
     }
 
-    /// Releases a torrent's reservation (its files are gone); false if it held none.
+    /// Releases a torrent's reservation (its files are gone); false if it held none. When
+    /// the write fails the release is owed, and the next [`Store::admit_waiting`] makes it.
     pub async fn release(&self, infohash: &InfoHash) -> Result<bool> {
         let infohash = *infohash;
-        self.write("release", move |tx| {
-            let n = tx
-                .prepare_cached(
-                    "UPDATE torrents SET reserved = 0, over_limit = NULL
-                     WHERE infohash = ?1 AND reserved = 1",
-                )?
-                .execute([infohash.0])?;
-            Ok(n == 1)
-        })
-        .await
+        let released = self
+            .write("release", move |tx| release_reservation(tx, &infohash))
+            .await;
+        if let Ok(mut owed) = self.owed_releases.lock() {
+            if released.is_ok() {
+                owed.remove(&infohash);
+            } else {
+                owed.insert(infohash);
+            }
+        }
+        released
+    }
+
+    /// Releases whose write failed and that no cap recheck has made yet.
+    pub fn owed_releases(&self) -> Vec<InfoHash> {
+        self.owed_releases
+            .lock()
+            .map(|owed| owed.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
+    fn settle_releases(&self, made: &[InfoHash]) {
+        if let Ok(mut owed) = self.owed_releases.lock() {
+            for infohash in made {
+                owed.remove(infohash);
+            }
+        }
     }
 
     /// What the node holds or is downloading, counted against its caps.
@@ -181,6 +208,17 @@ impl Store {
         })
         .await
     }
+}
+
+/// Gives back one torrent's reservation; false if it held none.
+fn release_reservation(tx: &Transaction, infohash: &InfoHash) -> JobResult<bool> {
+    let n = tx
+        .prepare_cached(
+            "UPDATE torrents SET reserved = 0, over_limit = NULL
+             WHERE infohash = ?1 AND reserved = 1",
+        )?
+        .execute([infohash.0])?;
+    Ok(n == 1)
 }
 
 /// A follow's caps and what counts against them, for `follows`.

@@ -31,6 +31,7 @@ pub mod schema;
 pub mod search;
 mod torrents;
 
+use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,7 +42,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-use ::feeds::{EntryHash, FeedName, IdentityKey};
+use ::feeds::{EntryHash, FeedName, IdentityKey, InfoHash};
 
 pub use self::entries::{
     AppendOutcome, EntryPage, Order, PAGE_BYTES, RecentCursor, RecentPage, StoredEntry,
@@ -55,7 +56,8 @@ pub use self::logs::{LogPart, LogTorrent};
 pub use self::nodes::{KnownNode, REGISTRATION_LIFETIME_SECS, Registered};
 pub use self::search::{SearchHit, SearchOrder, SearchQuery, SearchResults};
 pub use self::torrents::{
-    NewFile, NewTorrent, Origin, StoredFile, StoredTorrent, TorrentQuery, TorrentState,
+    NewFile, NewTorrent, Origin, StoredFile, StoredTorrent, TorrentPages, TorrentQuery,
+    TorrentState,
 };
 
 /// The SQL of the hot entry queries, for tests that check their plans walk an index.
@@ -122,6 +124,9 @@ pub struct Store {
     path: Arc<Path>,
     /// Moves after every committed write (see [`Store::generation`]).
     generation: Arc<AtomicU64>,
+    /// Reservations whose release failed: the next [`Store::admit_waiting`] gives them back
+    /// before it admits anything, so a failed write cannot hold capacity until a restart.
+    owed_releases: Arc<Mutex<HashSet<InfoHash>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -179,6 +184,7 @@ impl Store {
             readers,
             path,
             generation: Arc::new(AtomicU64::new(0)),
+            owed_releases: Arc::default(),
         })
     }
 
@@ -307,11 +313,16 @@ fn open_reader(path: &Path) -> JobResult<Connection> {
     Ok(conn)
 }
 
-/// Now, in Unix seconds.
-fn now() -> u64 {
+/// Now, in Unix seconds: the clock of the times the store keeps, and of whatever is
+/// compared with them (last verifications, registrations, the status page's ages).
+pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+fn now() -> u64 {
+    unix_now()
 }
 
 /// The id of `key`'s row, if any.

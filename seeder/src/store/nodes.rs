@@ -1,11 +1,11 @@
 //! Nodes we know by their HTTP base URL: those that pushed heads to us or serve a feed, so
 //! that feed logs can be fetched from them.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 
 use ::feeds::{FeedName, IdentityKey};
 
-use super::{Result, Store, ensure_feed, feed_id, now};
+use super::{JobResult, Result, Store, ensure_feed, feed_id, now};
 
 /// Registrations not renewed for this long no longer count, and make room for others.
 pub const REGISTRATION_LIFETIME_SECS: u64 = 7 * 24 * 3600;
@@ -43,13 +43,7 @@ impl Store {
         let feed = feed.map(|(key, name)| (*key, name.clone()));
         self.write("note_node", move |tx| {
             let now = now();
-            let node: i64 = tx
-                .prepare_cached(
-                    "INSERT INTO nodes (url, first_seen, last_seen) VALUES (?1, ?2, ?2)
-                     ON CONFLICT (url) DO UPDATE SET last_seen = excluded.last_seen
-                     RETURNING node_id",
-                )?
-                .query_row(params![url, now], |r| r.get(0))?;
+            let node = upsert_node(tx, &url, now)?;
             if let Some((key, name)) = feed {
                 let feed = ensure_feed(tx, &key, &name)?;
                 tx.prepare_cached(
@@ -100,27 +94,17 @@ impl Store {
                 .query_row([feed], |r| r.get(0))?;
             let mut dropped: Vec<i64> = Vec::new();
             if on_feed >= per_feed {
-                let mut stmt = tx.prepare_cached(
-                    "DELETE FROM node_feeds WHERE (feed_id, node_id) IN
-                     (SELECT feed_id, node_id FROM node_feeds WHERE feed_id = ?1 AND pushed = 1
-                      ORDER BY last_seen LIMIT ?2)
-                     RETURNING node_id",
-                )?;
-                let rows = stmt.query_map(params![feed, on_feed + 1 - per_feed.max(1)], |r| r.get(0))?;
-                dropped.extend(rows.collect::<rusqlite::Result<Vec<i64>>>()?);
+                dropped.extend(drop_oldest_pushed(
+                    tx,
+                    Some(feed),
+                    on_feed + 1 - per_feed.max(1),
+                )?);
             }
             let all: u32 = tx
                 .prepare_cached("SELECT count(*) FROM node_feeds WHERE pushed = 1")?
                 .query_row([], |r| r.get(0))?;
             if all >= total {
-                let mut stmt = tx.prepare_cached(
-                    "DELETE FROM node_feeds WHERE (feed_id, node_id) IN
-                     (SELECT feed_id, node_id FROM node_feeds WHERE pushed = 1
-                      ORDER BY last_seen LIMIT ?1)
-                     RETURNING node_id",
-                )?;
-                let rows = stmt.query_map([all + 1 - total.max(1)], |r| r.get(0))?;
-                dropped.extend(rows.collect::<rusqlite::Result<Vec<i64>>>()?);
+                dropped.extend(drop_oldest_pushed(tx, None, all + 1 - total.max(1))?);
             }
             // A dropped node that nothing else names goes too: the table stays bounded.
             for node in dropped {
@@ -130,13 +114,7 @@ impl Store {
                 )?
                 .execute([node])?;
             }
-            let node: i64 = tx
-                .prepare_cached(
-                    "INSERT INTO nodes (url, first_seen, last_seen) VALUES (?1, ?2, ?2)
-                     ON CONFLICT (url) DO UPDATE SET last_seen = excluded.last_seen
-                     RETURNING node_id",
-                )?
-                .query_row(params![url, now], |r| r.get(0))?;
+            let node = upsert_node(tx, &url, now)?;
             tx.prepare_cached(
                 "INSERT INTO node_feeds (feed_id, node_id, last_seen, pushed) VALUES (?1, ?2, ?3, 1)",
             )?
@@ -286,13 +264,7 @@ impl Store {
             if all >= total {
                 return Ok(Registered::NodeFull);
             }
-            let node: i64 = tx
-                .prepare_cached(
-                    "INSERT INTO nodes (url, first_seen, last_seen) VALUES (?1, ?2, ?2)
-                     ON CONFLICT (url) DO UPDATE SET last_seen = excluded.last_seen
-                     RETURNING node_id",
-                )?
-                .query_row(params![url, now], |r| r.get(0))?;
+            let node = upsert_node(tx, &url, now)?;
             // A node known from a push that registers becomes a follower like any other.
             tx.prepare_cached(
                 "INSERT INTO node_feeds (feed_id, node_id, last_seen) VALUES (?1, ?2, ?3)
@@ -303,4 +275,42 @@ impl Store {
         })
         .await
     }
+}
+
+/// The id of the node at `url`, recorded (or its `last_seen` moved) as seen `now`.
+fn upsert_node(tx: &Transaction, url: &str, now: u64) -> JobResult<i64> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO nodes (url, first_seen, last_seen) VALUES (?1, ?2, ?2)
+             ON CONFLICT (url) DO UPDATE SET last_seen = excluded.last_seen
+             RETURNING node_id",
+        )?
+        .query_row(params![url, now], |r| r.get(0))?)
+}
+
+/// Drops the `count` pushed rows seen longest ago, of feed `feed` or of any feed; the
+/// nodes they named.
+fn drop_oldest_pushed(tx: &Transaction, feed: Option<i64>, count: u32) -> JobResult<Vec<i64>> {
+    // Two statements rather than one with `?1 IS NULL OR`: each keeps its own plan.
+    let dropped = match feed {
+        Some(feed) => tx
+            .prepare_cached(
+                "DELETE FROM node_feeds WHERE (feed_id, node_id) IN
+                 (SELECT feed_id, node_id FROM node_feeds WHERE feed_id = ?1 AND pushed = 1
+                  ORDER BY last_seen LIMIT ?2)
+                 RETURNING node_id",
+            )?
+            .query_map(params![feed, count], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?,
+        None => tx
+            .prepare_cached(
+                "DELETE FROM node_feeds WHERE (feed_id, node_id) IN
+                 (SELECT feed_id, node_id FROM node_feeds WHERE pushed = 1
+                  ORDER BY last_seen LIMIT ?1)
+                 RETURNING node_id",
+            )?
+            .query_map([count], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?,
+    };
+    Ok(dropped)
 }

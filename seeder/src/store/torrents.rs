@@ -101,6 +101,34 @@ pub struct TorrentQuery {
     pub only_incomplete: bool,
 }
 
+/// A walk over the stored torrents, a page at a time (see [`Store::torrent_pages`]).
+pub struct TorrentPages {
+    store: Store,
+    query: TorrentQuery,
+    done: bool,
+}
+
+impl TorrentPages {
+    /// The next page; `None` once every torrent has been given. Torrents added behind the
+    /// walk's position are not seen by it.
+    pub async fn next(&mut self) -> Result<Option<Vec<StoredTorrent>>> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self.store.torrents(self.query).await?;
+        match page.last() {
+            Some(last) => {
+                self.query.after = Some(last.infohash);
+                Ok(Some(page))
+            }
+            None => {
+                self.done = true;
+                Ok(None)
+            }
+        }
+    }
+}
+
 const MAX_PAGE: u32 = 1000;
 const COLUMNS: &str = "infohash, name, total_size, origin, content_root, complete, have_bytes,
     last_verified, error, added_at, metainfo IS NOT NULL";
@@ -247,6 +275,20 @@ impl Store {
             rows.map(|row| row?.finish()).collect()
         })
         .await
+    }
+
+    /// Every stored torrent (or every incomplete one, with `only_incomplete`), `limit` at a
+    /// time in infohash order: a walk that awaits other work between pages.
+    pub fn torrent_pages(&self, limit: u32, only_incomplete: bool) -> TorrentPages {
+        TorrentPages {
+            store: self.clone(),
+            query: TorrentQuery {
+                after: None,
+                limit,
+                only_incomplete,
+            },
+            done: false,
+        }
     }
 
     /// The files of a torrent, in torrent order.

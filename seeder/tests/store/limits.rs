@@ -266,3 +266,51 @@ async fn torrents_held_before_caps_existed_count_against_them() {
     assert!(store.is_reserved(&ih(1)).await.unwrap());
     assert!(!store.is_reserved(&ih(2)).await.unwrap());
 }
+
+/// A release whose write fails (here a trigger in the database refuses it, as a full disk or
+/// an I/O error would) is owed, and the next cap recheck gives the space back: it does not
+/// stay counted until the node restarts.
+#[tokio::test]
+async fn a_failed_release_is_made_by_the_next_cap_recheck() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    two_follows(&store).await;
+    let none = Caps::default();
+    assert_eq!(
+        store.reserve(&ih(2), none).await.unwrap(),
+        Admission::Reserved
+    );
+    let held = Usage {
+        bytes: 20,
+        files: 1,
+    };
+    assert_eq!(store.reserved_usage().await.unwrap(), held);
+    let retracted = TorrentState {
+        error: Some("retracted by its publisher".into()),
+        ..TorrentState::default()
+    };
+    store.set_torrent_state(&ih(2), retracted).await.unwrap();
+
+    let db = rusqlite::Connection::open(dir.path().join("node.sqlite")).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER refuse_release BEFORE UPDATE OF reserved ON torrents
+         WHEN NEW.reserved = 0 BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;",
+    )
+    .unwrap();
+    assert!(store.release(&ih(2)).await.is_err());
+    assert_eq!(store.reserved_usage().await.unwrap(), held);
+    assert_eq!(store.owed_releases(), vec![ih(2)]);
+    // While the store keeps failing, the recheck fails too and the release stays owed.
+    assert!(store.admit_waiting(none, 100).await.is_err());
+    assert_eq!(store.owed_releases(), vec![ih(2)]);
+
+    db.execute_batch("DROP TRIGGER refuse_release").unwrap();
+    let admitted = store.admit_waiting(none, 100).await.unwrap();
+    assert!(!admitted.contains(&ih(2)), "{admitted:?}");
+    assert!(!store.is_reserved(&ih(2)).await.unwrap());
+    assert!(store.owed_releases().is_empty());
+    // Only what the recheck admitted now counts: torrent 2's 20 bytes are free.
+    let now = store.reserved_usage().await.unwrap();
+    let expected: u64 = admitted.iter().map(|i| u64::from(i.0[0]) * 10).sum();
+    assert_eq!(now.bytes, expected, "{admitted:?}");
+}

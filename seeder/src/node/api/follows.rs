@@ -117,7 +117,11 @@ async fn unfollow(
             let dir = node.config.download_dir().join(infohash.to_string());
             let _ = std::fs::remove_dir_all(dir);
             // Its reservation goes with its row: the space is free for what waits.
-            let _ = node.store.remove_torrent(infohash).await;
+            if let Err(e) = node.store.remove_torrent(infohash).await {
+                // The row stays; its files are gone, so its reservation must not.
+                tracing::warn!(%infohash, "cannot forget the unfollowed torrent: {e}");
+                content::release_reservation(node, infohash).await;
+            }
         }
     }
     if !outcome.infohashes.is_empty() {

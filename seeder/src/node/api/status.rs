@@ -11,6 +11,7 @@ use super::{ApiError, NodeApi};
 use crate::config::{GatewayConfig, Limits, StatusConfig};
 use crate::node::scrub::ScrubConfig;
 pub use crate::node::traffic::TrafficMinute;
+use crate::store::unix_now;
 
 pub use crate::engine::{TorrentState, TorrentStatus};
 pub use crate::store::{FollowStatus, Holdings, Origin, TorrentProblem, Usage};
@@ -175,10 +176,4 @@ fn filesystem(downloads: &std::path::Path, data: &std::path::Path) -> Option<Dis
         used: total.saturating_sub(free),
         total,
     })
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
