@@ -22,6 +22,7 @@ use super::parse::parse_feed;
 use super::types::{PublishAnswer, PublishEvent, PublishFailure, PublishRequest};
 use super::{Actor, NodeApi};
 use crate::node::{NodeHandle, own};
+use crate::store::unix_now;
 
 /// How often a streamed publish reports hashing progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);
@@ -235,10 +236,4 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(ApiError::internal)
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
