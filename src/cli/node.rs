@@ -9,6 +9,7 @@ use clap::Args;
 use feeds::{FeedName, IdentityKey};
 use publisher::DataDir;
 use seeder::config::NodeConfig;
+use seeder::node::api::{Actor, ApiError, OfflineApi};
 use seeder::node::{
     CapValue, ControlClient, ControlError, FollowRequest, FollowView, Node, PublishedRequest,
 };
@@ -329,9 +330,11 @@ pub fn control(data: &Path) -> Option<ControlClient> {
     ControlClient::connect(&DataDir::new(data).control_socket()).ok()
 }
 
-fn offline_store<T>(
+/// The node's API over the data directory's store, for edits while no node runs. What it
+/// refuses as a bad request is a problem with what the user typed (exit code 3).
+fn offline_api<T>(
     data: &Path,
-    f: impl AsyncFnOnce(Store) -> anyhow::Result<T>,
+    f: impl AsyncFnOnce(OfflineApi) -> Result<T, ApiError>,
 ) -> anyhow::Result<T> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -339,7 +342,13 @@ fn offline_store<T>(
     runtime.block_on(async {
         publisher::data_dir::create_dir(data)?;
         let store = Store::open(DataDir::new(data).store_path()).await?;
-        f(store).await
+        f(OfflineApi::new(store)).await.map_err(|e| {
+            if e.status().is_client_error() {
+                InputError(e.message().to_owned()).into()
+            } else {
+                anyhow::Error::new(e)
+            }
+        })
     })
 }
 
@@ -354,17 +363,9 @@ pub fn follow(args: FollowArgs, data: &Path) -> anyhow::Result<()> {
     };
     let new = match control(data) {
         Some(client) => client.follow(&request)?.new,
-        None => {
-            let max_bytes = CapValue::change(args.max_bytes.as_ref()).map_err(InputError)?;
-            let max_files = CapValue::change(args.max_files.as_ref()).map_err(InputError)?;
-            offline_store(data, async |store| {
-                let new = store.follow(&key, feed.as_ref()).await?;
-                store
-                    .set_follow_caps(&key, feed.as_ref(), max_bytes, max_files)
-                    .await?;
-                Ok(new)
-            })?
-        }
+        None => offline_api(data, async |api| {
+            Ok(api.follow(&Actor::Operator, request).await?.new)
+        })?,
     };
     let what = feed.map_or_else(|| format!("{key} (every feed)"), |f| format!("{key}/{f}"));
     println!(
@@ -395,8 +396,8 @@ pub fn unfollow(args: UnfollowArgs, data: &Path) -> anyhow::Result<()> {
                 )
                 .into());
             }
-            offline_store(data, async |store| {
-                Ok(store.unfollow(&key, feed.as_ref(), false).await?.removed)
+            offline_api(data, async |api| {
+                Ok(api.unfollow(&Actor::Operator, request).await?.removed)
             })?
         }
     };
@@ -410,10 +411,7 @@ pub fn unfollow(args: UnfollowArgs, data: &Path) -> anyhow::Result<()> {
 pub fn follows(args: FollowsArgs, data: &Path) -> anyhow::Result<()> {
     let list: Vec<FollowView> = match control(data) {
         Some(client) => client.follows()?,
-        None => offline_store(data, async |store| {
-            let follows = store.follows().await?;
-            Ok(follows.iter().map(FollowView::from).collect())
-        })?,
+        None => offline_api(data, async |api| Ok(api.follows().await?))?,
     };
     if args.json {
         println!("{}", serde_json::to_string(&list)?);

@@ -357,14 +357,21 @@ async fn register_as_follower(
     if !node.registered_with.due(url, identity, feed) {
         return;
     }
-    let body = serde_json::json!({"identity": identity.to_string(), "feed": feed.as_str(), "url": node.public_url});
+    let registration = super::api::FollowerRegistration {
+        identity: identity.to_string(),
+        feed: feed.as_str().to_owned(),
+        url: node.public_url.clone(),
+    };
+    let Ok(body) = serde_json::to_vec(&registration) else {
+        return;
+    };
     let sent = node
         .outbound
         .post(
             url,
             "/api/v1/followers",
             &[("content-type", "application/json")],
-            body.to_string().into_bytes(),
+            body,
             Duration::from_secs(10),
         )
         .await;

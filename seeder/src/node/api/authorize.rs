@@ -144,24 +144,30 @@ impl NodeApi {
         actor: &Actor,
         operation: Operation,
     ) -> Result<Authorized, ApiError> {
-        let allowed = allowed(actor, operation);
-        self.node
-            .metrics
-            .authorizations()
-            .count(operation, actor.kind(), allowed);
-        if !allowed {
-            tracing::info!(%actor, operation = operation.name(), "refused: not allowed");
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                ErrorCode::Forbidden,
-                format!("{actor} may not {}", operation.name().replace('_', " ")),
-            ));
-        }
-        Ok(Authorized {
-            operation,
-            actor: actor.clone(),
-        })
+        decide(self.node.metrics.authorizations(), actor, operation)
     }
+}
+
+/// The decision itself, counted in `decisions`: a node's, or the offline API's.
+pub(super) fn decide(
+    decisions: &Decisions,
+    actor: &Actor,
+    operation: Operation,
+) -> Result<Authorized, ApiError> {
+    let allowed = allowed(actor, operation);
+    decisions.count(operation, actor.kind(), allowed);
+    if !allowed {
+        tracing::info!(%actor, operation = operation.name(), "refused: not allowed");
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            format!("{actor} may not {}", operation.name().replace('_', " ")),
+        ));
+    }
+    Ok(Authorized {
+        operation,
+        actor: actor.clone(),
+    })
 }
 
 #[cfg(test)]

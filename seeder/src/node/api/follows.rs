@@ -9,7 +9,7 @@ use super::parse::{parse_feed, parse_identity};
 use super::types::{CapValue, FollowAnswer, FollowRequest, FollowView, UnfollowAnswer};
 use super::{Actor, NodeApi};
 use crate::node::content;
-use crate::store::CapChange;
+use crate::store::{CapChange, Store, Unfollowed};
 
 impl NodeApi {
     /// Follows a feed (or every feed of an identity) and sets the caps the request names.
@@ -34,28 +34,21 @@ impl NodeApi {
 
     /// Every follow with its status.
     pub async fn follows(&self) -> Result<Vec<FollowView>, ApiError> {
-        let follows = self.node.store.follows().await.map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::Store,
-                e.to_string(),
-            )
-        })?;
-        Ok(follows.iter().map(FollowView::from).collect())
+        follows_in(&self.node.store).await
     }
 }
 
 /// A follow request, checked.
-struct Parsed {
+pub(super) struct Parsed {
     identity: IdentityKey,
     feed: Option<FeedName>,
-    delete: bool,
+    pub(super) delete: bool,
     max_bytes: CapChange,
     max_files: CapChange,
 }
 
 impl Parsed {
-    fn new(request: &FollowRequest) -> Result<Parsed, ApiError> {
+    pub(super) fn new(request: &FollowRequest) -> Result<Parsed, ApiError> {
         let cap = |value: Option<&CapValue>| {
             CapValue::change(value).map_err(|e| ApiError::bad_request(ErrorCode::BadCap, e))
         };
@@ -67,47 +60,33 @@ impl Parsed {
             max_files: cap(request.max_files.as_ref())?,
         })
     }
+
+    fn changes_caps(&self) -> bool {
+        (self.max_bytes, self.max_files) != (CapChange::Keep, CapChange::Keep)
+    }
 }
 
-async fn follow(api: &NodeApi, _: &Authorized, request: &Parsed) -> Result<FollowAnswer, ApiError> {
+async fn follow(
+    api: &NodeApi,
+    authorized: &Authorized,
+    request: &Parsed,
+) -> Result<FollowAnswer, ApiError> {
     let node = &api.node;
-    let failed = |e: crate::store::Error| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            ErrorCode::FollowFailed,
-            e.to_string(),
-        )
-    };
-    let (identity, feed) = (&request.identity, request.feed.as_ref());
-    let new = node.store.follow(identity, feed).await.map_err(failed)?;
-    if (request.max_bytes, request.max_files) != (CapChange::Keep, CapChange::Keep) {
-        node.store
-            .set_follow_caps(identity, feed, request.max_bytes, request.max_files)
-            .await
-            .map_err(failed)?;
+    let answer = follow_in(&node.store, authorized, request).await?;
+    if request.changes_caps() {
         content::recheck_caps(node);
     }
     node.wake_replication();
-    Ok(FollowAnswer { new })
+    Ok(answer)
 }
 
 async fn unfollow(
     api: &NodeApi,
-    _: &Authorized,
+    authorized: &Authorized,
     request: &Parsed,
 ) -> Result<UnfollowAnswer, ApiError> {
     let node = &api.node;
-    let outcome = node
-        .store
-        .unfollow(&request.identity, request.feed.as_ref(), request.delete)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                ErrorCode::UnfollowFailed,
-                e.to_string(),
-            )
-        })?;
+    let outcome = unfollow_in(&node.store, authorized, request).await?;
     for infohash in &outcome.infohashes {
         // A torrent waiting over a cap was never in the engine: nothing to delete.
         node.dht.forget_announced(infohash.0);
@@ -131,4 +110,59 @@ async fn unfollow(
         deleted_torrents: outcome.infohashes.len(),
         removed: outcome.removed,
     })
+}
+
+/// The follow as the store keeps it (all there is to it without a running node).
+pub(super) async fn follow_in(
+    store: &Store,
+    _: &Authorized,
+    request: &Parsed,
+) -> Result<FollowAnswer, ApiError> {
+    let failed = |e: crate::store::Error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::FollowFailed,
+            e.to_string(),
+        )
+    };
+    let (identity, feed) = (&request.identity, request.feed.as_ref());
+    let new = store.follow(identity, feed).await.map_err(failed)?;
+    if request.changes_caps() {
+        store
+            .set_follow_caps(identity, feed, request.max_bytes, request.max_files)
+            .await
+            .map_err(failed)?;
+    }
+    Ok(FollowAnswer { new })
+}
+
+/// The unfollow as the store keeps it; the torrents it frees (with `delete`) are the
+/// caller's to remove.
+pub(super) async fn unfollow_in(
+    store: &Store,
+    _: &Authorized,
+    request: &Parsed,
+) -> Result<Unfollowed, ApiError> {
+    store
+        .unfollow(&request.identity, request.feed.as_ref(), request.delete)
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::UnfollowFailed,
+                e.to_string(),
+            )
+        })
+}
+
+/// Every follow with its status.
+pub(super) async fn follows_in(store: &Store) -> Result<Vec<FollowView>, ApiError> {
+    let follows = store.follows().await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Store,
+            e.to_string(),
+        )
+    })?;
+    Ok(follows.iter().map(FollowView::from).collect())
 }
