@@ -20,6 +20,7 @@ pub mod magnet;
 pub mod metainfo;
 pub mod record;
 pub mod signatures;
+pub mod size;
 pub mod torrent_path;
 
 pub use entry::{ContentRef, Entry, EntryHash, FileRef, Kind, Membership, SignedEntry};

@@ -35,7 +35,7 @@ pub struct NodeConfig {
     pub dht_bootstrap: Vec<String>,
     /// BitTorrent protocol encryption (MSE/PE): `disabled`, `enabled` (accept both, the
     /// default) or `forced` (encrypted connections only). Obfuscation, not confidentiality.
-    pub encryption: crate::engine::Encryption,
+    pub encryption: engine::Encryption,
     /// Where followed content is downloaded [default: `{data_dir}/downloads`].
     pub download_dir: Option<PathBuf>,
     /// Keep seeding and serving entries their publisher retracted.
@@ -218,7 +218,7 @@ impl Default for NodeConfig {
             bt_port: 6881,
             dht_port: 6882,
             dht_bootstrap: PUBLIC_BOOTSTRAP.iter().map(|s| s.to_string()).collect(),
-            encryption: crate::engine::Encryption::default(),
+            encryption: engine::Encryption::default(),
             download_dir: None,
             archive: false,
             poll_interval_secs: 300,
@@ -305,52 +305,7 @@ impl Default for Limits {
     }
 }
 
-/// A size for people: `12 bytes`, `256 KiB`, `1.5 GiB`.
-pub fn format_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value.fract() == 0.0 {
-        format!("{value} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// Parses a size in bytes: `262144`, `256KiB`, `256K`, `4MiB`, `1GiB`, `2TiB`; suffixes are
-/// binary (K = KiB = 1024) and case-insensitive.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, suffix) = text.split_at(split);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a size (try 262144, 256KiB or 4MiB)"))?;
-    let shift = match suffix.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 0,
-        "k" | "ki" | "kib" => 10,
-        "m" | "mi" | "mib" => 20,
-        "g" | "gi" | "gib" => 30,
-        "t" | "ti" | "tib" => 40,
-        _ => {
-            return Err(format!(
-                "{text:?} has an unknown unit (use KiB, MiB, GiB or TiB)"
-            ));
-        }
-    };
-    number
-        .checked_mul(1 << shift)
-        .ok_or_else(|| format!("{text:?} is too large"))
-}
+use feeds::size::parse_size;
 
 /// A TOML size: a number of bytes or a string such as `"10GiB"`.
 fn optional_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -404,7 +359,7 @@ mod tests {
         let typo = toml::from_str::<NodeConfig>("fetch_allow = [\"10.0.0.1/8\"]").unwrap_err();
         assert!(typo.to_string().contains("past its /8 prefix"), "{typo}");
         let forced: NodeConfig = toml::from_str("encryption = \"forced\"\n").unwrap();
-        assert_eq!(forced.encryption, crate::engine::Encryption::Forced);
+        assert_eq!(forced.encryption, engine::Encryption::Forced);
         assert!(toml::from_str::<NodeConfig>("encryption = \"maybe\"").is_err());
     }
 }

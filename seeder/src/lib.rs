@@ -1,8 +1,7 @@
-//! The swarmfeed node: seeding, following, replication, the store and the DHT.
+//! The swarmfeed node: replication, follows, scrub, the node-to-node routes and the control
+//! socket, over the node store (crate `store`) and the torrent engine with its DHT (crate
+//! `engine`).
 
 pub mod config;
-pub mod dht;
-pub mod engine;
 pub mod log;
 pub mod node;
-pub mod store;

@@ -13,7 +13,7 @@ use seeder::node::api::{Actor, ApiError, OfflineApi};
 use seeder::node::{
     CapValue, ControlClient, ControlError, FollowRequest, FollowView, Node, PublishedRequest,
 };
-use seeder::store::Store;
+use store::Store;
 
 use super::InputError;
 
@@ -77,7 +77,7 @@ pub struct ServeArgs {
     /// BitTorrent protocol encryption (MSE/PE): disabled, enabled (accept both) or forced
     /// (encrypted only) [default: enabled].
     #[arg(long, value_name = "MODE", env = "SWARMFEED_ENCRYPTION")]
-    encryption: Option<seeder::engine::Encryption>,
+    encryption: Option<engine::Encryption>,
     #[command(flatten)]
     gateway: GatewayArgs,
 }
@@ -214,11 +214,11 @@ pub fn serve(args: ServeArgs, data: Option<&Path>) -> anyhow::Result<()> {
     let config = args.into_config(data)?;
     let data = config.data_dir.clone();
     init_logging();
-    match seeder::engine::raise_open_file_limit() {
+    match engine::raise_open_file_limit() {
         Ok(limit) => tracing::debug!(limit, "open-file limit"),
         Err(e) => tracing::warn!("cannot raise the open-file limit: {e}"),
     }
-    let runtime = seeder::engine::runtime().context("cannot start the async runtime")?;
+    let runtime = engine::runtime().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let node = Node::start(config, gateway::router).await?;
         println!(

@@ -1,7 +1,7 @@
 //! `swarmfeed publish` and `swarmfeed retract`.
 
-use seeder::store::unix_now;
 use std::path::{Path, PathBuf};
+use store::unix_now;
 
 use clap::Args;
 use feeds::FeedName;

@@ -2,10 +2,10 @@
 
 /// Parses a size in bytes; suffixes are binary (K = KiB = 1024) and case-insensitive. The
 /// node's TOML config takes the same sizes.
-pub use seeder::config::parse_size;
+pub use feeds::size::parse_size;
 
 /// A size for people: `256 KiB`, `1.5 GiB`, `12 bytes`.
-pub use seeder::config::format_size;
+pub use feeds::size::format_size;
 
 #[cfg(test)]
 mod tests {

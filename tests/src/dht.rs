@@ -7,22 +7,22 @@ use crate::poll::wait_for;
 /// A private DHT of plain mainline nodes on 127.0.0.1 (not swarmfeed nodes): they store
 /// items and peers like any DHT node. Nodes under test bootstrap from [`Testnet::bootstrap`].
 pub struct Testnet {
-    pub nodes: Vec<seeder::dht::DhtNode>,
+    pub nodes: Vec<engine::dht::DhtNode>,
 }
 
 impl Testnet {
     pub fn new(size: usize) -> Testnet {
-        let config = |bootstrap: Vec<String>| seeder::dht::DhtConfig {
+        let config = |bootstrap: Vec<String>| engine::dht::DhtConfig {
             bind_address: std::net::Ipv4Addr::LOCALHOST,
             port: 0,
             bootstrap,
             server_mode: true,
         };
-        let first = seeder::dht::DhtNode::start(&config(Vec::new())).expect("start DHT node");
+        let first = engine::dht::DhtNode::start(&config(Vec::new())).expect("start DHT node");
         let mut nodes = vec![first];
         for _ in 1..size {
             let bootstrap = vec![nodes[0].bootstrap_address()];
-            nodes.push(seeder::dht::DhtNode::start(&config(bootstrap)).expect("start DHT node"));
+            nodes.push(engine::dht::DhtNode::start(&config(bootstrap)).expect("start DHT node"));
         }
         Testnet { nodes }
     }
@@ -42,7 +42,7 @@ impl Testnet {
         }
         let first = ports[0];
         for (i, port) in ports.into_iter().enumerate() {
-            let config = seeder::dht::DhtConfig {
+            let config = engine::dht::DhtConfig {
                 bind_address: std::net::Ipv4Addr::LOCALHOST,
                 port,
                 bootstrap: if i == 0 {
@@ -56,7 +56,7 @@ impl Testnet {
             let node = wait_for(
                 Duration::from_secs(10),
                 "a DHT port to be free again",
-                || seeder::dht::DhtNode::start(&config).ok(),
+                || engine::dht::DhtNode::start(&config).ok(),
             );
             self.nodes.push(node);
         }

@@ -8,8 +8,8 @@
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
+use engine::dht::{DhtConfig, DhtNode};
 use futures_lite::future::block_on;
-use seeder::dht::{DhtConfig, DhtNode};
 use tests::process::run_python;
 
 /// How long libtorrent gets to find the peer (it took about 2 s here).

@@ -15,8 +15,8 @@ use feeds::{InfoHash, Metainfo};
 
 use super::replicate::announce;
 use super::{NodeHandle, fetch};
-use crate::engine::TorrentSource;
-use crate::store::{Admission, Caps, Origin, StoredFile, TorrentState, unix_now};
+use engine::TorrentSource;
+use store::{Admission, Caps, Origin, StoredFile, TorrentState, unix_now};
 
 /// How long a magnet link may wait for its metadata before the download is tried again.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(120);
@@ -324,7 +324,7 @@ pub async fn content_loop(node: NodeHandle) {
 /// One round of watching a followed download.
 async fn watch(
     node: &NodeHandle,
-    torrent: &crate::store::StoredTorrent,
+    torrent: &store::StoredTorrent,
     rounds: u64,
     lookups: &mut PeerLookups,
 ) {

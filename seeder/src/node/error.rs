@@ -11,11 +11,11 @@ pub enum Error {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Store(#[from] crate::store::Error),
+    Store(#[from] store::Error),
     #[error(transparent)]
-    Engine(#[from] crate::engine::Error),
+    Engine(#[from] engine::Error),
     #[error(transparent)]
-    Dht(#[from] crate::dht::DhtError),
+    Dht(#[from] engine::dht::DhtError),
     #[error(transparent)]
     Data(#[from] publisher::Error),
     #[error(transparent)]

@@ -15,9 +15,9 @@ use publisher::DataDir;
 
 use super::routes::PEER_PORT_HEADER;
 use super::{Error, NodeUrl, Outbound, Result};
-use crate::dht::DhtNode;
-use crate::engine::{Engine, TorrentSource};
-use crate::store::Store;
+use engine::dht::DhtNode;
+use engine::{Engine, TorrentSource};
+use store::Store;
 
 /// What getting bytes from the network takes: the store (which nodes serve what, log parts
 /// held), the DHT, HTTP to other nodes under the outbound policy, and the torrent engine

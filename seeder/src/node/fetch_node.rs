@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use publisher::DataDir;
 
 use super::{AddressPolicy, Fetcher, Outbound, Result};
-use crate::dht::{DhtConfig, DhtNode};
-use crate::engine::{Engine, EngineConfig};
-use crate::store::Store;
+use engine::dht::{DhtConfig, DhtNode};
+use engine::{Engine, EngineConfig};
+use store::Store;
 
 /// Where a [`FetchNode`] keeps its state and how it reaches the network.
 #[derive(Clone, Debug)]

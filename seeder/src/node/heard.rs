@@ -1,13 +1,13 @@
 //! Heads and identity records that other nodes put to this node's DHT storage: for a feed
 //! this node follows, a newer one is taken like a pushed head (verified, stored, the feed
 //! updated at once). In a small network every put reaches every node, so a follower hears
-//! its publisher's new heads over the DHT alone; see `crate::dht`'s `heard`.
+//! its publisher's new heads over the DHT alone; see `engine::dht`'s `heard`.
 
 use feeds::{FeedName, SignedHead, SignedIdentityRecord};
 
 use super::{NodeHandle, schedule};
-use crate::dht::HeardItem;
-use crate::store::HeadChange;
+use engine::dht::HeardItem;
+use store::HeadChange;
 
 /// Takes the items heard until the node stops.
 pub async fn heard_loop(node: NodeHandle) {

@@ -41,9 +41,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::NodeConfig;
-use crate::dht::{DhtConfig, DhtNode};
-use crate::engine::{Engine, EngineConfig};
-use crate::store::Store;
+use engine::dht::{DhtConfig, DhtNode};
+use engine::{Engine, EngineConfig};
+use store::Store;
 
 pub use api::{
     ApiError, CapValue, ErrorCode, FollowRequest, FollowView, NodeApi, PublishedRequest,
@@ -164,13 +164,13 @@ impl Node {
         // Published files that changed while the node was down (a stat, a BLAKE3 pass if
         // their stamp moved) leave the engine's saved session before it opens anything.
         let checked = scrub::check_at_start(&store, &data).await?;
-        crate::engine::forget_saved(&config.data_dir.join("engine"), &checked.forget()).await?;
+        engine::forget_saved(&config.data_dir.join("engine"), &checked.forget()).await?;
         // Tails replaced before this start leave the saved session (see `tails`).
         tails::forget_stale(&store, data.root(), &config.data_dir.join("engine")).await?;
         // The nodes known before a restart are asked too: the first node of a network of its
         // own has no other way back into it.
         let mut bootstrap = usable_bootstrap(&config.dht_bootstrap);
-        for contact in crate::dht::contacts::load(&republish::contacts_path(&data)) {
+        for contact in engine::dht::contacts::load(&republish::contacts_path(&data)) {
             if !bootstrap.contains(&contact) {
                 bootstrap.push(contact);
             }

@@ -17,7 +17,7 @@ use publisher::feed_writer::{
 use publisher::publish::ContentRecord;
 
 use super::{Error, NodeHandle, Result, content, replicate};
-use crate::store::{LogPart, NewTorrent, Origin, TorrentState, unix_now};
+use store::{LogPart, NewTorrent, Origin, TorrentState, unix_now};
 
 /// An own feed the node could not take in (its store refused the entries: a full disk, a
 /// locked database), and why. The entries stay committed in the data directory, and the

@@ -12,7 +12,7 @@ use feeds::{FeedName, IdentityKey, InfoHash, Kind, Metainfo, SignedEntry, Signed
 use super::fetch::NewLog;
 use super::republish::put_with_retries;
 use super::{Error, NodeHandle, Result, content, fetch};
-use crate::store::{FeedStatus, LogPart, NewTorrent, Origin, TorrentState};
+use store::{FeedStatus, LogPart, NewTorrent, Origin, TorrentState};
 
 /// Follows a feed (or with `None` every feed of the identity) and wakes the replication loop.
 pub async fn follow_now(

@@ -8,9 +8,9 @@ use std::time::Duration;
 use feeds::{IdentityKey, InfoHash};
 
 use super::NodeHandle;
-use crate::dht::SMALL_TABLE;
+use engine::dht::SMALL_TABLE;
 
-/// Where the node keeps the addresses of the DHT nodes it knew (see [`crate::dht::contacts`]).
+/// Where the node keeps the addresses of the DHT nodes it knew (see [`engine::dht::contacts`]).
 pub fn contacts_path(data: &publisher::DataDir) -> std::path::PathBuf {
     data.root().join("dht-nodes.json")
 }
@@ -19,7 +19,7 @@ pub fn contacts_path(data: &publisher::DataDir) -> std::path::PathBuf {
 /// restart, even a crash, finds its way back into the network.
 pub async fn contacts_loop(node: NodeHandle) {
     let path = contacts_path(&node.data);
-    let mut saved = crate::dht::contacts::load(&path);
+    let mut saved = engine::dht::contacts::load(&path);
     loop {
         tokio::select! {
             _ = node.cancel.cancelled() => return,
@@ -31,7 +31,8 @@ pub async fn contacts_loop(node: NodeHandle) {
             continue;
         }
         let (to_save, path) = (contacts.clone(), path.clone());
-        match tokio::task::spawn_blocking(move || crate::dht::contacts::save(&path, &to_save)).await
+        match tokio::task::spawn_blocking(move || engine::dht::contacts::save(&path, &to_save))
+            .await
         {
             Ok(Ok(())) => saved = contacts,
             Ok(Err(e)) => tracing::warn!("cannot save the DHT nodes known: {e}"),
@@ -40,7 +41,7 @@ pub async fn contacts_loop(node: NodeHandle) {
     }
 }
 
-/// Runs the DHT's puts and announces again as its routing table grows (see [`crate::dht`]).
+/// Runs the DHT's puts and announces again as its routing table grows (see [`engine::dht`]).
 pub async fn retry_loop(node: NodeHandle) {
     tokio::select! {
         _ = node.cancel.cancelled() => {}
@@ -53,7 +54,7 @@ pub async fn retry_loop(node: NodeHandle) {
 /// The first round runs soon after start, once the routing table holds
 /// [`SMALL_TABLE`] nodes or 5 s have passed (and never on an empty table), so a restarted
 /// node is findable again without waiting a whole interval. What a round sends while the
-/// table is small runs again as it grows ([`crate::dht`]).
+/// table is small runs again as it grows ([`engine::dht`]).
 pub async fn republish_loop(node: NodeHandle) {
     const FIRST_ROUND: Duration = Duration::from_secs(5);
     let first = async {
@@ -119,7 +120,7 @@ pub(super) async fn put_with_retries(node: &NodeHandle, item: &feeds::MutableIte
     for attempt in 1..=24u32 {
         match node.dht.put_item(item).await {
             Ok(()) => return,
-            Err(crate::dht::DhtError::Put(mainline::errors::PutMutableError::Concurrency(e))) => {
+            Err(engine::dht::DhtError::Put(mainline::errors::PutMutableError::Concurrency(e))) => {
                 tracing::debug!(seq = item.seq(), attempt, "DHT put refused ({e}); retrying");
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::integrity::{self, RateLimiter, Verdict};
 use super::{NodeHandle, Result, content, own};
-use crate::store::{Origin, StoredTorrent, TorrentState, unix_now};
+use store::{Origin, StoredTorrent, TorrentState, unix_now};
 
 /// The `[scrub]` table: how the node re-verifies what it holds.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -67,10 +67,7 @@ impl StartCheck {
 
 /// Checks every published torrent before the engine starts: a `stat` per file, a BLAKE3
 /// pass only over files whose stamp moved.
-pub async fn check_at_start(
-    store: &crate::store::Store,
-    data: &publisher::DataDir,
-) -> Result<StartCheck> {
+pub async fn check_at_start(store: &store::Store, data: &publisher::DataDir) -> Result<StartCheck> {
     let started = Instant::now();
     let mut check = StartCheck::default();
     let (mut torrents, mut rehashed, mut bytes) = (0usize, 0usize, 0u64);

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use feeds::{FeedName, IdentityKey, InfoHash};
 
 use super::{NodeHandle, Result};
-use crate::store::{LogPart, Store};
+use store::{LogPart, Store};
 
 /// The tail the store holds for a feed now (read it before storing a new one).
 pub async fn current(
@@ -80,7 +80,7 @@ pub async fn forget_stale(store: &Store, data_root: &Path, state_dir: &Path) -> 
     let logs = data_root.join("logs");
     let mut stale: Vec<(InfoHash, PathBuf)> = Vec::new();
     for dir in [data_root.join("feeds"), logs.clone()] {
-        for (infohash, folder) in crate::engine::saved_under(state_dir, &dir).await? {
+        for (infohash, folder) in engine::saved_under(state_dir, &dir).await? {
             let gone = !folder.exists();
             // Content published from inside the data directory is left alone.
             if gone
@@ -95,7 +95,7 @@ pub async fn forget_stale(store: &Store, data_root: &Path, state_dir: &Path) -> 
         return Ok(0);
     }
     let hexes: Vec<String> = stale.iter().map(|(h, _)| h.to_string()).collect();
-    crate::engine::forget_saved(state_dir, &hexes).await?;
+    engine::forget_saved(state_dir, &hexes).await?;
     let logs = std::path::absolute(&logs).unwrap_or(logs);
     for (_, folder) in &stale {
         if folder.starts_with(&logs) {

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::NodeHandle;
-use crate::store::unix_now;
+use store::unix_now;
 
 /// Minutes kept: one day.
 pub const MINUTES: usize = 24 * 60;

@@ -232,7 +232,7 @@ fn a_feed_outlives_its_publisher_and_gateway_and_its_restored_publisher_continue
     stopping.push(newcomer);
     stop_all(stopping);
     dht.restart();
-    let probe = seeder::dht::DhtNode::start(&seeder::dht::DhtConfig {
+    let probe = engine::dht::DhtNode::start(&engine::dht::DhtConfig {
         bind_address: std::net::Ipv4Addr::LOCALHOST,
         port: 0,
         bootstrap: vec![dht.bootstrap()],

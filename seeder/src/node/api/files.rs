@@ -14,8 +14,8 @@ use axum::http::StatusCode;
 use feeds::InfoHash;
 
 use super::{ApiError, ErrorCode, NodeApi};
-pub use crate::engine::TorrentFileStream;
-use crate::store::{Origin, StoredFile, StoredTorrent};
+pub use engine::TorrentFileStream;
+use store::{Origin, StoredFile, StoredTorrent};
 
 /// A torrent the node holds, with its files.
 pub struct HeldTorrent {

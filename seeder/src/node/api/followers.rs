@@ -13,7 +13,7 @@ use super::error::{ApiError, ErrorCode};
 use super::parse::{parse_feed, parse_identity};
 use super::types::FollowerRegistration;
 use super::{Actor, NodeApi};
-use crate::store::Registered;
+use store::Registered;
 
 /// Client addresses remembered by the rate limiter before idle ones are forgotten.
 const MAX_CLIENTS_TRACKED: usize = 10_000;

@@ -9,7 +9,7 @@ use super::parse::{parse_feed, parse_identity};
 use super::types::{CapValue, FollowAnswer, FollowRequest, FollowView, UnfollowAnswer};
 use super::{Actor, NodeApi};
 use crate::node::content;
-use crate::store::{CapChange, Store, Unfollowed};
+use store::{CapChange, Store, Unfollowed};
 
 impl NodeApi {
     /// Follows a feed (or every feed of an identity) and sets the caps the request names.
@@ -118,7 +118,7 @@ pub(super) async fn follow_in(
     _: &Authorized,
     request: &Parsed,
 ) -> Result<FollowAnswer, ApiError> {
-    let failed = |e: crate::store::Error| {
+    let failed = |e: store::Error| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::FollowFailed,

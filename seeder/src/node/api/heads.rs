@@ -9,7 +9,7 @@ use super::error::{ApiError, ErrorCode};
 use super::types::PushedHead;
 use super::{Actor, NodeApi};
 use crate::node::pushed;
-use crate::store::HeadChange;
+use store::HeadChange;
 
 impl NodeApi {
     /// Takes a pushed head (`202` on the wire): `403 not_followed` for a feed this node does

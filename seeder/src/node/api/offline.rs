@@ -9,7 +9,7 @@ use super::authorize::{Decisions, Operation, decide};
 use super::error::{ApiError, ErrorCode};
 use super::follows::{Parsed, follow_in, follows_in, unfollow_in};
 use super::types::{FollowAnswer, FollowRequest, FollowView, UnfollowAnswer};
-use crate::store::Store;
+use store::Store;
 
 /// The offline API over a data directory's store.
 pub struct OfflineApi {

@@ -22,7 +22,7 @@ use super::parse::parse_feed;
 use super::types::{PublishAnswer, PublishEvent, PublishFailure, PublishRequest};
 use super::{Actor, NodeApi};
 use crate::node::{NodeHandle, own};
-use crate::store::unix_now;
+use store::unix_now;
 
 /// How often a streamed publish reports hashing progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(200);

@@ -13,7 +13,7 @@ use publisher::data_dir::DataDir;
 
 use super::{ApiError, NodeApi};
 
-pub use crate::store::{
+pub use store::{
     EntryPage, FeedState, FeedStatus, IdentityInfo, Order, RecentCursor, RecentPage, StoredEntry,
     StoredFile, StoredTorrent,
 };

@@ -11,10 +11,10 @@ use super::{ApiError, NodeApi};
 use crate::config::{GatewayConfig, Limits, StatusConfig};
 use crate::node::scrub::ScrubConfig;
 pub use crate::node::traffic::TrafficMinute;
-use crate::store::unix_now;
+use store::unix_now;
 
-pub use crate::engine::{TorrentState, TorrentStatus};
-pub use crate::store::{FollowStatus, Holdings, Origin, TorrentProblem, Usage};
+pub use engine::{TorrentState, TorrentStatus};
+pub use store::{FollowStatus, Holdings, Origin, TorrentProblem, Usage};
 
 /// Everything the status page shows.
 #[derive(Clone, Debug)]

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use feeds::SignedHead;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{CapChange, FollowStatus};
+use store::{CapChange, FollowStatus};
 
 /// A follow or unfollow request (`POST /follow`, `POST /unfollow` on the control socket).
 /// A follow's caps: absent leaves the cap as it is, a number sets it, `"none"` removes it.

@@ -24,7 +24,7 @@ pub(crate) use stream::{MseRead, initiate, respond, wrap};
 /// fastest (no Diffie-Hellman round trip before the BitTorrent handshake), and plaintext-
 /// only peers (older librqbit) connect at once; only peers that require encryption cost a
 /// refused first try (one more connection). Measured in swarmfeed's
-/// `seeder/tests/engine_encryption.rs` (`outgoing_handshake_order_measurement`).
+/// `engine/tests/engine_encryption.rs` (`outgoing_handshake_order_measurement`).
 pub(crate) const OUTGOING_ENCRYPTED_FIRST: bool = false;
 
 /// HASH('req2', infohash): how an incoming encrypted handshake names its torrent.

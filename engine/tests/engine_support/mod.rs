@@ -9,7 +9,7 @@ use feeds::InfoHash;
 use publisher::torrent::{TorrentOptions, create_torrent};
 use std::net::SocketAddr;
 
-use seeder::engine::{Engine, TorrentSource, TorrentStatus};
+use engine::{Engine, TorrentSource, TorrentStatus};
 
 /// Deterministic pseudo-random bytes (xorshift), different for each seed.
 pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! A measurement, not an assertion: how long adding torrent #N to the engine takes as N
 //! grows (librqbit's JSON session persistence rewrote the whole session file on every add;
 //! the engine's SQLite store writes a row: see docs/engine-gaps.md). Run with
-//! `SWARMFEED_SCALE_N=50000 cargo test -p seeder --test engine_scale -- --ignored --nocapture`;
+//! `SWARMFEED_SCALE_N=50000 cargo test -p engine --test engine_scale -- --ignored --nocapture`;
 //! it prints, per batch of 1,000 adds, the mean time of one add and the size of the engine's
 //! state directory, and stops early once one add takes more than a second; then the engine's
 //! idle CPU, and how long a restart takes until every torrent seeds again.
@@ -12,8 +12,8 @@ mod engine_support;
 
 use std::time::{Duration, Instant};
 
+use engine::{Engine, EngineConfig};
 use engine_support::{cpu_time, pseudo_random_bytes, publish};
-use seeder::engine::{Engine, EngineConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: minutes, tens of thousands of files"]
@@ -22,7 +22,7 @@ async fn time_to_add_torrent_n_as_the_session_grows() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let limit = seeder::engine::raise_open_file_limit().unwrap();
+    let limit = engine::raise_open_file_limit().unwrap();
     println!("open-file limit {limit}");
     let tmp = tempfile::tempdir().unwrap();
     let content = tmp.path().join("content");

@@ -12,8 +12,8 @@ mod engine_support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use engine::{Engine, EngineConfig};
 use engine_support::{Published, io_counters, mib, pseudo_random_bytes, publish, wait_for};
-use seeder::engine::{Engine, EngineConfig};
 
 const TORRENTS: usize = 200;
 const FILE_LEN: usize = 256 << 10;

@@ -10,8 +10,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
+use engine::{Engine, EngineConfig, TorrentSource};
 use engine_support::{pseudo_random_bytes, publish, seed, wait_seeding, write_tree};
-use seeder::engine::{Engine, EngineConfig, TorrentSource};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 

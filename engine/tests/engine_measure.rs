@@ -1,5 +1,5 @@
 //! Measurements, not assertions: run with
-//! `cargo test --release -p seeder --test engine_measure -- --ignored --nocapture`.
+//! `cargo test --release -p engine --test engine_measure -- --ignored --nocapture`.
 //!
 //! Adding a published 1 GiB file to the engine with our fastresume route (no second hash)
 //! and without it (librqbit's full initial check), and restarting with it; the file is
@@ -12,10 +12,10 @@ mod engine_support;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use engine::{Engine, EngineConfig, TorrentSource};
 use engine_support::{
     IoCounters, cpu_time, io_counters, mib, pseudo_random_bytes, publish, wait_seeding,
 };
-use seeder::engine::{Engine, EngineConfig, TorrentSource};
 
 const GIB: usize = 1 << 30;
 

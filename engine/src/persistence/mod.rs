@@ -437,7 +437,7 @@ fn hash20(bytes: &[u8]) -> Option<[u8; 20]> {
 }
 
 /// Removes torrents from the store before an engine starts on `state_dir` (see
-/// [`forget_saved`](crate::engine::forget_saved)). Blocking.
+/// [`forget_saved`](crate::forget_saved)). Blocking.
 pub(crate) fn forget(state_dir: &Path, infohashes: &[[u8; 20]]) -> anyhow::Result<()> {
     // Opening migrates (and imports a JSON session), so a forgotten torrent stays gone.
     let mut conn = db::open_connection(&state_dir.join(DB_FILE), Some(state_dir))?;

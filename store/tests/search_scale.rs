@@ -1,5 +1,5 @@
 //! A measurement, not an assertion: the store's search index at a million entries. Run with
-//! `cargo test -p seeder --test search_scale -- --ignored --nocapture` (the dev profile builds
+//! `cargo test -p store --test search_scale -- --ignored --nocapture` (the dev profile builds
 //! SQLite at opt-level 3)
 //! (`SWARMFEED_SEARCH_N` sets the entry count, default 1,000,000). It builds synthetic
 //! entries (titles and file names from a Zipf-spread vocabulary, 1 to 200 files each) under
@@ -12,8 +12,8 @@
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
-use seeder::store::search::{DocText, index_doc, search};
-use seeder::store::{SearchOrder, SearchQuery, Store};
+use store::search::{DocText, index_doc, search};
+use store::{SearchOrder, SearchQuery, Store};
 
 /// xorshift64*: reproducible, no dependency.
 struct Rng(u64);

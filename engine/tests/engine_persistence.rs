@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use engine::{Engine, EngineConfig, TorrentSource};
 use engine_support::{io_counters, mib, pseudo_random_bytes, publish, wait_for, wait_seeding};
-use seeder::engine::{Engine, EngineConfig, TorrentSource};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn torrents_added_at_once_each_stay_and_all_come_back_after_a_restart() {

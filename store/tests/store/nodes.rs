@@ -10,7 +10,7 @@ async fn pushed_node_urls_are_capped_apart_and_asked_after_followers_and_nodes_t
         .register_follower("http://follower.example", &key, &feed, 64, 4096)
         .await
         .unwrap();
-    assert_eq!(registered, seeder::store::Registered::New);
+    assert_eq!(registered, store::Registered::New);
     store
         .note_pushed_node("http://pusher.example", &key, &feed, 16, 1024)
         .await

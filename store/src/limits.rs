@@ -429,9 +429,9 @@ fn check(who: &str, caps: Caps, used: Usage, need: Usage) -> Option<String> {
     {
         return Some(format!(
             "{who} max_bytes {}: needs {}, {} of it used",
-            crate::config::format_size(max),
-            crate::config::format_size(need.bytes),
-            crate::config::format_size(used.bytes)
+            ::feeds::size::format_size(max),
+            ::feeds::size::format_size(need.bytes),
+            ::feeds::size::format_size(used.bytes)
         ));
     }
     if let Some(max) = caps.max_files

@@ -22,8 +22,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use engine::{Engine, EngineConfig, TorrentSource};
 use engine_support::{Published, pseudo_random_bytes, publish, wait_seeding, write_tree};
-use seeder::engine::{Engine, EngineConfig, TorrentSource};
 
 const TIMEOUT: Duration = Duration::from_secs(90);
 const TORRENTS: usize = 200;

@@ -267,8 +267,8 @@ async fn a_page_deep_in_a_million_entry_feed_takes_milliseconds_through_the_prim
     );
 
     for sql in [
-        seeder::store::hot_queries::PAGE_NEWEST,
-        seeder::store::hot_queries::PAGE_OLDEST,
+        store::hot_queries::PAGE_NEWEST,
+        store::hot_queries::PAGE_OLDEST,
     ] {
         let plan = query_plan(store.path(), sql);
         println!("{plan}");
@@ -346,14 +346,14 @@ async fn a_delete_marks_its_post_retracted_and_hides_it_from_the_home_page() {
     );
     assert_eq!(rest.next, None);
 
-    let plan = query_plan(store.path(), seeder::store::hot_queries::RECENT_FOLLOWED);
+    let plan = query_plan(store.path(), store::hot_queries::RECENT_FOLLOWED);
     println!("{plan}");
     assert!(
         plan.contains("USING INDEX entries_by_time ((time,feed_id,seq)<(?,?,?))"),
         "{plan}"
     );
     assert!(!plan.contains("TEMP B-TREE"), "{plan}");
-    let plan = query_plan(store.path(), seeder::store::hot_queries::WITH_INFOHASH);
+    let plan = query_plan(store.path(), store::hot_queries::WITH_INFOHASH);
     assert!(
         plan.contains("USING INDEX entries_by_infohash (infohash=?)"),
         "{plan}"

@@ -1,7 +1,7 @@
 //! Search over a small corpus on a real store: substrings of file names, prefixes, folded
 //! diacritics, one- and two-character words, filters, hostile text and retraction.
 
-use seeder::store::{SearchOrder, SearchQuery};
+use store::{SearchOrder, SearchQuery};
 
 use super::*;
 

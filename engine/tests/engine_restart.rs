@@ -10,10 +10,10 @@ mod engine_support;
 
 use std::time::{Duration, Instant};
 
+use engine::{Engine, EngineConfig, TorrentSource};
 use engine_support::{
     cpu_time, io_counters, mib, pseudo_random_bytes, publish, wait_for, wait_seeding,
 };
-use seeder::engine::{Engine, EngineConfig, TorrentSource};
 
 const TORRENTS: usize = 1000;
 const FILE_LEN: usize = 256 << 10;

@@ -2,7 +2,7 @@
 //! raised caps, and torrents held before caps existed (schema 1 → 2).
 
 use super::*;
-use seeder::store::{Admission, CapChange, Caps, Usage};
+use store::{Admission, CapChange, Caps, Usage};
 
 /// Follows alice/main and bob/main; alice names content 1..=4 (10, 20, 30, 40 bytes, one
 /// file each), bob names content 5 and 6 (50, 60 bytes); all stored as followed torrents.

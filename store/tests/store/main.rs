@@ -13,7 +13,7 @@ use feeds::{
     ContentRef, Entry, EntryHash, FeedHead, FeedName, FileRef, ForkProof, IdentityRecord, InfoHash,
     Keypair, Kind, Metainfo, SignedEntry,
 };
-use seeder::store::{
+use store::{
     EntryPage, ErrorKind, FeedStatus, HeadChange, LogPart, NewTorrent, Order, Origin, Store,
     TorrentQuery, TorrentState, schema,
 };
@@ -150,7 +150,7 @@ fn content(n: u8) -> ContentRef {
     }
 }
 
-fn seqs(entries: &[seeder::store::StoredEntry]) -> Vec<u64> {
+fn seqs(entries: &[store::StoredEntry]) -> Vec<u64> {
     entries.iter().map(|e| e.entry.seq()).collect()
 }
 

@@ -1,5 +1,6 @@
 //! The node's BitTorrent engine: an embedded librqbit 9.1.0 session behind a small API, so
-//! that nothing else in the node touches librqbit types.
+//! that nothing else in the node touches librqbit types, and the node's mainline DHT
+//! ([`dht`]).
 //!
 //! - No UPnP, no local service discovery, no librqbit DHT: peers come from `initial_peers`,
 //!   trackers, and incoming connections (the node runs its own DHT with `mainline`).
@@ -12,6 +13,7 @@
 //!   again: see [`fastresume`] and `docs/engine-gaps.md`.
 
 mod config;
+pub mod dht;
 mod error;
 mod fastresume;
 mod layout;

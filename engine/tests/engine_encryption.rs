@@ -13,8 +13,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use engine::{Encryption, Engine, EngineConfig};
 use engine_support::{download_all, pseudo_random_bytes, publish_file, seed};
-use seeder::engine::{Encryption, Engine, EngineConfig};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 

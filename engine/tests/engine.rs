@@ -9,10 +9,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use engine::{Engine, EngineConfig, TorrentSource};
 use engine_support::{
     io_counters, mib, pseudo_random_bytes, publish, publish_file, seed, wait_seeding, write_tree,
 };
-use seeder::engine::{Engine, EngineConfig, TorrentSource};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Tests here measure this process's read counters: run them one at a time.
