@@ -73,6 +73,10 @@ pub fn router_with(node: NodeHandle, config: GatewayConfig) -> Router {
         .route("/favicon.ico", get(no_favicon))
         // The operator's status page: never cached (it is not in `rendered`).
         .route("/status", get(pages::status))
+        // Search answers count the engine's peers, which move without the store: not cached.
+        .route("/search", get(pages::search))
+        .route("/api/v1/search", get(pages::search_api))
+        .route("/opensearch.xml", get(pages::opensearch))
         .merge(rendered)
         .with_state(gateway.clone());
     // Every path the node's own routes leave goes to the gateway's front: cached answers

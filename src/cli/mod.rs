@@ -18,6 +18,7 @@ mod node;
 mod progress;
 mod publish;
 mod restore;
+mod search;
 mod size;
 mod torrent;
 mod verify;
@@ -60,6 +61,8 @@ pub enum Command {
     Unfollow(node::UnfollowArgs),
     /// List follows with their status.
     Follows(node::FollowsArgs),
+    /// Search every entry this node holds (titles, descriptions, metadata, file names).
+    Search(search::SearchArgs),
     /// Fetch a feed from wherever it can be found and print the verdict.
     Verify(verify::VerifyArgs),
     /// Print a shell completion script (bash, zsh, fish, …) on stdout.
@@ -85,6 +88,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Follow(args) => node::follow(args, &data),
         Command::Unfollow(args) => node::unfollow(args, &data),
         Command::Follows(args) => node::follows(args, &data),
+        Command::Search(args) => search::search_command(args, &data),
         Command::Verify(args) => verify::verify(args, &data),
         Command::Completions(args) => generate::completions(args),
         Command::Manpages(args) => generate::manpages(args),

@@ -332,7 +332,7 @@ pub fn control(data: &Path) -> Option<ControlClient> {
 
 /// The node's API over the data directory's store, for edits while no node runs. What it
 /// refuses as a bad request is a problem with what the user typed (exit code 3).
-fn offline_api<T>(
+pub(super) fn offline_api<T>(
     data: &Path,
     f: impl AsyncFnOnce(OfflineApi) -> Result<T, ApiError>,
 ) -> anyhow::Result<T> {

@@ -16,7 +16,8 @@ table{border-collapse:collapse}td,th{padding:.2rem .6rem;text-align:left;vertica
 .badge{font-size:.85em;padding:0 .3rem;border:1px solid;border-radius:3px}\
 .retracted{color:#a00}.frozen{color:#a60}.verified{color:#070}.id{font-family:monospace;\
 word-break:break-all}img,video{max-width:100%}pre{white-space:pre-wrap;background:#f6f6f6;\
-padding:.5rem}ul.entries li{margin:.3rem 0}";
+padding:.5rem}ul.entries li,ol.entries li{margin:.3rem 0}.meta,.health{font-size:.9em;\
+color:#555}";
 
 /// An alternate representation advertised in `<head>`: (MIME type, title, href).
 pub type Alternate = (&'static str, &'static str, String);
@@ -43,13 +44,17 @@ pub fn page(title: &str, alternates: &[Alternate], body: Markup) -> Response {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · swarmfeed" }
+                link rel="search" type="application/opensearchdescription+xml" title="swarmfeed" href="/opensearch.xml";
                 @for (kind, name, href) in alternates {
                     link rel="alternate" type=(kind) title=(name) href=(href);
                 }
                 style { (PreEscaped(CSS)) }
             }
             body {
-                header { a href="/" { "swarmfeed" } " · signed feeds on BitTorrent" }
+                header {
+                    a href="/" { "swarmfeed" } " · signed feeds on BitTorrent · "
+                    a href="/search" { "Search" }
+                }
                 main { (body) }
             }
         }

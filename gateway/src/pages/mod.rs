@@ -1,8 +1,9 @@
 //! Server-rendered pages (maud, no JavaScript, readable in w3m): home, identity, feed and
-//! entry. Titles and metadata are untrusted: maud escapes everything interpolated.
+//! entry, and search. Titles and metadata are untrusted: maud escapes everything interpolated.
 
 mod layout;
 mod operator;
+mod search;
 mod status;
 mod traffic_chart;
 
@@ -23,6 +24,7 @@ use crate::{Gateway, links};
 pub use layout::PageError;
 use layout::{Alternate, page, shown_name, size, time};
 use publisher::torrent::portable_name::visible;
+pub use search::{api as search_api, opensearch, search};
 pub use status::status;
 
 type PageResult = Result<Response, PageError>;

@@ -1,12 +1,12 @@
 //! The local control API: HTTP over a Unix socket in the data directory (mode 0600, so only
 //! the owner of the data directory can use it), never on a public listener. `publish`
 //! publishes through it (`/publish`), `retract` hands its new entry over (`/published`);
-//! `follow`, `unfollow` and `follows` talk to it. Its client is [`super::control_client`].
+//! `follow`, `unfollow`, `follows` and `search` talk to it. Its client is [`super::control_client`].
 
 use std::os::unix::fs::PermissionsExt;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::{MethodRouter, get, post};
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use tokio::net::UnixListener;
 
 use super::api::{
     Actor, ApiError, ErrorCode, FollowAnswer, FollowView, Operation, PublishRequest,
-    PublishedRequest, STATE_CHANGING, Surface, UnfollowAnswer,
+    PublishedRequest, STATE_CHANGING, SearchAnswer, SearchRequest, Surface, UnfollowAnswer,
 };
 use super::{Error, NodeHandle, Result};
 
@@ -33,7 +33,9 @@ pub async fn bind(node: &NodeHandle) -> Result<UnixListener> {
 
 pub async fn serve(node: NodeHandle, listener: UnixListener) {
     let cancel = node.cancel.clone();
-    let mut app = Router::new().route("/follows", get(follows));
+    let mut app = Router::new()
+        .route("/follows", get(follows))
+        .route("/search", get(search));
     // The commands that change state are those of the API's table, and only those.
     for command in STATE_CHANGING
         .iter()
@@ -92,6 +94,15 @@ async fn unfollow(
 
 async fn follows(State(node): State<NodeHandle>) -> Result<Json<Vec<FollowView>>, ApiError> {
     Ok(Json(node.api().follows().await?))
+}
+
+/// `GET /search?q=…`: the same query the gateway's `/api/v1/search` takes.
+async fn search(
+    State(node): State<NodeHandle>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<SearchAnswer>, ApiError> {
+    let request = SearchRequest::from_query(query.as_deref().unwrap_or_default())?;
+    Ok(Json(node.api().search(&request).await?))
 }
 
 /// A request body as its typed request: `400 bad_request` if it is not one.

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 
 use super::api::{
     ErrorBody, FollowAnswer, FollowRequest, FollowView, PublishAnswer, PublishEvent,
-    PublishRequest, PublishedRequest, UnfollowAnswer,
+    PublishRequest, PublishedRequest, SearchAnswer, SearchRequest, UnfollowAnswer,
 };
 
 /// How long the client waits for the next bytes of an answer (a publish sends progress
@@ -92,6 +92,12 @@ impl ControlClient {
     /// `GET /follows`.
     pub fn follows(&self) -> Result<Vec<FollowView>, ControlError> {
         self.call(Method::GET, "/follows", None::<&()>)
+    }
+
+    /// `GET /search?…`: the node API's search.
+    pub fn search(&self, request: &SearchRequest) -> Result<SearchAnswer, ControlError> {
+        let path = format!("/search?{}", request.to_query());
+        self.call(Method::GET, &path, None::<&()>)
     }
 
     /// `POST /published`: take in what was just committed to the data directory.

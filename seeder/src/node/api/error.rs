@@ -16,6 +16,7 @@ pub enum ErrorCode {
     BadInfohash,
     BadLimit,
     BadPath,
+    BadQuery,
     BadRequest,
     BadSeq,
     BadUrl,
@@ -48,7 +49,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every name the node itself gives (not the feed format's).
-    pub const ALL: [ErrorCode; 32] = [
+    pub const ALL: [ErrorCode; 33] = [
         ErrorCode::BadBody,
         ErrorCode::BadCap,
         ErrorCode::BadFeedName,
@@ -56,6 +57,7 @@ impl ErrorCode {
         ErrorCode::BadInfohash,
         ErrorCode::BadLimit,
         ErrorCode::BadPath,
+        ErrorCode::BadQuery,
         ErrorCode::BadRequest,
         ErrorCode::BadSeq,
         ErrorCode::BadUrl,
@@ -93,6 +95,7 @@ impl ErrorCode {
             ErrorCode::BadInfohash => "bad_infohash",
             ErrorCode::BadLimit => "bad_limit",
             ErrorCode::BadPath => "bad_path",
+            ErrorCode::BadQuery => "bad_query",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::BadSeq => "bad_seq",
             ErrorCode::BadUrl => "bad_url",

@@ -20,6 +20,7 @@ mod parse;
 mod publish;
 mod publish_files;
 pub mod read;
+pub mod search;
 pub mod status;
 pub mod types;
 
@@ -30,6 +31,7 @@ pub(crate) use followers::Registrations;
 pub use offline::OfflineApi;
 pub use parse::{parse_feed, parse_identity, parse_infohash};
 pub use publish_files::{Publishing, publish_stream};
+pub use search::{SearchAnswer, SearchRequest};
 pub use types::*;
 
 use super::NodeHandle;

@@ -13,7 +13,7 @@ use store::Store;
 
 /// The offline API over a data directory's store.
 pub struct OfflineApi {
-    store: Store,
+    pub(super) store: Store,
     /// Decisions made (there is no `/metrics` without a node; kept for symmetry and tests).
     decisions: Decisions,
 }
