@@ -118,11 +118,9 @@ impl Placements {
         })?;
         let kind = if read_only { READ_ONLY } else { DOWNLOAD };
         let path = state_dir.join(format!("{id:?}.{kind}"));
-        publisher::data_dir::write_atomic(&path, text.as_bytes()).map_err(|e| {
-            super::Error::Engine {
-                action,
-                message: e.to_string(),
-            }
+        data_dir::write_atomic(&path, text.as_bytes()).map_err(|e| super::Error::Engine {
+            action,
+            message: e.to_string(),
         })?;
         if let Ok(mut torrents) = self.torrents.write() {
             torrents.insert(

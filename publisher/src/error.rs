@@ -27,16 +27,6 @@ pub enum Error {
     /// A symlink in the tree points nowhere.
     #[error("symlink {} is dangling; remove it or share a path without it", .0.display())]
     DanglingSymlink(PathBuf),
-    /// A file read whole (a .torrent, a backup) that is larger than such a file may be.
-    #[error("{} is larger than {what} may be ({}): refusing to read it", path.display(), cap_text(*cap))]
-    TooLarge {
-        path: PathBuf,
-        what: &'static str,
-        cap: u64,
-    },
-    /// A device, directory or socket where a file to read whole was expected.
-    #[error("{} is not a regular file, so it cannot be {what}", path.display())]
-    NotAFile { path: PathBuf, what: &'static str },
     /// A FIFO, socket or device in the tree.
     #[error("{} is not a regular file or directory", .0.display())]
     NotRegularFile(PathBuf),
@@ -61,39 +51,6 @@ pub enum Error {
     /// The feeds core rejected the metainfo.
     #[error(transparent)]
     Feeds(#[from] feeds::Error),
-    /// An identity name outside `[A-Za-z0-9._-]{1,64}` starting with a letter or digit.
-    #[error("identity name {name:?} {reason}")]
-    BadIdentityName { name: String, reason: &'static str },
-    /// `identity new` or `import` with a name already in the keystore.
-    #[error("an identity named {0:?} already exists")]
-    IdentityExists(String),
-    /// No key file of that name.
-    #[error("no identity named {0:?} in the keystore (see `swarmfeed identity list`)")]
-    UnknownIdentity(String),
-    /// No name given and no default set.
-    #[error("no default identity; create one with `swarmfeed identity new`")]
-    NoDefaultIdentity,
-    /// A key file or decrypted backup that does not parse.
-    #[error("{} is not a valid key file: {reason}", path.display())]
-    BadKeyFile { path: PathBuf, reason: &'static str },
-    /// A key file readable by others than its owner.
-    #[error("{} is readable by other users (mode {mode:o}); run `chmod 600` on it", path.display())]
-    KeyFileExposed { path: PathBuf, mode: u32 },
-    /// A backup that cannot be decrypted with the passphrase.
-    #[error("cannot decrypt the backup: {0}")]
-    BackupDecrypt(String),
-    /// A passphrase too short for a new backup (backups travel and can be attacked offline).
-    #[error(
-        "the passphrase has {chars} characters; a backup needs at least {min} \
-         (a few words make a good one)"
-    )]
-    WeakPassphrase { chars: usize, min: usize },
-    /// Encrypting a backup failed.
-    #[error("cannot encrypt the backup: {0}")]
-    BackupEncrypt(String),
-    /// The OS random number generator failed.
-    #[error("the operating system's random number generator failed: {0}")]
-    Random(String),
     /// A file of the data directory is not what swarmfeed wrote there.
     #[error("{} is damaged: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
@@ -112,19 +69,13 @@ pub enum Error {
          --force-new-feed if this identity never published anything"
     )]
     NotSynced(String),
+    /// The data directory: its files, the keystore, a bounded read.
+    #[error(transparent)]
+    DataDir(#[from] data_dir::Error),
 }
 
 /// `Result` with the publisher's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// A size bound for messages: `64 MiB`, `1 MiB`, or bytes.
-fn cap_text(cap: u64) -> String {
-    if cap >= 1 << 20 && cap.is_multiple_of(1 << 20) {
-        format!("{} MiB", cap >> 20)
-    } else {
-        format!("{cap} bytes")
-    }
-}
 
 impl Error {
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {

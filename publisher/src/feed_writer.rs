@@ -20,8 +20,8 @@ use feeds::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::data_dir::{self, DataDir, io, write_atomic};
 use crate::error::{Error, Result};
+use data_dir::{self, DataDir, io, write_atomic};
 
 /// What `state.json` commits.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -368,10 +368,10 @@ pub(crate) fn write_log_torrent(dir: &Path, info: &Info, bytes: &[u8]) -> Result
         trackers: Vec::new(),
         webseeds: Vec::new(),
     };
-    write_atomic(
+    Ok(write_atomic(
         &dir.join(format!("{}.torrent", info.name)),
         &metainfo.encode(),
-    )
+    )?)
 }
 
 pub(crate) fn read_state(dir: &Path) -> Result<Option<FeedState>> {
@@ -384,7 +384,7 @@ pub(crate) fn read_state(dir: &Path) -> Result<Option<FeedState>> {
                 reason: e.to_string(),
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io("read", &path, e)),
+        Err(e) => Err(io("read", &path, e).into()),
     }
 }
 

@@ -14,10 +14,10 @@ use feeds::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::data_dir::{DataDir, write_atomic};
 use crate::error::{Error, Result};
 use crate::feed_writer::FeedWriter;
 use crate::torrent::{BuiltTorrent, SourceTree, TorrentOptions, build_torrent, check_piece_length};
+use data_dir::{DataDir, write_atomic};
 
 /// Metadata keys set by their own options, not by `--meta`.
 const RESERVED_META: [&str; 2] = ["title", "description"];

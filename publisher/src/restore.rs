@@ -19,11 +19,11 @@ use std::path::PathBuf;
 use feeds::layout::lay_out;
 use feeds::{FeedName, IdentityKey, Keypair, SignedEntry, SignedHead, SignedIdentityRecord};
 
-use crate::data_dir::{self, DataDir, io, write_atomic};
 use crate::error::{Error, Result};
 use crate::feed_writer::{
     FeedState, read_committed, read_state, to_json, update_identity_record, write_log_torrent,
 };
+use data_dir::{self, DataDir, io, write_atomic};
 
 /// The mark an import leaves until the identity's feeds are synced from the network.
 pub const PENDING_MARK: &str = ".restore-pending";
@@ -35,10 +35,10 @@ fn mark_path(data: &DataDir, identity: &IdentityKey) -> PathBuf {
 /// Marks `identity` as imported but not yet synced: publishing is refused until
 /// [`clear_pending`].
 pub fn mark_pending(data: &DataDir, identity: &IdentityKey) -> Result<()> {
-    write_atomic(
+    Ok(write_atomic(
         &mark_path(data, identity),
         b"imported from a backup; the feeds are not synced from the network yet\n",
-    )
+    )?)
 }
 
 /// Whether `identity` waits for a sync.
@@ -52,7 +52,7 @@ pub fn clear_pending(data: &DataDir, identity: &IdentityKey) -> Result<()> {
     match fs::remove_file(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io("remove", &path, e)),
+        Err(e) => Err(io("remove", &path, e).into()),
     }
 }
 

@@ -7,11 +7,12 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
+use data_dir::DataDir;
 use feeds::layout::SEGMENT_ENTRIES;
 use feeds::{Entry, FeedName, Kind, SignedHead, verify_log};
 use publisher::feed_writer::{FeedWriter, read_committed};
 use publisher::publish::{ContentRecord, default_feed};
-use publisher::{DataDir, PublishRequest, publish, retract};
+use publisher::{PublishRequest, publish, retract};
 
 const NOW: u64 = 1_780_000_000;
 

@@ -8,7 +8,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use publisher::DataDir;
+use data_dir::DataDir;
 use publisher::publish::PublishRequest;
 use publisher::torrent::TorrentOptions;
 use seeder::config::NodeConfig;

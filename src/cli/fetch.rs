@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use clap::Args;
-use publisher::DataDir;
+use data_dir::DataDir;
 use seeder::config::NodeConfig;
 use seeder::node::{AddressPolicy, FetchConfig, Network};
 

@@ -2,7 +2,7 @@
 //!
 //! Passphrases for backups come from `SWARMFEED_PASSPHRASE`, or else from a prompt on the
 //! terminal; without either, export and import fail rather than hang. A new backup's
-//! passphrase needs at least 12 characters (`publisher::keystore::backup`); import takes
+//! passphrase needs at least 12 characters (`data_dir::keystore::backup`); import takes
 //! any backup's, however short.
 
 use std::fs::OpenOptions;
@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Subcommand;
-use publisher::Keystore;
-use publisher::keystore::SecretString;
-use publisher::keystore::StoredIdentity;
+use data_dir::Keystore;
+use data_dir::keystore::SecretString;
+use data_dir::keystore::StoredIdentity;
 
 use super::InputError;
 
@@ -119,7 +119,7 @@ pub fn run(command: IdentityCommand, data: &Path) -> anyhow::Result<()> {
             let backup = read_backup(&file)?;
             let identity = store.import(&backup, passphrase(false)?, name.as_deref(), default)?;
             // Until its feeds are synced, publishing as it could fork them.
-            let data_dir = publisher::DataDir::new(data);
+            let data_dir = data_dir::DataDir::new(data);
             publisher::restore::mark_pending(&data_dir, &identity.public)?;
             print_identity(&identity);
             // The key is in: a failed sync is reported, and publishing stays refused.
@@ -152,7 +152,7 @@ fn passphrase(new: bool) -> anyhow::Result<SecretString> {
         }
         let value = SecretString::from(value);
         if new {
-            publisher::keystore::backup::check_new_passphrase(&value)?;
+            data_dir::keystore::backup::check_new_passphrase(&value)?;
         }
         return Ok(value);
     }
@@ -168,7 +168,7 @@ fn passphrase(new: bool) -> anyhow::Result<SecretString> {
     }
     if new {
         // Before asking again: a passphrase too short is refused whatever is typed next.
-        publisher::keystore::backup::check_new_passphrase(&SecretString::from(first.clone()))?;
+        data_dir::keystore::backup::check_new_passphrase(&SecretString::from(first.clone()))?;
         let again = rpassword::prompt_password("Passphrase again: ")
             .context("cannot read the passphrase")?;
         if again != first {
@@ -200,11 +200,11 @@ fn write_backup(output: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 const MAX_BACKUP_BYTES: u64 = 1 << 20;
 
 fn read_backup(file: &Path) -> anyhow::Result<Vec<u8>> {
-    use publisher::bounded_read::{read_capped, read_up_to};
+    use data_dir::bounded_read::{read_capped, read_up_to};
     if file == Path::new("-") {
         let bytes = read_up_to(std::io::stdin(), MAX_BACKUP_BYTES, Path::new("stdin"))?;
         if bytes.len() as u64 > MAX_BACKUP_BYTES {
-            return Err(publisher::Error::TooLarge {
+            return Err(data_dir::Error::TooLarge {
                 path: "stdin".into(),
                 what: "a backup",
                 cap: MAX_BACKUP_BYTES,

@@ -105,9 +105,13 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         if let Some(error) = cause.downcast_ref::<publisher::Error>() {
             return match error {
                 E::FileChanged { .. } => 4,
-                E::Io { .. } | E::Random(_) | E::BackupEncrypt(_) => 1,
+                E::Io { .. } => 1,
+                E::DataDir(error) => data_dir_exit_code(error),
                 _ => 3,
             };
+        }
+        if let Some(error) = cause.downcast_ref::<data_dir::Error>() {
+            return data_dir_exit_code(error);
         }
         // The running node's answer to a request it refused: the same codes as offline.
         if let Some(seeder::node::ControlError::Node { status, error, .. }) = cause.downcast_ref() {
@@ -122,6 +126,16 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
         }
     }
     1
+}
+
+/// The exit code for an error of the data directory or its keystore: 1 for the system's
+/// failures (I/O, randomness, encryption), 3 for what the user asked.
+fn data_dir_exit_code(error: &data_dir::Error) -> u8 {
+    use data_dir::Error as E;
+    match error {
+        E::Io { .. } | E::Random(_) | E::BackupEncrypt(_) => 1,
+        _ => 3,
+    }
 }
 
 /// A problem with what the user typed, found by the binary itself (exit code 3).

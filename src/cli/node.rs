@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
+use data_dir::DataDir;
 use feeds::{FeedName, IdentityKey};
-use publisher::DataDir;
 use seeder::config::NodeConfig;
 use seeder::node::api::{Actor, ApiError, OfflineApi};
 use seeder::node::{
@@ -340,7 +340,7 @@ pub(super) fn offline_api<T>(
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        publisher::data_dir::create_dir(data)?;
+        data_dir::create_dir(data)?;
         let store = Store::open(DataDir::new(data).store_path()).await?;
         f(OfflineApi::new(store)).await.map_err(|e| {
             if e.status().is_client_error() {

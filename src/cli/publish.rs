@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use store::unix_now;
 
 use clap::Args;
+use data_dir::DataDir;
 use feeds::FeedName;
 use publisher::publish::{Published, prepare};
-use publisher::{DataDir, PublishRequest, TorrentOptions};
+use publisher::{PublishRequest, TorrentOptions};
 use seeder::node::ControlClient;
 use seeder::node::api::{PublishAnswer, PublishEvent};
 

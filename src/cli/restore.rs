@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use publisher::DataDir;
+use data_dir::DataDir;
 use publisher::restore::Installed;
 use seeder::node::{RestoreOptions, restore_identity};
 

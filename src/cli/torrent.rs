@@ -138,7 +138,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 }
 
 fn show(file: &Path) -> anyhow::Result<()> {
-    let bytes = publisher::bounded_read::read_torrent_file(file)?;
+    let bytes = data_dir::bounded_read::read_torrent_file(file)?;
     let metainfo = Metainfo::decode(&bytes)
         .with_context(|| format!("{} is not a valid .torrent", file.display()))?;
     let info = &metainfo.info;

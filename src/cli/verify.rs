@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::Args;
-use publisher::DataDir;
+use data_dir::DataDir;
 use seeder::node::{FetchNode, Verdict, verify_feed};
 
 use super::InputError;

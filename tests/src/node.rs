@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use publisher::data_dir::NodeInfo;
+use data_dir::NodeInfo;
 
 use crate::binary::swarmfeed_bin;
 

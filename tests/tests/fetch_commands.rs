@@ -4,9 +4,9 @@
 
 use std::collections::BTreeMap;
 
+use data_dir::DataDir;
 use feeds::layout::make_tail;
 use feeds::{Entry, FeedHead, FeedName, Kind};
-use publisher::DataDir;
 use tests::binary::{swarmfeed, swarmfeed_ok, swarmfeed_with_env};
 use tests::commands::publish;
 use tests::fake_node::FakeNode;

@@ -9,10 +9,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use data_dir::DataDir;
 use feeds::layout::tail_name;
 use feeds::{EntryHash, FeedHead, FeedName, IdentityKey, InfoHash, Keypair, Metainfo, SignedHead};
 use futures_lite::future::block_on;
-use publisher::DataDir;
 use tests::binary::swarmfeed_ok;
 use tests::commands::follow;
 use tests::files::dir_names;

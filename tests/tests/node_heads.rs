@@ -5,10 +5,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use data_dir::DataDir;
 use feeds::layout::tail_name;
 use feeds::{FeedName, IdentityKey, SignedHead};
 use futures_lite::future::block_on;
-use publisher::DataDir;
 use tests::commands::{first_follow, follow, new_identity, publish};
 use tests::fake_node::FakeNode;
 use tests::files::{test_root, write_pattern_file};

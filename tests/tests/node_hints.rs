@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use data_dir::DataDir;
 use feeds::{FeedName, IdentityKey};
-use publisher::DataDir;
 use tests::commands::{first_follow, follow, new_identity, publish};
 use tests::files::{same_tree, test_root, write_pattern_file};
 use tests::node::{NodeOptions, NodeProcess};

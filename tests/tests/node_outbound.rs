@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use data_dir::DataDir;
 use feeds::{FeedName, IdentityKey};
-use publisher::DataDir;
 use tests::commands::{first_follow, follow, publish};
 use tests::files::{test_root, write_pattern_file};
 use tests::network::Network;

@@ -5,8 +5,8 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
+use data_dir::DataDir;
 use feeds::FeedName;
-use publisher::DataDir;
 use tests::binary::{swarmfeed, swarmfeed_ok};
 
 /// Re-reads the default identity's `main` feed from disk and verifies it from scratch.

@@ -35,7 +35,7 @@ pub fn load(path: &Path) -> Vec<String> {
 pub fn save(path: &Path, contacts: &[String]) -> std::io::Result<()> {
     let contacts = &contacts[..contacts.len().min(MAX_CONTACTS)];
     let json = serde_json::to_vec(contacts).map_err(std::io::Error::other)?;
-    publisher::data_dir::write_atomic(path, &json).map_err(std::io::Error::other)
+    data_dir::write_atomic(path, &json).map_err(std::io::Error::other)
 }
 
 #[cfg(test)]

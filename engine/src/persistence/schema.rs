@@ -114,7 +114,7 @@ fn import_json(conn: &Connection, dir: &Path) -> anyhow::Result<()> {
             params![id, &info_hash[..], trackers.to_string(), output_folder, only_files, paused],
         )?;
         let torrent_path = dir.join(format!("{hex}.torrent"));
-        if let Ok(torrent) = publisher::bounded_read::read_torrent_file(&torrent_path) {
+        if let Ok(torrent) = data_dir::bounded_read::read_torrent_file(&torrent_path) {
             conn.execute(
                 "INSERT OR REPLACE INTO metainfo (info_hash, torrent) VALUES (?1, ?2)",
                 params![&info_hash[..], torrent],

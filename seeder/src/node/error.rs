@@ -19,6 +19,8 @@ pub enum Error {
     #[error(transparent)]
     Data(#[from] publisher::Error),
     #[error(transparent)]
+    DataDir(#[from] data_dir::Error),
+    #[error(transparent)]
     Feed(#[from] feeds::Error),
     #[error(transparent)]
     Outbound(#[from] super::OutboundError),

@@ -11,7 +11,7 @@ use feeds::{
     SignedHead, VerifiedLog,
 };
 
-use publisher::DataDir;
+use data_dir::DataDir;
 
 use super::routes::PEER_PORT_HEADER;
 use super::{Error, NodeUrl, Outbound, Result};

@@ -6,7 +6,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use publisher::DataDir;
+use data_dir::DataDir;
 
 use super::{AddressPolicy, Fetcher, Outbound, Result};
 use engine::dht::{DhtConfig, DhtNode};
@@ -42,7 +42,7 @@ impl FetchNode {
     /// Opens the scratch store and starts the DHT node and the engine.
     pub async fn start(config: FetchConfig) -> Result<FetchNode> {
         let data = DataDir::new(&config.scratch);
-        publisher::data_dir::create_dir(data.root())?;
+        data_dir::create_dir(data.root())?;
         let store = Store::open(data.store_path()).await?;
         let outbound = Outbound::new(config.policy)?;
         let dht = DhtNode::start(&DhtConfig {

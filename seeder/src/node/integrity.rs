@@ -11,7 +11,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use publisher::DataDir;
+use data_dir::DataDir;
 use publisher::publish::{ContentRecord, FileCheck};
 
 /// What checking a published torrent's files found.
@@ -89,7 +89,7 @@ pub fn check_published(
     if restamped
         && let Ok(infohash) = record.infohash.parse::<feeds::InfoHash>()
         && let Ok(json) = serde_json::to_vec_pretty(&record)
-        && let Err(e) = publisher::data_dir::write_atomic(&data.content_path(&infohash), &json)
+        && let Err(e) = data_dir::write_atomic(&data.content_path(&infohash), &json)
     {
         tracing::warn!(%infohash, "cannot record the re-verified stamp: {e}");
     }

@@ -34,8 +34,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use publisher::DataDir;
-use publisher::data_dir::NodeInfo;
+use data_dir::DataDir;
+use data_dir::NodeInfo;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -159,7 +159,7 @@ impl Node {
         gateway: impl FnOnce(NodeHandle) -> Router,
     ) -> Result<Node> {
         let data = DataDir::new(&config.data_dir);
-        publisher::data_dir::create_dir(data.root())?;
+        data_dir::create_dir(data.root())?;
         let store = Store::open(data.store_path()).await?;
         // Published files that changed while the node was down (a stat, a BLAKE3 pass if
         // their stamp moved) leave the engine's saved session before it opens anything.
@@ -267,7 +267,7 @@ impl Node {
             control: handle.data.control_socket(),
         };
         let json = serde_json::to_vec_pretty(&info).map_err(|e| Error::Http(e.to_string()))?;
-        publisher::data_dir::write_atomic(&handle.data.node_info_path(), &json)?;
+        data_dir::write_atomic(&handle.data.node_info_path(), &json)?;
         tracing::info!(
             http = %handle.http_addr, public_url = %handle.public_url, bt_port = info.bt_port,
             dht = %info.dht, "node started"

@@ -239,7 +239,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
 
 /// Reads a .torrent of the data directory (at most 64 MiB) without blocking the executor.
 pub(super) async fn read_torrent(path: PathBuf) -> Result<Vec<u8>> {
-    Ok(blocking(move || publisher::bounded_read::read_torrent_file(&path)).await??)
+    Ok(blocking(move || data_dir::bounded_read::read_torrent_file(&path)).await??)
 }
 
 /// Reads a file of the data directory without blocking the executor.

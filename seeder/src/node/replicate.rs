@@ -264,7 +264,7 @@ async fn keep_log_part(
         trackers: Vec::new(),
         webseeds: Vec::new(),
     };
-    let written = publisher::data_dir::write_atomic(&path, &bytes);
+    let written = data_dir::write_atomic(&path, &bytes);
     let previous_tail = match part {
         LogPart::Tail => super::tails::current(node, identity, feed).await,
         LogPart::Segment(_) => None,

@@ -11,7 +11,7 @@ use super::NodeHandle;
 use engine::dht::SMALL_TABLE;
 
 /// Where the node keeps the addresses of the DHT nodes it knew (see [`engine::dht::contacts`]).
-pub fn contacts_path(data: &publisher::DataDir) -> std::path::PathBuf {
+pub fn contacts_path(data: &data_dir::DataDir) -> std::path::PathBuf {
     data.root().join("dht-nodes.json")
 }
 

@@ -13,8 +13,8 @@
 
 use std::time::{Duration, Instant};
 
+use data_dir::DataDir;
 use feeds::{FeedName, IdentityKey, Keypair, SignedEntry, SignedHead, SignedIdentityRecord};
-use publisher::DataDir;
 use publisher::restore::{Installed, clear_pending, install_feed, install_identity_record};
 
 use super::fetch::{self, Fetcher, NewLog};

@@ -67,7 +67,7 @@ impl StartCheck {
 
 /// Checks every published torrent before the engine starts: a `stat` per file, a BLAKE3
 /// pass only over files whose stamp moved.
-pub async fn check_at_start(store: &store::Store, data: &publisher::DataDir) -> Result<StartCheck> {
+pub async fn check_at_start(store: &store::Store, data: &data_dir::DataDir) -> Result<StartCheck> {
     let started = Instant::now();
     let mut check = StartCheck::default();
     let (mut torrents, mut rehashed, mut bytes) = (0usize, 0usize, 0u64);

@@ -7,9 +7,9 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use data_dir::DataDir;
 use feeds::metainfo::FileLayout;
 use feeds::{ContentRef, Entry, FeedName, FileRef, Kind};
-use publisher::DataDir;
 use publisher::feed_writer::FeedWriter;
 use publisher::publish::{ContentFile, ContentRecord};
 use publisher::torrent::{SourceTree, TorrentOptions, build_torrent};
@@ -61,8 +61,7 @@ fn publish_hostile(data: &Path, staging: &Path) -> String {
     }
     let infohash = built.metainfo.infohash();
     let data_dir = DataDir::new(data);
-    publisher::data_dir::write_atomic(&data_dir.torrent_path(&infohash), &built.metainfo.encode())
-        .unwrap();
+    data_dir::write_atomic(&data_dir.torrent_path(&infohash), &built.metainfo.encode()).unwrap();
     let files: Vec<(String, u64, [u8; 32])> = built
         .files
         .iter()
@@ -87,7 +86,7 @@ fn publish_hostile(data: &Path, staging: &Path) -> String {
             })
             .collect(),
     };
-    publisher::data_dir::write_atomic(
+    data_dir::write_atomic(
         &data_dir.content_path(&infohash),
         &serde_json::to_vec(&record).unwrap(),
     )

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use publisher::DataDir;
+use data_dir::DataDir;
 use tests::binary::{swarmfeed, swarmfeed_ok, swarmfeed_with_env};
 use tests::node::{publish, test_root, write_pattern_file};
 

@@ -30,8 +30,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use data_dir::DataDir;
 use feeds::{FeedHead, FeedName, IdentityKey, Keypair, SignedHead};
-use publisher::DataDir;
 use tests::binary::{field, swarmfeed_with_env};
 use tests::commands::{follow, new_identity};
 use tests::network::holds;

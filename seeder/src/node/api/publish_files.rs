@@ -214,13 +214,14 @@ fn line(event: &PublishEvent) -> Bytes {
 
 /// The stable name and status of a publisher error, with its message.
 fn publisher_error(e: publisher::Error) -> ApiError {
+    use data_dir::Error as D;
     use publisher::Error as E;
     let (status, name) = match &e {
         E::FileChanged { .. } => (StatusCode::CONFLICT, ErrorCode::FileChanged),
-        E::Io { .. } | E::Random(_) | E::BackupEncrypt(_) => {
+        E::Io { .. } | E::DataDir(D::Io { .. } | D::Random(_) | D::BackupEncrypt(_)) => {
             (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::PublishFailed)
         }
-        E::UnknownIdentity(_) | E::NoDefaultIdentity => {
+        E::DataDir(D::UnknownIdentity(_) | D::NoDefaultIdentity) => {
             (StatusCode::NOT_FOUND, ErrorCode::UnknownIdentity)
         }
         E::NotSynced(_) => (StatusCode::CONFLICT, ErrorCode::NotSynced),

@@ -8,8 +8,8 @@
 //! The answers are the store's own plain-data types, re-exported below so callers need not
 //! know where they come from: nothing is copied into a second form on the way out.
 
+use data_dir::DataDir;
 use feeds::{FeedName, IdentityKey, InfoHash, SignedHead, SignedIdentityRecord};
-use publisher::data_dir::DataDir;
 
 use super::{ApiError, NodeApi};
 
