@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use clap::Args;
-use publisher::DataDir;
+use data_dir::DataDir;
 use seeder::node::ControlError;
 use seeder::node::api::search::{Span, own_names};
 use seeder::node::api::{SearchAnswer, SearchRequest};

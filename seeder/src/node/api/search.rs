@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, ErrorCode};
 use super::parse::{parse_feed, parse_identity};
 use super::{NodeApi, OfflineApi};
+use data_dir::DataDir;
 use engine::Engine;
-use publisher::DataDir;
 use store::search::{SearchOrder, SearchQuery};
 use store::{ErrorKind, Store};
 
