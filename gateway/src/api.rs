@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use feeds::{FeedName, IdentityKey};
+use http_server::{ApiError, ErrorCode};
 use seeder::node::api::read::EntryPage;
-use seeder::node::{ApiError, ErrorCode, parse_feed, parse_identity};
+use seeder::node::{parse_feed, parse_identity};
 use serde::Serialize;
 
 use crate::Gateway;

@@ -9,10 +9,11 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, FixedOffset, Utc};
 use feeds::{FeedName, IdentityKey};
+use http_server::ApiError;
 use maud::html;
 use publisher::torrent::portable_name::visible;
 use seeder::node::api::read::EntryPage;
-use seeder::node::{ApiError, parse_feed, parse_identity};
+use seeder::node::{parse_feed, parse_identity};
 
 use crate::view::{EntryView, FILES_PER_ITEM};
 use crate::{Gateway, links};

@@ -1,6 +1,6 @@
 //! Request paths of files inside torrents: checked before any lookup.
 
-use seeder::node::{ApiError, ErrorCode};
+use http_server::{ApiError, ErrorCode};
 
 /// Refuses request paths that try to leave the torrent: `..`, `.`, empty components,
 /// backslashes, NUL, absolute paths. (Only the torrent's own file list is ever matched, so

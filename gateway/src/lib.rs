@@ -20,11 +20,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::routing::get;
+use http_server::ApiError;
+use seeder::node::NodeHandle;
 use seeder::node::api::NodeApi;
-use seeder::node::{ApiError, NodeHandle};
 
 /// How the gateway behaves: the `[gateway]` table of the node's configuration.
-pub use seeder::config::GatewayConfig;
+pub use http_server::GatewayConfig;
 
 /// What every gateway handler shares. Cheap to clone.
 #[derive(Clone)]

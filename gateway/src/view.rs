@@ -17,7 +17,7 @@ pub const FILES_PER_ITEM: usize = 100;
 pub const PATH_CHARS: usize = 512;
 
 use feeds::{ContentRef, FeedName, IdentityKey, Kind, Magnet};
-use seeder::node::ApiError;
+use http_server::ApiError;
 use seeder::node::api::read::{FeedState, FeedStatus, StoredEntry};
 use serde::Serialize;
 

@@ -13,7 +13,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use feeds::Metainfo;
-use seeder::node::{ApiError, parse_infohash};
+use http_server::ApiError;
+use seeder::node::parse_infohash;
 
 use crate::Gateway;
 use crate::files::check_request_path;

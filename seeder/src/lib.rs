@@ -3,5 +3,4 @@
 //! `engine`).
 
 pub mod config;
-pub mod log;
 pub mod node;

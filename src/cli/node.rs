@@ -8,8 +8,9 @@ use anyhow::Context;
 use clap::Args;
 use data_dir::DataDir;
 use feeds::{FeedName, IdentityKey};
+use http_server::ApiError;
 use seeder::config::NodeConfig;
-use seeder::node::api::{Actor, ApiError, OfflineApi};
+use seeder::node::api::{Actor, OfflineApi};
 use seeder::node::{
     CapValue, ControlClient, ControlError, FollowRequest, FollowView, Node, PublishedRequest,
 };
@@ -111,14 +112,14 @@ struct GatewayArgs {
     /// Who may read /metrics: public, loopback, token (Authorization: Bearer, the token in
     /// SWARMFEED_METRICS_TOKEN or the config) or off [default: loopback].
     #[arg(long, value_name = "WHO", env = "SWARMFEED_METRICS")]
-    metrics: Option<seeder::config::MetricsAccess>,
+    metrics: Option<http_server::MetricsAccess>,
     /// The bearer token of `--metrics token` (from the environment only: flags show in `ps`).
     #[arg(skip = std::env::var("SWARMFEED_METRICS_TOKEN").ok())]
     metrics_token: Option<String>,
 }
 
 impl GatewayArgs {
-    fn apply(self, config: &mut seeder::config::GatewayConfig) {
+    fn apply(self, config: &mut http_server::GatewayConfig) {
         let set = |field: &mut u64, value: Option<u64>| {
             if let Some(value) = value {
                 *field = value;
@@ -258,7 +259,7 @@ pub(super) fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(seeder::log::NodeLogWriter)
+        .with_writer(http_server::log::NodeLogWriter)
         .try_init();
 }
 

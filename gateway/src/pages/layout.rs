@@ -3,8 +3,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use http_server::ApiError;
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use seeder::node::ApiError;
 
 /// Pages run no script at all; media and images come from this gateway only.
 const PAGE_POLICY: &str = "default-src 'none'; img-src 'self'; media-src 'self'; \

@@ -12,9 +12,10 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use feeds::{FeedName, IdentityKey};
+use http_server::ApiError;
 use maud::{Markup, html};
 use seeder::node::api::read::{FeedStatus, OwnIdentity};
-use seeder::node::{ApiError, parse_feed, parse_identity};
+use seeder::node::{parse_feed, parse_identity};
 use tokio::io::AsyncReadExt;
 
 use crate::api::parse_seq;

@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use seeder::config::StatusConfig;
-use seeder::node::{ApiError, ErrorCode};
+use http_server::StatusConfig;
+use http_server::{ApiError, ErrorCode};
 
 use super::PageError;
 

@@ -15,8 +15,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use feeds::{FeedName, IdentityKey};
+use http_server::ApiError;
 use maud::{Markup, html};
-use seeder::node::ApiError;
 use seeder::node::api::search::{Health, SearchHitView, Span};
 use seeder::node::api::{SearchAnswer, SearchRequest};
 

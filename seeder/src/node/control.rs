@@ -13,10 +13,11 @@ use axum::{Json, Router};
 use tokio::net::UnixListener;
 
 use super::api::{
-    Actor, ApiError, ErrorCode, FollowAnswer, FollowView, Operation, PublishRequest,
-    PublishedRequest, STATE_CHANGING, SearchAnswer, SearchRequest, Surface, UnfollowAnswer,
+    Actor, FollowAnswer, FollowView, Operation, PublishRequest, PublishedRequest, STATE_CHANGING,
+    SearchAnswer, SearchRequest, Surface, UnfollowAnswer,
 };
 use super::{Error, NodeHandle, Result};
+use http_server::{ApiError, ErrorCode};
 
 /// Binds the control socket (replacing a stale one left by a crash).
 pub async fn bind(node: &NodeHandle) -> Result<UnixListener> {

@@ -16,9 +16,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::api::{
-    ErrorBody, FollowAnswer, FollowRequest, FollowView, PublishAnswer, PublishEvent,
-    PublishRequest, PublishedRequest, SearchAnswer, SearchRequest, UnfollowAnswer,
+    FollowAnswer, FollowRequest, FollowView, PublishAnswer, PublishEvent, PublishRequest,
+    PublishedRequest, SearchAnswer, SearchRequest, UnfollowAnswer,
 };
+use http_server::ErrorBody;
 
 /// How long the client waits for the next bytes of an answer (a publish sends progress
 /// while it hashes, so only a stuck node waits this long).

@@ -13,8 +13,9 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, ErrorCode, NodeHandle};
-use crate::config::MetricsAccess;
+use super::NodeHandle;
+use http_server::MetricsAccess;
+use http_server::{ApiError, ErrorCode};
 
 /// The counters one node keeps since it started. Each node owns its own: two nodes in one
 /// process (the tests run several) count apart.
@@ -78,7 +79,7 @@ pub async fn metrics(
 }
 
 /// Says at start when `/metrics` can be read by nobody by mistake.
-pub fn check_config(config: &crate::config::GatewayConfig) {
+pub fn check_config(config: &http_server::GatewayConfig) {
     if config.metrics == MetricsAccess::Token
         && config.metrics_token.as_deref().is_none_or(str::is_empty)
     {

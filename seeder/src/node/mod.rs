@@ -5,7 +5,6 @@
 //! `Node::start(config, gateway)` brings it all up and returns once every listener is
 //! bound and `node.json` says where; `shutdown` stops it cleanly.
 
-mod access_log;
 pub mod api;
 mod content;
 mod control;
@@ -25,7 +24,6 @@ mod restore;
 mod routes;
 mod schedule;
 mod scrub;
-mod server;
 mod tails;
 mod traffic;
 mod verify;
@@ -46,8 +44,8 @@ use engine::{Engine, EngineConfig};
 use store::Store;
 
 pub use api::{
-    ApiError, CapValue, ErrorCode, FollowRequest, FollowView, NodeApi, PublishedRequest,
-    parse_feed, parse_identity, parse_infohash,
+    CapValue, FollowRequest, FollowView, NodeApi, PublishedRequest, parse_feed, parse_identity,
+    parse_infohash,
 };
 pub use control_client::{ControlClient, ControlError};
 pub use error::{Error, Result};
@@ -193,7 +191,7 @@ impl Node {
         engine_config.encryption = config.encryption;
         let engine = Engine::start(engine_config).await?;
 
-        let listener = server::bind(config.listen).map_err(|source| Error::Bind {
+        let listener = http_server::server::bind(config.listen).map_err(|source| Error::Bind {
             address: config.listen,
             source,
         })?;
@@ -245,9 +243,11 @@ impl Node {
         let app = routes::router(handle.clone()).merge(gateway(handle.clone()));
         let mut tasks = Vec::new();
         let cancel = handle.cancel.clone();
-        let limits = server::Limits::from_config(&handle.config.gateway);
+        let limits = http_server::server::Limits::from_config(&handle.config.gateway);
         metrics::check_config(&handle.config.gateway);
-        tasks.push(tokio::spawn(server::serve(listener, app, limits, cancel)));
+        tasks.push(tokio::spawn(http_server::server::serve(
+            listener, app, limits, cancel,
+        )));
         tasks.push(tokio::spawn(control::serve(handle.clone(), control)));
         tasks.push(tokio::spawn(schedule::poll_loop(handle.clone())));
         tasks.push(tokio::spawn(republish::republish_loop(handle.clone())));

@@ -14,10 +14,11 @@ use feeds::SignedHead;
 
 use super::NodeHandle;
 use super::api::{
-    Actor, ApiError, ErrorCode, FollowerRegistration, NODE_URL_HEADER, Operation, PushedHead,
-    STATE_CHANGING, Surface, parse_feed, parse_identity, parse_infohash,
+    Actor, FollowerRegistration, NODE_URL_HEADER, Operation, PushedHead, STATE_CHANGING, Surface,
+    parse_feed, parse_identity, parse_infohash,
 };
-use super::server::read_body;
+use http_server::server::read_body;
+use http_server::{ApiError, ErrorCode};
 
 /// The node's own routes; the gateway merges its pages beside them.
 pub fn router(node: NodeHandle) -> Router {

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 
 use super::NodeApi;
 use super::actor::{Actor, ActorKind};
-use super::error::{ApiError, ErrorCode};
+use http_server::{ApiError, ErrorCode};
 
 /// Everything that changes a node's state, whoever asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

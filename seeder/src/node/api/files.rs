@@ -13,8 +13,9 @@ use std::time::SystemTime;
 use axum::http::StatusCode;
 use feeds::InfoHash;
 
-use super::{ApiError, ErrorCode, NodeApi};
+use super::NodeApi;
 pub use engine::TorrentFileStream;
+use http_server::{ApiError, ErrorCode};
 use store::{Origin, StoredFile, StoredTorrent};
 
 /// A torrent the node holds, with its files.

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 
 use super::authorize::{Authorized, Operation};
-use super::error::{ApiError, ErrorCode};
 use super::parse::{parse_feed, parse_identity};
 use super::types::FollowerRegistration;
 use super::{Actor, NodeApi};
+use http_server::{ApiError, ErrorCode};
 use store::Registered;
 
 /// Client addresses remembered by the rate limiter before idle ones are forgotten.

@@ -4,11 +4,11 @@ use axum::http::StatusCode;
 use feeds::{FeedName, IdentityKey};
 
 use super::authorize::{Authorized, Operation};
-use super::error::{ApiError, ErrorCode};
 use super::parse::{parse_feed, parse_identity};
 use super::types::{CapValue, FollowAnswer, FollowRequest, FollowView, UnfollowAnswer};
 use super::{Actor, NodeApi};
 use crate::node::content;
+use http_server::{ApiError, ErrorCode};
 use store::{CapChange, Store, Unfollowed};
 
 impl NodeApi {

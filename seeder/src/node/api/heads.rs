@@ -5,10 +5,10 @@
 use axum::http::StatusCode;
 
 use super::authorize::{Authorized, Operation};
-use super::error::{ApiError, ErrorCode};
 use super::types::PushedHead;
 use super::{Actor, NodeApi};
 use crate::node::pushed;
+use http_server::{ApiError, ErrorCode};
 use store::HeadChange;
 
 impl NodeApi {

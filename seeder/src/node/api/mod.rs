@@ -10,7 +10,6 @@
 
 mod actor;
 mod authorize;
-mod error;
 pub mod files;
 mod followers;
 mod follows;
@@ -26,7 +25,6 @@ pub mod types;
 
 pub use actor::{Actor, ActorKind};
 pub use authorize::{Authorized, Decisions, Operation};
-pub use error::{ApiError, ErrorBody, ErrorCode};
 pub(crate) use followers::Registrations;
 pub use offline::OfflineApi;
 pub use parse::{parse_feed, parse_identity, parse_infohash};

@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 
 use super::Actor;
 use super::authorize::{Decisions, Operation, decide};
-use super::error::{ApiError, ErrorCode};
 use super::follows::{Parsed, follow_in, follows_in, unfollow_in};
 use super::types::{FollowAnswer, FollowRequest, FollowView, UnfollowAnswer};
+use http_server::{ApiError, ErrorCode};
 use store::Store;
 
 /// The offline API over a data directory's store.

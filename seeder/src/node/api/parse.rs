@@ -3,7 +3,7 @@
 
 use feeds::{FeedName, IdentityKey, InfoHash};
 
-use super::error::{ApiError, ErrorCode};
+use http_server::{ApiError, ErrorCode};
 
 /// Parses an identity id.
 pub fn parse_identity(text: &str) -> Result<IdentityKey, ApiError> {

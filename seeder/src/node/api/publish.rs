@@ -5,11 +5,11 @@
 use axum::http::StatusCode;
 
 use super::authorize::{Authorized, Operation};
-use super::error::{ApiError, ErrorCode};
 use super::parse::{parse_feed, parse_identity};
 use super::types::PublishedRequest;
 use super::{Actor, NodeApi};
 use crate::node::own;
+use http_server::{ApiError, ErrorCode};
 
 impl NodeApi {
     /// Takes in what was committed to the data directory: the feed named (and its identity's

@@ -17,11 +17,11 @@ use publisher::publish::{PreparedPublish, prepare};
 use tokio::task::JoinHandle;
 
 use super::authorize::{Authorized, Operation};
-use super::error::{ApiError, ErrorCode};
 use super::parse::parse_feed;
 use super::types::{PublishAnswer, PublishEvent, PublishFailure, PublishRequest};
 use super::{Actor, NodeApi};
 use crate::node::{NodeHandle, own};
+use http_server::{ApiError, ErrorCode};
 use store::unix_now;
 
 /// How often a streamed publish reports hashing progress.

@@ -11,7 +11,8 @@
 use data_dir::DataDir;
 use feeds::{FeedName, IdentityKey, InfoHash, SignedHead, SignedIdentityRecord};
 
-use super::{ApiError, NodeApi};
+use super::NodeApi;
+use http_server::ApiError;
 
 pub use store::{
     EntryPage, FeedState, FeedStatus, IdentityInfo, Order, RecentCursor, RecentPage, StoredEntry,

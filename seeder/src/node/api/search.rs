@@ -18,11 +18,11 @@ use axum::http::StatusCode;
 use feeds::{FeedName, IdentityKey, InfoHash};
 use serde::{Deserialize, Serialize};
 
-use super::error::{ApiError, ErrorCode};
 use super::parse::{parse_feed, parse_identity};
 use super::{NodeApi, OfflineApi};
 use data_dir::DataDir;
 use engine::Engine;
+use http_server::{ApiError, ErrorCode};
 use store::search::{SearchOrder, SearchQuery};
 use store::{ErrorKind, Store};
 

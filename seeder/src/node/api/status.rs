@@ -7,10 +7,12 @@
 
 use std::net::SocketAddrV4;
 
-use super::{ApiError, NodeApi};
-use crate::config::{GatewayConfig, Limits, StatusConfig};
+use super::NodeApi;
+use crate::config::Limits;
 use crate::node::scrub::ScrubConfig;
 pub use crate::node::traffic::TrafficMinute;
+use http_server::ApiError;
+use http_server::{GatewayConfig, StatusConfig};
 use store::unix_now;
 
 pub use engine::{TorrentState, TorrentStatus};

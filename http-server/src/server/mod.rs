@@ -60,8 +60,8 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 
+use crate::access_log;
 use crate::config::GatewayConfig;
-use crate::node::access_log;
 use body::TimedBody;
 pub use body::read_body;
 use slots::{Slot, Slots};

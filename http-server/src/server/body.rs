@@ -22,7 +22,7 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use super::slots::Slot;
-use crate::node::{ApiError, ErrorCode};
+use crate::{ApiError, ErrorCode};
 
 /// The error a [`TimedBody`] ends with when its deadline passed before its end arrived.
 #[derive(Debug, thiserror::Error)]
