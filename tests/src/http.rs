@@ -51,8 +51,11 @@ pub fn http_request(
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).ok()?;
-    stream.write_all(body).ok()?;
+    // One write: a server answering before it reads a body (405, 413) may close the
+    // connection, and a second write of the body would then fail.
+    let mut request = request.into_bytes();
+    request.extend_from_slice(body);
+    stream.write_all(&request).ok()?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).ok()?;
     let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;

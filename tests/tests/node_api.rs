@@ -49,8 +49,11 @@ fn control_request(socket: &Path, method: &str, path: &str, body: &[u8]) -> u16 
         "{method} {path} HTTP/1.1\r\nHost: swarmfeed\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
+    // One write: a node answering 405 before it reads a body closes the socket, and a
+    // second write of the body would then fail with a broken pipe.
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    stream.write_all(&request).unwrap();
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer).unwrap();
     let answer = String::from_utf8_lossy(&answer);
