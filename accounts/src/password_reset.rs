@@ -7,11 +7,11 @@ use crate::audit::{self, Event};
 use crate::error::{Error, Result};
 use crate::messages;
 use crate::password::check_policy;
-use crate::ratelimit::{self, RESETS_PER_ACCOUNT};
+use crate::ratelimit::RESETS_PER_ACCOUNT;
 use crate::session::{self, SessionUser};
 use crate::token::Secret;
-use crate::tokens::{self, Purpose, TokenData};
-use crate::users::{self, Client, UserId, email_key, normalise_email};
+use crate::tokens::{self, Purpose};
+use crate::users::{self, Client, UserId};
 
 impl Accounts {
     /// Changes the signed-in user's password after checking the current one; every other
@@ -66,37 +66,14 @@ impl Accounts {
     /// Mails a reset link if the address has an account; the same answer (and no slower or
     /// faster) if not: the mail goes out in the background.
     pub async fn request_password_reset(&self, email: &str) -> Result<()> {
-        let (_, email) = normalise_email(email)?;
-        let now = self.now();
-        let base = self.public_url().to_string();
-        let mail = self
-            .inner
-            .db
-            .tx("request reset", move |tx| {
-                ratelimit::hit(tx, RESETS_PER_ACCOUNT, &email_key(&email), now)?;
-                let Some(user) = users::by_email(tx, &email)? else {
-                    return Ok(None);
-                };
-                let token = tokens::issue(
-                    tx,
-                    Purpose::Reset,
-                    &TokenData {
-                        user_id: Some(user.id.0),
-                        ..TokenData::default()
-                    },
-                    now,
-                )?;
-                Ok(Some(messages::reset_password(
-                    &user.email,
-                    &base,
-                    token.expose(),
-                )))
-            })
-            .await?;
-        if let Some(mail) = mail {
-            self.inner.mailer.send_later(mail);
-        }
-        Ok(())
+        self.mail_link_if_known(
+            email,
+            "request reset",
+            RESETS_PER_ACCOUNT,
+            Purpose::Reset,
+            messages::reset_password,
+        )
+        .await
     }
 
     /// Sets a new password with a reset link; every session of the user ends, and every

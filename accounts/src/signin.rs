@@ -14,10 +14,12 @@ use rusqlite::Transaction;
 use crate::Accounts;
 use crate::audit::{self, Event};
 use crate::error::{Error, Result};
+use crate::mail::Mail;
 use crate::messages;
 use crate::password;
 use crate::ratelimit::{
-    self, MAILS_PER_ADDRESS, SECOND_FACTOR_PER_ACCOUNT, SIGN_IN_PER_ACCOUNT, SIGN_IN_PER_NETWORK,
+    self, Limit, MAILS_PER_ADDRESS, SECOND_FACTOR_PER_ACCOUNT, SIGN_IN_PER_ACCOUNT,
+    SIGN_IN_PER_NETWORK,
 };
 use crate::session;
 use crate::token::Secret;
@@ -205,31 +207,48 @@ impl Accounts {
 
     /// Mails a one-time sign-in link if the address has an account; the same answer if not.
     pub async fn request_sign_in_link(&self, email: &str) -> Result<()> {
+        self.mail_link_if_known(
+            email,
+            "sign-in link",
+            MAILS_PER_ADDRESS,
+            Purpose::SignInLink,
+            messages::sign_in_link,
+        )
+        .await
+    }
+
+    /// Mails a link holding a fresh `purpose` token if `email` has an account, counted
+    /// against `limit` for the address whether or not it has one. The same answer either
+    /// way, and the mail goes out in the background, so the answer does not tell.
+    pub(crate) async fn mail_link_if_known(
+        &self,
+        email: &str,
+        action: &'static str,
+        limit: Limit,
+        purpose: Purpose,
+        message: fn(&str, &str, &str) -> Mail,
+    ) -> Result<()> {
         let (_, email) = normalise_email(email)?;
         let now = self.now();
         let base = self.public_url().to_string();
         let mail = self
             .inner
             .db
-            .tx("sign-in link", move |tx| {
-                ratelimit::hit(tx, MAILS_PER_ADDRESS, &email_key(&email), now)?;
+            .tx(action, move |tx| {
+                ratelimit::hit(tx, limit, &email_key(&email), now)?;
                 let Some(user) = users::by_email(tx, &email)? else {
                     return Ok(None);
                 };
                 let token = tokens::issue(
                     tx,
-                    Purpose::SignInLink,
+                    purpose,
                     &TokenData {
                         user_id: Some(user.id.0),
                         ..TokenData::default()
                     },
                     now,
                 )?;
-                Ok(Some(messages::sign_in_link(
-                    &user.email,
-                    &base,
-                    token.expose(),
-                )))
+                Ok(Some(message(&user.email, &base, token.expose())))
             })
             .await?;
         if let Some(mail) = mail {
