@@ -17,7 +17,7 @@ pub const PUBLIC_BOOTSTRAP: [&str; 3] = [
 ];
 
 /// Everything a node can be told. Every field has a default that works.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct NodeConfig {
     /// The data directory (keystore, published feeds, SQLite store, engine state).
@@ -60,6 +60,9 @@ pub struct NodeConfig {
     pub gateway: GatewayConfig,
     /// Who may see the operator's status page (`[status]`).
     pub status: StatusConfig,
+    /// Accounts for a group-hosted gateway (`[accounts]`: mode, mail, secrets key); mode
+    /// `off` by default. See docs/accounts.md.
+    pub accounts: accounts::AccountsConfig,
 }
 
 /// Rate limits, disk caps, and what the node takes from strangers. Caps per follow are kept
@@ -112,6 +115,7 @@ impl Default for NodeConfig {
             scrub: crate::node::ScrubConfig::default(),
             gateway: GatewayConfig::default(),
             status: StatusConfig::default(),
+            accounts: accounts::AccountsConfig::default(),
         }
     }
 }
@@ -243,5 +247,9 @@ mod tests {
         let forced: NodeConfig = toml::from_str("encryption = \"forced\"\n").unwrap();
         assert_eq!(forced.encryption, engine::Encryption::Forced);
         assert!(toml::from_str::<NodeConfig>("encryption = \"maybe\"").is_err());
+        let group: NodeConfig = toml::from_str("[accounts]\nmode = \"invite\"\n").unwrap();
+        assert_eq!(group.accounts.mode, accounts::Mode::Invite);
+        assert_eq!(NodeConfig::default().accounts.mode, accounts::Mode::Off);
+        assert!(toml::from_str::<NodeConfig>("[accounts]\nmode = \"anyone\"").is_err());
     }
 }
