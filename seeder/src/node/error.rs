@@ -22,6 +22,8 @@ pub enum Error {
     DataDir(#[from] data_dir::Error),
     #[error(transparent)]
     Feed(#[from] feeds::Error),
+    #[error("accounts: {0}")]
+    Accounts(#[from] accounts::Error),
     #[error(transparent)]
     Outbound(#[from] super::OutboundError),
     #[error("HTTP: {0}")]

@@ -96,6 +96,8 @@ pub struct NodeInner {
     registered_with: replicate::RegisteredWith,
     /// Counters behind `/metrics` and the status page.
     metrics: Metrics,
+    /// Users, sessions and identities held for them, when `[accounts] mode` is not `off`.
+    accounts: Option<accounts::Accounts>,
     cancel: CancellationToken,
 }
 
@@ -159,6 +161,14 @@ impl Node {
         let data = DataDir::new(&config.data_dir);
         data_dir::create_dir(data.root())?;
         let store = Store::open(data.store_path()).await?;
+        // Opened before anything listens: a bad mail or secrets-key setting stops the start.
+        let accounts = match config.accounts.mode {
+            accounts::Mode::Off => None,
+            _ => Some(accounts::Accounts::open(
+                config.accounts.clone(),
+                &config.data_dir,
+            )?),
+        };
         // Published files that changed while the node was down (a stat, a BLAKE3 pass if
         // their stamp moved) leave the engine's saved session before it opens anything.
         let checked = scrub::check_at_start(&store, &data).await?;
@@ -228,6 +238,7 @@ impl Node {
                 downloads: content::Downloads::default(),
                 registered_with: replicate::RegisteredWith::default(),
                 metrics: Metrics::default(),
+                accounts,
                 cancel: CancellationToken::new(),
             }),
         };
@@ -257,6 +268,12 @@ impl Node {
         tasks.push(tokio::spawn(content::content_loop(handle.clone())));
         tasks.push(tokio::spawn(scrub::scrub_loop(handle.clone())));
         tasks.push(tokio::spawn(traffic::traffic_loop(handle.clone())));
+        if let Some(accounts) = handle.accounts.clone() {
+            tasks.push(tokio::spawn(prune_accounts_loop(
+                accounts,
+                handle.cancel.clone(),
+            )));
+        }
 
         let info = NodeInfo {
             pid: std::process::id(),
@@ -292,6 +309,21 @@ impl Node {
             Err(_) => tracing::warn!(
                 "node handles still held at shutdown; the engine stops with the process"
             ),
+        }
+    }
+}
+
+/// Expired tokens, sessions and rate-limit events leave the accounts database hourly.
+async fn prune_accounts_loop(accounts: accounts::Accounts, cancel: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = accounts.prune().await {
+            tracing::warn!(error = %e, "cannot prune expired accounts data; trying again in an hour");
         }
     }
 }

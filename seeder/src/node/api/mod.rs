@@ -47,6 +47,14 @@ impl NodeHandle {
     }
 }
 
+impl NodeApi {
+    /// The accounts service, when `[accounts] mode` is not `off` (the gateway's sign-in
+    /// pages; the user actor's memberships).
+    pub fn accounts(&self) -> Option<&accounts::Accounts> {
+        self.node.accounts.as_ref()
+    }
+}
+
 /// Where a request reaches the node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Surface {
