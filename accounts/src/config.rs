@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 pub const MIN_BCRYPT_COST: u32 = 12;
 
 /// Who may create an account.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// No accounts: a single-user node publishing from the CLI (the default).
@@ -40,7 +40,7 @@ impl Mode {
 
 /// Where the secrets key (for TOTP secrets, identity keys and the password pepper) comes from.
 /// It lives outside the database, so a copy of the database alone reveals none of them.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SecretsKeyConfig {
     /// A file holding the key as 64 hex digits; created (mode 0600) when missing and no
@@ -51,7 +51,7 @@ pub struct SecretsKeyConfig {
 }
 
 /// How TLS protects an SMTP connection.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpSecurity {
     /// Plain connection upgraded with STARTTLS (port 587); refused if the server lacks it.
@@ -64,7 +64,7 @@ pub enum SmtpSecurity {
 }
 
 /// An SMTP relay to send mail through.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmtpConfig {
     /// Host name (also the TLS name).
@@ -76,6 +76,7 @@ pub struct SmtpConfig {
     /// User name for AUTH, if any.
     pub username: Option<String>,
     /// Password for AUTH (prefer `password_env`: config files get copied around).
+    #[serde(skip_serializing)]
     pub password: Option<String>,
     /// An environment variable holding the AUTH password.
     pub password_env: Option<String>,
@@ -99,12 +100,13 @@ impl std::fmt::Debug for SmtpConfig {
 }
 
 /// Outgoing mail.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MailConfig {
     /// The `From:` header, e.g. `swarmfeed <noreply@example.org>`.
     pub from: String,
     /// Send through this relay; without it every message is written to the outbox.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub smtp: Option<SmtpConfig>,
     /// Where messages go as `.eml` files when no relay is set. Default: `outbox` in the
     /// data directory.
@@ -122,7 +124,7 @@ impl Default for MailConfig {
 }
 
 /// The accounts configuration (`[accounts]` in the node's TOML).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccountsConfig {
     /// Who may sign up.

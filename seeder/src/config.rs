@@ -17,7 +17,7 @@ pub const PUBLIC_BOOTSTRAP: [&str; 3] = [
 ];
 
 /// Everything a node can be told. Every field has a default that works.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct NodeConfig {
     /// The data directory (keystore, published feeds, SQLite store, engine state).
