@@ -223,6 +223,34 @@ impl Accounts {
             .await
     }
 
+    /// The user with this address (any case); admins only (the operator's CLI names users
+    /// by address).
+    pub async fn user_by_email(&self, actor: Actor, email: &str) -> Result<User> {
+        let (_, email) = normalise_email(email)?;
+        self.inner
+            .db
+            .tx("user by email", move |tx| {
+                if !users::is_admin(tx, actor)? {
+                    return Err(Error::Forbidden("admins only"));
+                }
+                users::by_email(tx, &email)?.ok_or_else(|| Error::UnknownUser(email.clone()))
+            })
+            .await
+    }
+
+    /// Every account, oldest first; admins only.
+    pub async fn users(&self, actor: Actor) -> Result<Vec<User>> {
+        self.inner
+            .db
+            .tx("users", move |tx| {
+                if !users::is_admin(tx, actor)? {
+                    return Err(Error::Forbidden("admins only"));
+                }
+                users::all(tx)
+            })
+            .await
+    }
+
     /// Accounts waiting for approval (mode `approval`); admins only.
     pub async fn pending_approvals(&self, actor: Actor) -> Result<Vec<User>> {
         self.inner

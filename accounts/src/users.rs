@@ -183,6 +183,18 @@ pub(crate) fn pending(tx: &Transaction) -> Result<Vec<User>> {
         .map_err(Error::db("pending users"))
 }
 
+pub(crate) fn all(tx: &Transaction) -> Result<Vec<User>> {
+    let mut st = tx
+        .prepare_cached(
+            "SELECT id, email, status, is_admin, created_at, totp_secret IS NOT NULL, invited_by
+             FROM users ORDER BY id",
+        )
+        .map_err(Error::db("users"))?;
+    let rows = st.query_map([], row_user).map_err(Error::db("users"))?;
+    rows.collect::<rusqlite::Result<_>>()
+        .map_err(Error::db("users"))
+}
+
 fn row_user(r: &rusqlite::Row) -> rusqlite::Result<User> {
     Ok(User {
         id: UserId(r.get(0)?),

@@ -8,9 +8,10 @@
 //! | 0 | success |
 //! | 1 | failure not caused by the input (I/O error, disk full, the running node could not take a published entry in, …) |
 //! | 2 | usage error: unknown command or option, bad option value (printed by clap) |
-//! | 3 | bad input: missing path, symlink leaving the shared path, unsharable name, empty content, bad piece size, unknown or invalid identity, wrong or too short passphrase, invalid or oversized .torrent |
+//! | 3 | bad input: missing path, accounts off (`admin`), unknown user or bad address (`admin`), symlink leaving the shared path, unsharable name, empty content, bad piece size, unknown or invalid identity, wrong or too short passphrase, invalid or oversized .torrent |
 //! | 4 | a file changed while it was being hashed: retry once it is stable |
 
+mod admin;
 mod fetch;
 mod generate;
 mod identity;
@@ -65,6 +66,8 @@ pub enum Command {
     Search(search::SearchArgs),
     /// Fetch a feed from wherever it can be found and print the verdict.
     Verify(verify::VerifyArgs),
+    /// Manage the accounts of a group-hosted gateway: admins, approvals, invitations, quotas.
+    Admin(admin::AdminArgs),
     /// Print a shell completion script (bash, zsh, fish, …) on stdout.
     Completions(generate::CompletionsArgs),
     /// Write the man pages into a directory (for packaging).
@@ -90,6 +93,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Follows(args) => node::follows(args, &data),
         Command::Search(args) => search::search_command(args, &data),
         Command::Verify(args) => verify::verify(args, &data),
+        // Like `serve`, `admin` reads the node's config file.
+        Command::Admin(args) => admin::admin(args, cli.data.as_deref()),
         Command::Completions(args) => generate::completions(args),
         Command::Manpages(args) => generate::manpages(args),
     }
@@ -121,6 +126,9 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
                 _ => 1,
             };
         }
+        if let Some(error) = cause.downcast_ref::<accounts::Error>() {
+            return accounts_exit_code(error);
+        }
         if cause.downcast_ref::<feeds::Error>().is_some() || cause.is::<InputError>() {
             return 3;
         }
@@ -134,6 +142,21 @@ fn data_dir_exit_code(error: &data_dir::Error) -> u8 {
     use data_dir::Error as E;
     match error {
         E::Io { .. } | E::Random(_) | E::BackupEncrypt(_) => 1,
+        _ => 3,
+    }
+}
+
+/// The exit code for an accounts error: 1 for the system's failures, 3 for what was asked.
+fn accounts_exit_code(error: &accounts::Error) -> u8 {
+    use accounts::Error as E;
+    match error {
+        E::Database { .. }
+        | E::DatabaseGone
+        | E::Io { .. }
+        | E::Mail(_)
+        | E::Internal(_)
+        | E::Busy
+        | E::Unseal => 1,
         _ => 3,
     }
 }
