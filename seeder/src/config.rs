@@ -145,22 +145,6 @@ impl NodeConfig {
         })
     }
 
-    /// A node for tests: loopback only, any free ports, no bootstrap, fast loops.
-    pub fn for_tests(data_dir: PathBuf) -> NodeConfig {
-        NodeConfig {
-            data_dir,
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            bind_ip: Ipv4Addr::LOCALHOST,
-            bt_port: 0,
-            dht_port: 0,
-            dht_bootstrap: Vec::new(),
-            poll_interval_secs: 2,
-            republish_interval_secs: 10,
-            allow_private_fetch: true,
-            ..NodeConfig::default()
-        }
-    }
-
     pub fn download_dir(&self) -> PathBuf {
         self.download_dir
             .clone()

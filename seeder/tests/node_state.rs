@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,13 +24,25 @@ async fn metric(node: &Node, name: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// A node for this test: loopback, any free ports, a scrub that re-hashes every second.
+/// A node for this test: loopback, any free ports, no DHT bootstrap, fast loops, a scrub
+/// that re-hashes every second. (Test configuration lives here, not on `NodeConfig`.)
 async fn start(dir: &Path) -> Node {
-    let mut config = NodeConfig::for_tests(dir.to_owned());
-    config.scrub = ScrubConfig {
-        interval_secs: 1,
-        rate: 100 << 20,
-        check_secs: 1,
+    let config = NodeConfig {
+        data_dir: dir.to_owned(),
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        bind_ip: Ipv4Addr::LOCALHOST,
+        bt_port: 0,
+        dht_port: 0,
+        dht_bootstrap: Vec::new(),
+        poll_interval_secs: 2,
+        republish_interval_secs: 10,
+        allow_private_fetch: true,
+        scrub: ScrubConfig {
+            interval_secs: 1,
+            rate: 100 << 20,
+            check_secs: 1,
+        },
+        ..NodeConfig::default()
     };
     Node::start(config, |_| axum::Router::new())
         .await
