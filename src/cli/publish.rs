@@ -9,7 +9,7 @@ use feeds::FeedName;
 use publisher::publish::{Published, prepare};
 use publisher::{PublishRequest, TorrentOptions};
 use seeder::node::ControlClient;
-use seeder::node::api::{PublishAnswer, PublishEvent};
+use seeder::node::api::{PublishAnswer, PublishEvent, RetractRequest};
 
 use super::InputError;
 use super::progress::HashingBar;
@@ -147,7 +147,18 @@ fn note_symlinks(links: &[PathBuf]) {
     }
 }
 
+/// With a node running on the data directory, the node signs the `delete` entry and takes
+/// it in at once; without one, the command signs it on its own.
 pub fn retract(args: RetractArgs, data: &Path) -> anyhow::Result<()> {
+    if let Some(client) = super::node::control(data) {
+        let request = RetractRequest {
+            identity: args.identity,
+            feed: args.feed.to_string(),
+            seq: args.seq,
+        };
+        let answer = client.retract(&request)?;
+        return print(&answer.into(), args.json, data);
+    }
     let data = DataDir::new(data);
     check_synced(&data, args.identity.as_deref(), false)?;
     let published = publisher::retract(

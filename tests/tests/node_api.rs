@@ -97,6 +97,13 @@ fn request_for(operation: Operation, keypair: &Keypair) -> (Vec<u8>, Vec<(&'stat
                 .into_bytes(),
             Vec::new(),
         ),
+        // Well-formed; nothing to retract on a node with no identity: refused after deciding.
+        Operation::Retract => (
+            serde_json::json!({"feed": "main", "seq": 1})
+                .to_string()
+                .into_bytes(),
+            Vec::new(),
+        ),
         Operation::Follow | Operation::Unfollow => (
             serde_json::json!({"identity": identity, "feed": "main"})
                 .to_string()

@@ -1,5 +1,5 @@
-//! A node loads a secret key only to sign with it: publishing through a running node reads
-//! the key of the identity that publishes and no other, and a restarted node re-signs (so
+//! A node loads a secret key only to sign with it: publishing (and retracting) through a
+//! running node reads the key of the identity that signs and no other, and a restarted node re-signs (so
 //! reads the key of) no identity record whose content did not change.
 //!
 //! The proof is a second identity's key file made readable by others: the keystore refuses
@@ -12,7 +12,7 @@ use std::path::Path;
 use tests::binary::{swarmfeed, swarmfeed_ok};
 use tests::commands::new_identity;
 use tests::http::http_request;
-use tests::node::{NodeOptions, NodeProcess};
+use tests::node::{NodeOptions, NodeProcess, metric};
 
 /// Makes `name`'s key file readable by group and others: the keystore no longer loads it.
 fn expose_key(data: &Path, name: &str) {
@@ -29,7 +29,7 @@ fn expose_key(data: &Path, name: &str) {
 }
 
 #[test]
-fn publishing_through_a_running_node_loads_only_the_publishing_identitys_key() {
+fn publishing_and_retracting_through_a_running_node_load_only_the_signing_identitys_key() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let d = data.to_str().unwrap();
@@ -65,6 +65,32 @@ fn publishing_through_a_running_node_loads_only_the_publishing_identitys_key() {
         node.log()
     );
     // Bob's record was left as it was.
+    assert_eq!(fs::read(&bob_record_path).unwrap(), bob_record);
+
+    // Retracting goes through the node too: it signs the delete entry with alice's key
+    // alone (a decision for the operator counted) and serves it at once.
+    let retracts = || {
+        metric(
+            &node,
+            "swarmfeed_authorizations_total{operation=\"retract\",actor=\"operator\",outcome=\"allowed\"}",
+        )
+    };
+    assert_eq!(retracts(), Some(0.0));
+    let out = swarmfeed(&["--data", d, "retract", "1", "--identity", "alice", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}\n{}", node.log());
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["kind"], "delete", "{printed}");
+    assert_eq!(printed["seq"], 2, "{printed}");
+    assert_eq!(retracts(), Some(1.0), "retract did not go through the node");
+    let (status, _) =
+        http_request("GET", printed["entry_url"].as_str().unwrap(), &[], b"").unwrap();
+    assert_eq!(status, 200, "{}", node.log());
+    assert!(
+        !node.log().contains("readable by other users"),
+        "{}",
+        node.log()
+    );
     assert_eq!(fs::read(&bob_record_path).unwrap(), bob_record);
 }
 

@@ -1,7 +1,7 @@
 //! The local control API: HTTP over a Unix socket in the data directory (mode 0600, so only
-//! the owner of the data directory can use it), never on a public listener. `publish`
-//! publishes through it (`/publish`), `retract` hands its new entry over (`/published`);
-//! `follow`, `unfollow`, `follows` and `search` talk to it. Its client is [`super::control_client`].
+//! the owner of the data directory can use it), never on a public listener. `publish` and
+//! `retract` go through it (`/publish`, `/retract`; `/published` takes in what either
+//! committed while no node ran); `follow`, `unfollow`, `follows` and `search` talk to it. Its client is [`super::control_client`].
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -13,8 +13,8 @@ use axum::{Json, Router};
 use tokio::net::UnixListener;
 
 use super::api::{
-    Actor, FollowAnswer, FollowView, Operation, PublishRequest, PublishedRequest, STATE_CHANGING,
-    SearchAnswer, SearchRequest, Surface, UnfollowAnswer,
+    Actor, FollowAnswer, FollowView, Operation, PublishRequest, PublishedRequest, RetractAnswer,
+    RetractRequest, STATE_CHANGING, SearchAnswer, SearchRequest, Surface, UnfollowAnswer,
 };
 use super::{Error, NodeHandle, Result};
 use http_server::{ApiError, ErrorCode};
@@ -77,6 +77,15 @@ async fn publish(
     Ok(super::api::publish_stream(publishing))
 }
 
+/// `POST /retract`: the node signs a `delete` entry and takes it in.
+async fn retract(
+    State(node): State<NodeHandle>,
+    body: Bytes,
+) -> Result<Json<RetractAnswer>, ApiError> {
+    let request: RetractRequest = json(&body)?;
+    Ok(Json(node.api().retract(&Actor::Operator, request).await?))
+}
+
 async fn follow(
     State(node): State<NodeHandle>,
     body: Bytes,
@@ -119,6 +128,7 @@ fn handler(operation: Operation) -> Option<MethodRouter<NodeHandle>> {
         Operation::PublishFiles => Some(post(publish)),
         Operation::Follow => Some(post(follow)),
         Operation::Unfollow => Some(post(unfollow)),
+        Operation::Retract => Some(post(retract)),
         Operation::PushHead | Operation::RegisterFollower => None,
     }
 }

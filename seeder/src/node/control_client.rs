@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 
 use super::api::{
     FollowAnswer, FollowRequest, FollowView, PublishAnswer, PublishEvent, PublishRequest,
-    PublishedRequest, SearchAnswer, SearchRequest, UnfollowAnswer,
+    PublishedRequest, RetractAnswer, RetractRequest, SearchAnswer, SearchRequest, UnfollowAnswer,
 };
 use http_server::ErrorBody;
 
@@ -99,6 +99,11 @@ impl ControlClient {
     pub fn search(&self, request: &SearchRequest) -> Result<SearchAnswer, ControlError> {
         let path = format!("/search?{}", request.to_query());
         self.call(Method::GET, &path, None::<&()>)
+    }
+
+    /// `POST /retract`: the node signs a `delete` entry and takes it in.
+    pub fn retract(&self, request: &RetractRequest) -> Result<RetractAnswer, ControlError> {
+        self.call(Method::POST, "/retract", Some(request))
     }
 
     /// `POST /published`: take in what was just committed to the data directory.

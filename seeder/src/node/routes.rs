@@ -43,9 +43,11 @@ fn handler(operation: Operation) -> Option<MethodRouter<NodeHandle>> {
     match operation {
         Operation::PushHead => Some(post(push_head)),
         Operation::RegisterFollower => Some(post(register_follower)),
-        Operation::Publish | Operation::PublishFiles | Operation::Follow | Operation::Unfollow => {
-            None
-        }
+        Operation::Publish
+        | Operation::PublishFiles
+        | Operation::Follow
+        | Operation::Unfollow
+        | Operation::Retract => None,
     }
 }
 

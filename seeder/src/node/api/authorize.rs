@@ -21,7 +21,8 @@ pub enum Operation {
     PushHead,
     /// A node registering as a follower of a feed this node serves (heads get pushed to it).
     RegisterFollower,
-    /// Taking in what `publish` (offline) or `retract` committed to the data directory.
+    /// Taking in what `publish` or `retract` committed to the data directory while no node
+    /// ran (or one started meanwhile).
     Publish,
     /// Publishing files as a new entry: the node hashes, signs with the one identity named,
     /// and takes the entry in.
@@ -30,16 +31,20 @@ pub enum Operation {
     Follow,
     /// Unfollowing, optionally deleting the content no other follow names.
     Unfollow,
+    /// Retracting an entry of an own feed: the node signs a `delete` entry with the one
+    /// identity named and takes it in.
+    Retract,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 7] = [
         Operation::PushHead,
         Operation::RegisterFollower,
         Operation::Publish,
         Operation::PublishFiles,
         Operation::Follow,
         Operation::Unfollow,
+        Operation::Retract,
     ];
 
     /// The metrics label.
@@ -51,6 +56,7 @@ impl Operation {
             Operation::PublishFiles => "publish_files",
             Operation::Follow => "follow",
             Operation::Unfollow => "unfollow",
+            Operation::Retract => "retract",
         }
     }
 

@@ -19,6 +19,7 @@ mod parse;
 mod publish;
 mod publish_files;
 pub mod read;
+mod retract;
 pub mod search;
 pub mod status;
 pub mod types;
@@ -76,7 +77,7 @@ pub struct StateChanging {
 
 /// Every route and control command that changes the node's state; the routers add exactly
 /// these as their non-`GET` routes.
-pub const STATE_CHANGING: [StateChanging; 6] = [
+pub const STATE_CHANGING: [StateChanging; 7] = [
     StateChanging {
         surface: Surface::Http,
         method: "POST",
@@ -112,5 +113,11 @@ pub const STATE_CHANGING: [StateChanging; 6] = [
         method: "POST",
         path: "/unfollow",
         operation: Operation::Unfollow,
+    },
+    StateChanging {
+        surface: Surface::Control,
+        method: "POST",
+        path: "/retract",
+        operation: Operation::Retract,
     },
 ];

@@ -126,28 +126,7 @@ async fn start(
         })
         .await?
         .map_err(publisher_error)?;
-        let identity = published.identity;
-        let feed = published.entry.entry().feed.clone();
-        let taken_in = match own::sync_identity_record(&node, &identity, Some(keypair)).await {
-            Ok(()) => own::sync_feed(&node, &identity, &feed).await,
-            Err(e) => Err(e),
-        };
-        let mut published = published;
-        if let Some(content) = &mut published.content {
-            // The caller does not share the node's working directory.
-            content.torrent_path = std::path::absolute(&content.torrent_path)
-                .unwrap_or_else(|_| content.torrent_path.clone());
-        }
-        Ok(match taken_in {
-            Ok(()) => PublishAnswer::of(&published, Some(&node.public_url)),
-            Err(e) => {
-                tracing::warn!(%identity, %feed, "cannot take in own feed: {e}");
-                PublishAnswer {
-                    not_taken_in: Some(format!("cannot take in own feed {identity}/{feed}: {e}")),
-                    ..PublishAnswer::of(&published, None)
-                }
-            }
-        })
+        Ok(take_in_published(&node, published, keypair).await)
     });
     Ok(Publishing {
         total_bytes,
@@ -155,6 +134,37 @@ async fn start(
         hashed,
         task,
     })
+}
+
+/// Takes a committed entry in (its identity's record, then its feed: seeded, announced,
+/// pushed) and answers it; an entry the node cannot take in is still committed, and its
+/// answer says why it is not served yet.
+pub(super) async fn take_in_published(
+    node: &NodeHandle,
+    mut published: publisher::Published,
+    keypair: feeds::Keypair,
+) -> PublishAnswer {
+    let identity = published.identity;
+    let feed = published.entry.entry().feed.clone();
+    let taken_in = match own::sync_identity_record(node, &identity, Some(keypair)).await {
+        Ok(()) => own::sync_feed(node, &identity, &feed).await,
+        Err(e) => Err(e),
+    };
+    if let Some(content) = &mut published.content {
+        // The caller does not share the node's working directory.
+        content.torrent_path = std::path::absolute(&content.torrent_path)
+            .unwrap_or_else(|_| content.torrent_path.clone());
+    }
+    match taken_in {
+        Ok(()) => PublishAnswer::of(&published, Some(&node.public_url)),
+        Err(e) => {
+            tracing::warn!(%identity, %feed, "cannot take in own feed: {e}");
+            PublishAnswer {
+                not_taken_in: Some(format!("cannot take in own feed {identity}/{feed}: {e}")),
+                ..PublishAnswer::of(&published, None)
+            }
+        }
+    }
 }
 
 /// The answer of `/publish`: one JSON event a line, `started`, `hashed` while it hashes,
@@ -213,7 +223,7 @@ fn line(event: &PublishEvent) -> Bytes {
 }
 
 /// The stable name and status of a publisher error, with its message.
-fn publisher_error(e: publisher::Error) -> ApiError {
+pub(super) fn publisher_error(e: publisher::Error) -> ApiError {
     use data_dir::Error as D;
     use publisher::Error as E;
     let (status, name) = match &e {
@@ -226,12 +236,13 @@ fn publisher_error(e: publisher::Error) -> ApiError {
         }
         E::NotSynced(_) => (StatusCode::CONFLICT, ErrorCode::NotSynced),
         E::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::BadPath),
+        E::NoSuchEntry { .. } => (StatusCode::NOT_FOUND, ErrorCode::BadSeq),
         _ => (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
     };
     ApiError::new(status, name, e.to_string())
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(f)

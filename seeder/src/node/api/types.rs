@@ -266,3 +266,58 @@ impl PublishAnswer {
         }
     }
 }
+
+/// `POST /retract`: what `swarmfeed retract` takes, for the node to sign the `delete` entry.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct RetractRequest {
+    /// Keystore name of the identity; absent: the default identity.
+    pub identity: Option<String>,
+    pub feed: String,
+    /// The seq of the post to retract.
+    pub seq: u64,
+}
+
+/// A committed `delete` entry, and where the node serves it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RetractAnswer {
+    pub identity: String,
+    pub feed: String,
+    /// The seq of the `delete` entry itself.
+    pub seq: u64,
+    pub kind: String,
+    pub entry_hash: String,
+    pub entry_url: Option<String>,
+    /// Set when the entry is committed but the node could not take it in: why.
+    pub not_taken_in: Option<String>,
+}
+
+impl From<PublishAnswer> for RetractAnswer {
+    fn from(answer: PublishAnswer) -> RetractAnswer {
+        RetractAnswer {
+            identity: answer.identity,
+            feed: answer.feed,
+            seq: answer.seq,
+            kind: answer.kind,
+            entry_hash: answer.entry_hash,
+            entry_url: answer.entry_url,
+            not_taken_in: answer.not_taken_in,
+        }
+    }
+}
+
+impl From<RetractAnswer> for PublishAnswer {
+    /// The answer as `publish` prints it (no content, no torrent).
+    fn from(answer: RetractAnswer) -> PublishAnswer {
+        PublishAnswer {
+            identity: answer.identity,
+            feed: answer.feed,
+            seq: answer.seq,
+            kind: answer.kind,
+            entry_hash: answer.entry_hash,
+            content: None,
+            entry_url: answer.entry_url,
+            torrent_url: None,
+            not_taken_in: answer.not_taken_in,
+        }
+    }
+}
