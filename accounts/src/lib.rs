@@ -59,7 +59,7 @@ pub use crate::ratelimit::client_network;
 pub use crate::session::{SessionSummary, SessionUser};
 pub use crate::signin::{NewSession, SignIn};
 pub use crate::signup::{Confirmed, SignUp};
-pub use crate::token::Secret;
+pub use crate::token::{Secret, new_token};
 pub use crate::twofactor::TotpEnrolment;
 pub use crate::users::{Actor, Client, User, UserId, UserStatus};
 

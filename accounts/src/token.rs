@@ -44,8 +44,9 @@ pub(crate) fn random_bytes<const N: usize>() -> Result<Zeroizing<[u8; N]>> {
     Ok(b)
 }
 
-/// A new token: 32 random bytes, base64url without padding (43 characters).
-pub(crate) fn new_token() -> Result<Secret> {
+/// A new token: 32 random bytes, base64url without padding (43 characters). Public for the
+/// gateway's pre-session cookie (what sign-in and sign-up forms' CSRF tokens bind to).
+pub fn new_token() -> Result<Secret> {
     let b = random_bytes::<32>()?;
     Ok(Secret::new(BASE64URL_NOPAD.encode(b.as_slice())))
 }

@@ -18,6 +18,11 @@
 //!
 //! The cache holds at most `cache_bytes` (bodies, headers and keys counted), least recently
 //! used answers leaving first; only `200` answers to `GET` are stored.
+//!
+//! Nothing rendered for a signed-in user is ever served to anyone else: a request carrying a
+//! session cookie, and every `/account` path, is [`private`]: never answered from the cache,
+//! never stored, and answered `Cache-Control: private, no-store` (no shared proxy or
+//! browser history keeps it either).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -126,7 +131,7 @@ impl PageCache {
 /// changed, else renders, tags and stores.
 pub async fn cached(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    if method != Method::GET && method != Method::HEAD {
+    if method != Method::GET && method != Method::HEAD || private(&request) {
         return next.run(request).await;
     }
     let cache = &gateway.cache;
@@ -261,6 +266,23 @@ fn cache_key(request: &Request) -> &str {
         .map_or_else(|| request.uri().path(), |p| p.as_str())
 }
 
+/// Whether an answer may hold what only this visitor may see: a request with a session
+/// cookie, or an account page.
+fn private(request: &Request) -> bool {
+    let path = request.uri().path();
+    path == "/account"
+        || path.starts_with("/account/")
+        || crate::accounts::cookies::has_session_cookie(request.headers())
+}
+
+/// `Cache-Control: private, no-store`.
+fn set_private(headers: &mut HeaderMap) {
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+}
+
 /// The gateway's entry: answers `GET`/`HEAD` from the page cache when it holds the path at
 /// the store's current generation, else hands the request to the routes; every answer gets
 /// `X-Content-Type-Options: nosniff`.
@@ -277,7 +299,7 @@ impl Front {
 
     fn hit(&self, request: &Request) -> Option<Response> {
         let method = request.method();
-        if method != Method::GET && method != Method::HEAD {
+        if method != Method::GET && method != Method::HEAD || private(request) {
             return None;
         }
         let cache = &self.gateway.cache;
@@ -306,14 +328,18 @@ impl Service<Request> for Front {
     fn call(&mut self, request: Request) -> FrontFuture {
         match self.hit(&request) {
             Some(response) => FrontFuture::Hit(Some(response)),
-            None => FrontFuture::Routed(self.routes.call(request)),
+            None => {
+                let private = private(&request);
+                FrontFuture::Routed(self.routes.call(request), private)
+            }
         }
     }
 }
 
 pub enum FrontFuture {
     Hit(Option<Response>),
-    Routed(RouteFuture<Infallible>),
+    /// The routes' answer; `true`: a [`private`] request's.
+    Routed(RouteFuture<Infallible>, bool),
 }
 
 impl Future for FrontFuture {
@@ -325,9 +351,12 @@ impl Future for FrontFuture {
                 Some(response) => Poll::Ready(Ok(response)),
                 None => Poll::Pending,
             },
-            FrontFuture::Routed(routed) => {
+            FrontFuture::Routed(routed, private) => {
                 let Ok(mut response) = std::task::ready!(Pin::new(routed).poll(cx));
                 crate::set_nosniff(response.headers_mut());
+                if *private {
+                    set_private(response.headers_mut());
+                }
                 Poll::Ready(Ok(response))
             }
         }

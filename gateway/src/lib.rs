@@ -4,6 +4,7 @@
 //! routes beside them on the same listener. Every path is built only from identity id, feed
 //! name, seq, infohash and file path ([`links`]), so it means the same on every gateway.
 
+mod accounts;
 mod api;
 mod cache;
 mod exports;
@@ -34,6 +35,8 @@ pub(crate) struct Gateway {
     pub node: NodeApi,
     pub config: Arc<GatewayConfig>,
     pub cache: Arc<cache::PageCache>,
+    /// The accounts service when `[accounts] mode` is not `off`.
+    pub accounts: Option<accounts::Web>,
 }
 
 /// The gateway's routes for a running node, configured by its `[gateway]` table.
@@ -44,8 +47,10 @@ pub fn router(node: NodeHandle) -> Router {
 
 /// The gateway's routes for a running node.
 pub fn router_with(node: NodeHandle, config: GatewayConfig) -> Router {
+    let api = node.api();
     let gateway = Gateway {
-        node: node.api(),
+        accounts: api.accounts().cloned().map(accounts::Web::new),
+        node: api,
         cache: Arc::new(cache::PageCache::new(
             config.cache_bytes,
             config.cache_ttl(),
@@ -78,6 +83,7 @@ pub fn router_with(node: NodeHandle, config: GatewayConfig) -> Router {
         .route("/search", get(pages::search))
         .route("/api/v1/search", get(pages::search_api))
         .route("/opensearch.xml", get(pages::opensearch))
+        .merge(accounts::routes(gateway.accounts.is_some()))
         .merge(rendered)
         .with_state(gateway.clone());
     // Every path the node's own routes leave goes to the gateway's front: cached answers

@@ -5,6 +5,10 @@
 //! Lines are `tracing` events (`SWARMFEED_LOG=info,swarmfeed::access=off` silences them);
 //! `swarmfeed serve` writes them in batches (see [`crate::log`]), so a line may appear up to
 //! [`crate::log::FLUSH_EVERY`] after its request ended.
+//!
+//! Paths that carry a secret (mailed links ending in a token, e.g. `/account/confirm/…`) are
+//! logged with everything after their prefix replaced by `[redacted]`: the server is told
+//! the prefixes ([`crate::server::Limits::redacted_paths`]); it knows nothing of accounts.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -25,16 +29,23 @@ pub struct Start {
     peer: IpAddr,
     method: Method,
     path: Option<PathAndQuery>,
+    redacted: &'static [&'static str],
 }
 
 impl Start {
-    pub fn new<B>(request: &Request<B>, peer: SocketAddr) -> Start {
+    /// `redacted`: path prefixes after which a path holds a secret.
+    pub fn new<B>(
+        request: &Request<B>,
+        peer: SocketAddr,
+        redacted: &'static [&'static str],
+    ) -> Start {
         Start {
             start: Instant::now(),
             peer: peer.ip(),
             method: request.method().clone(),
             // Cloning shares the request's bytes: no copy.
             path: request.uri().path_and_query().cloned(),
+            redacted,
         }
     }
 
@@ -42,6 +53,7 @@ impl Start {
     pub fn finish(self, status: StatusCode, bytes: u64) {
         let micros = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
         let path = self.path.as_ref().map_or("/", PathAndQuery::as_str);
+        let path = redact(path, self.redacted);
         tracing::info!(
             target: ACCESS,
             peer = %self.peer,
@@ -51,5 +63,33 @@ impl Start {
             bytes,
             micros
         );
+    }
+}
+
+/// `path` with what follows a secret-bearing prefix (query included) replaced.
+pub fn redact<'a>(path: &'a str, prefixes: &[&str]) -> std::borrow::Cow<'a, str> {
+    match prefixes.iter().find(|p| path.starts_with(**p)) {
+        Some(prefix) if path.len() > prefix.len() => format!("{prefix}[redacted]").into(),
+        _ => path.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn a_token_after_a_listed_prefix_is_replaced_and_other_paths_kept() {
+        let prefixes = ["/account/confirm/", "/account/reset/"];
+        assert_eq!(
+            redact("/account/confirm/abcDEF123?x=1", &prefixes),
+            "/account/confirm/[redacted]"
+        );
+        assert_eq!(redact("/account/reset/", &prefixes), "/account/reset/");
+        assert_eq!(
+            redact("/account/sign-in?next=/", &prefixes),
+            "/account/sign-in?next=/"
+        );
+        assert_eq!(redact("/feed/x", &[]), "/feed/x");
     }
 }

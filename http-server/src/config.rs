@@ -50,6 +50,11 @@ pub struct GatewayConfig {
     pub metrics: MetricsAccess,
     /// The bearer token `metrics = "token"` asks for (also `SWARMFEED_METRICS_TOKEN`).
     pub metrics_token: Option<String>,
+    /// Reverse proxies (addresses or CIDR ranges) whose `Forwarded` / `X-Forwarded-For`
+    /// headers name the client; from any other peer those headers are ignored. Empty by
+    /// default: the peer is the client. Used where a client's address matters (sign-in
+    /// limits, the accounts' audit log).
+    pub trusted_proxies: Vec<crate::Cidr>,
 }
 
 /// Who may read `/metrics`: what a node holds and how busy it is is nobody else's business
@@ -99,6 +104,7 @@ impl Default for GatewayConfig {
             max_header_bytes: 32 << 10,
             metrics: MetricsAccess::Loopback,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

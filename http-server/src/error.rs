@@ -22,6 +22,8 @@ pub enum ErrorCode {
     BadUrl,
     BodyTimeout,
     ContentUnavailable,
+    CrossOrigin,
+    CsrfRefused,
     FileChanged,
     FollowFailed,
     FollowersFull,
@@ -45,11 +47,14 @@ pub enum ErrorCode {
     /// A signed record that failed the feed format's checks, named as the format names
     /// the failure (`feeds::Error::code`: `bad_head_signature`, `non_canonical`, …).
     Format(&'static str),
+    /// An accounts error (sign-in, sign-up, sessions), named as the accounts crate names it
+    /// (`accounts::Error::name`: `invalid_credentials`, `invalid_token`, `busy`, …).
+    Account(&'static str),
 }
 
 impl ErrorCode {
     /// Every name the node itself gives (not the feed format's).
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::BadBody,
         ErrorCode::BadCap,
         ErrorCode::BadFeedName,
@@ -63,6 +68,8 @@ impl ErrorCode {
         ErrorCode::BadUrl,
         ErrorCode::BodyTimeout,
         ErrorCode::ContentUnavailable,
+        ErrorCode::CrossOrigin,
+        ErrorCode::CsrfRefused,
         ErrorCode::FileChanged,
         ErrorCode::FollowFailed,
         ErrorCode::FollowersFull,
@@ -101,6 +108,8 @@ impl ErrorCode {
             ErrorCode::BadUrl => "bad_url",
             ErrorCode::BodyTimeout => "body_timeout",
             ErrorCode::ContentUnavailable => "content_unavailable",
+            ErrorCode::CrossOrigin => "cross_origin",
+            ErrorCode::CsrfRefused => "csrf_refused",
             ErrorCode::FileChanged => "file_changed",
             ErrorCode::FollowFailed => "follow_failed",
             ErrorCode::FollowersFull => "followers_full",
@@ -121,12 +130,12 @@ impl ErrorCode {
             ErrorCode::TooLarge => "too_large",
             ErrorCode::UnfollowFailed => "unfollow_failed",
             ErrorCode::UnknownIdentity => "unknown_identity",
-            ErrorCode::Format(code) => code,
+            ErrorCode::Format(code) | ErrorCode::Account(code) => code,
         }
     }
 
-    /// The node's own code of that name (`None` for the feed format's names and unknown
-    /// ones).
+    /// The node's own code of that name (`None` for the feed format's and the accounts'
+    /// names and unknown ones).
     pub fn from_name(name: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.into_iter().find(|code| code.name() == name)
     }

@@ -16,7 +16,8 @@ table{border-collapse:collapse}td,th{padding:.2rem .6rem;text-align:left;vertica
 .badge{font-size:.85em;padding:0 .3rem;border:1px solid;border-radius:3px}\
 .retracted{color:#a00}.frozen{color:#a60}.verified{color:#070}.id{font-family:monospace;\
 word-break:break-all}img,video{max-width:100%}pre{white-space:pre-wrap;background:#f6f6f6;\
-padding:.5rem}ul.entries li,ol.entries li{margin:.3rem 0}.meta,.health{font-size:.9em;\
+padding:.5rem}form.inline{display:inline}label{display:block;margin:.4rem 0}\
+.problem{color:#a00;border-left:3px solid #a00;padding-left:.5rem}ul.entries li,ol.entries li{margin:.3rem 0}.meta,.health{font-size:.9em;\
 color:#555}";
 
 /// An alternate representation advertised in `<head>`: (MIME type, title, href).
@@ -37,6 +38,18 @@ pub fn shown_name(text: &str) -> Markup {
 
 /// A full HTML page.
 pub fn page(title: &str, alternates: &[Alternate], body: Markup) -> Response {
+    framed_page(StatusCode::OK, title, alternates, None, body)
+}
+
+/// A full HTML page with `status`, and `header_end` (e.g. the signed-in user and a sign-out
+/// button on account pages) at the end of the header.
+pub fn framed_page(
+    status: StatusCode,
+    title: &str,
+    alternates: &[Alternate],
+    header_end: Option<Markup>,
+    body: Markup,
+) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -54,12 +67,13 @@ pub fn page(title: &str, alternates: &[Alternate], body: Markup) -> Response {
                 header {
                     a href="/" { "swarmfeed" } " · signed feeds on BitTorrent · "
                     a href="/search" { "Search" }
+                    @if let Some(end) = header_end { (end) }
                 }
                 main { (body) }
             }
         }
     };
-    html_response(StatusCode::OK, markup)
+    html_response(status, markup)
 }
 
 fn html_response(status: StatusCode, markup: Markup) -> Response {

@@ -1,7 +1,7 @@
 //! Server-rendered pages (maud, no JavaScript, readable in w3m): home, identity, feed and
 //! entry, and search. Titles and metadata are untrusted: maud escapes everything interpolated.
 
-mod layout;
+pub(crate) mod layout;
 mod operator;
 mod search;
 mod status;

@@ -83,6 +83,9 @@ pub struct Limits {
     pub write_timeout: Duration,
     pub max_connections: usize,
     pub max_header_bytes: usize,
+    /// Path prefixes whose rest holds a secret (a mailed token): the access log writes
+    /// `[redacted]` instead. The node passes `accounts::TOKEN_PATH_PREFIXES`.
+    pub redacted_paths: &'static [&'static str],
 }
 
 impl Limits {
@@ -95,6 +98,7 @@ impl Limits {
             max_header_bytes: usize::try_from(config.max_header_bytes)
                 .unwrap_or(usize::MAX)
                 .max(MIN_HEAD_BYTES),
+            redacted_paths: &[],
         }
     }
 }
@@ -144,6 +148,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, cancel: C
             peer,
             slot: slot.clone(),
             body_timeout: limits.body_timeout,
+            redacted_paths: limits.redacted_paths,
         };
         let connection = graceful.watch(http.serve_connection(io, service));
         drop(slot);
@@ -175,6 +180,7 @@ struct Connection {
     peer: SocketAddr,
     slot: Arc<Slot>,
     body_timeout: Duration,
+    redacted_paths: &'static [&'static str],
 }
 
 impl hyper::service::Service<hyper::Request<Incoming>> for Connection {
@@ -185,7 +191,8 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Connection {
     fn call(&self, mut request: hyper::Request<Incoming>) -> ConnectionFuture {
         self.slot.busy();
         request.extensions_mut().insert(ConnectInfo(self.peer));
-        let log = access_log::enabled().then(|| access_log::Start::new(&request, self.peer));
+        let log = access_log::enabled()
+            .then(|| access_log::Start::new(&request, self.peer, self.redacted_paths));
         let (parts, incoming) = request.into_parts();
         let (body, timed_out) = if incoming.is_end_stream() {
             (Body::new(incoming), None)

@@ -254,7 +254,11 @@ impl Node {
         let app = routes::router(handle.clone()).merge(gateway(handle.clone()));
         let mut tasks = Vec::new();
         let cancel = handle.cancel.clone();
-        let limits = http_server::server::Limits::from_config(&handle.config.gateway);
+        let limits = http_server::server::Limits {
+            // Mailed links end in a token; the access log writes `[redacted]` after these.
+            redacted_paths: accounts::TOKEN_PATH_PREFIXES,
+            ..http_server::server::Limits::from_config(&handle.config.gateway)
+        };
         metrics::check_config(&handle.config.gateway);
         tasks.push(tokio::spawn(http_server::server::serve(
             listener, app, limits, cancel,

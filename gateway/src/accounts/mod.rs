@@ -1,0 +1,87 @@
+//! Account pages of a group-hosted gateway (issue 15): sign-up, sign-in with a second
+//! factor, sessions, and the signed-in user's `/account` pages, over the `accounts` crate.
+//! Mounted only when `[accounts] mode` is not `off`; with `off`, every `/account/...` path
+//! answers `404`.
+//!
+//! The parts other pages build on (stable names):
+//! - [`session::SignedIn`] (`{ user, token, csrf }`; without a valid session cookie a page
+//!   that takes it redirects to `/account/sign-in?next=…`) and [`session::MaybeSignedIn`];
+//!   [`session::PreSession`] for the CSRF token of anonymous forms;
+//! - [`csrf::CsrfForm`]`<T>`: a urlencoded form posted from this site with a valid CSRF
+//!   token (`403 cross_origin` / `403 csrf_refused` otherwise); [`csrf::check_origin`] and
+//!   [`csrf::check_token`] for forms read otherwise (multipart);
+//! - [`client::ClientInfo`]: the `accounts::Client` of a request (the peer, or what a
+//!   trusted proxy says: `[gateway] trusted_proxies`);
+//! - [`page::account_page`], [`page::csrf_field`], [`page::problem`]: the frame, the hidden
+//!   field, and an accounts error as a message with its status;
+//! - [`cookies::Cookies`]: the session and pre-session cookies.
+//!
+//! Signed-in answers never touch the page cache: requests carrying a session cookie and
+//! every `/account` path bypass it and are answered `Cache-Control: private, no-store`
+//! (crate::cache). Paths ending in a mailed token are redacted in the access log
+//! (`accounts::TOKEN_PATH_PREFIXES`, passed to the HTTP server by the node).
+
+pub mod client;
+pub mod cookies;
+pub mod csrf;
+pub mod page;
+pub mod session;
+mod signin;
+
+use axum::Router;
+use axum::routing::{any, get, post};
+use http_server::ApiError;
+
+use crate::Gateway;
+pub use page::problem;
+
+/// The accounts service and how its cookies are set. Cheap to clone.
+#[derive(Clone)]
+pub struct Web {
+    pub accounts: ::accounts::Accounts,
+    pub cookies: cookies::Cookies,
+}
+
+impl Web {
+    pub fn new(accounts: ::accounts::Accounts) -> Web {
+        let cookies = cookies::Cookies::for_public_url(accounts.public_url());
+        Web { accounts, cookies }
+    }
+}
+
+/// The gateway's accounts, or `404` when the mode is `off`.
+pub fn web(gateway: &Gateway) -> Result<&Web, ApiError> {
+    gateway.accounts.as_ref().ok_or_else(off)
+}
+
+fn off() -> ApiError {
+    ApiError::not_found("this gateway has no accounts")
+}
+
+/// The account routes: the pages when accounts are on, else `404` for every `/account`
+/// path (which would otherwise be read as an identity).
+pub fn routes(on: bool) -> Router<Gateway> {
+    if !on {
+        return Router::new()
+            .route("/account", any(async || off()))
+            .route("/account/{*rest}", any(async || off()));
+    }
+    Router::new()
+        .route("/account", get(signin::overview))
+        .route(
+            "/account/sign-in",
+            get(signin::sign_in_page).post(signin::sign_in),
+        )
+        .route("/account/sign-in/code", post(signin::second_factor))
+        .route("/account/sign-out", post(signin::sign_out))
+        .route(
+            "/account/{*rest}",
+            any(async || ApiError::not_found("no such account page")),
+        )
+}
+
+/// The `404` page of a gateway without accounts.
+pub fn off_page() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    crate::pages::PageError(off()).into_response()
+}

@@ -1,0 +1,134 @@
+//! The frame of account pages (the site's layout with the signed-in user's address and a
+//! sign-out button in the header), form parts, and how an accounts error is shown: a clear
+//! message on the form, with its status (`429` with `Retry-After` when rate-limited, `503`
+//! when the password hasher is busy). Messages come from `accounts::Error`, which never
+//! holds a password, token or code, and never tells whether an address has an account.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use http_server::{ApiError, ErrorCode};
+use maud::{Markup, html};
+
+use ::accounts::Error;
+
+use super::session::SignedIn;
+use crate::pages::layout::framed_page;
+
+/// An accounts error as a page shows it.
+#[derive(Debug)]
+pub struct Problem {
+    pub status: StatusCode,
+    /// The stable name (`accounts::Error::name`).
+    pub name: &'static str,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    /// The same as an [`ApiError`] (for error pages and JSON).
+    pub fn api_error(&self) -> ApiError {
+        let error = ApiError::new(self.status, ErrorCode::Account(self.name), &self.message);
+        match self.retry_after {
+            Some(secs) => error.retry_after(secs),
+            None => error,
+        }
+    }
+}
+
+/// Seconds a busy answer asks the client to wait.
+const BUSY_RETRY_SECS: u64 = 2;
+
+/// How an accounts error is answered.
+pub fn problem(error: &Error) -> Problem {
+    let status = match error {
+        Error::InvalidCredentials | Error::NotSignedIn => StatusCode::UNAUTHORIZED,
+        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        Error::SignUpClosed | Error::AwaitingApproval | Error::Forbidden(_) => {
+            StatusCode::FORBIDDEN
+        }
+        Error::UnknownUser(_) | Error::UnknownIdentity(_) => StatusCode::NOT_FOUND,
+        Error::QuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::InvitationInvalid
+        | Error::InvalidEmail
+        | Error::Password(_)
+        | Error::InvalidCode
+        | Error::InvalidToken
+        | Error::InvalidIdentity(_)
+        | Error::IdentityKeyMismatch(_)
+        | Error::IdentityExists(_)
+        | Error::LastOwner
+        | Error::InvitationForAnotherAddress
+        | Error::SoleOwner(_)
+        | Error::SecondFactorState(_) => StatusCode::BAD_REQUEST,
+        Error::Config(_)
+        | Error::SecretsKey(_)
+        | Error::Unseal
+        | Error::Database { .. }
+        | Error::DatabaseGone
+        | Error::Io { .. }
+        | Error::Mail(_)
+        | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(error = %error, "accounts");
+        "something went wrong on the gateway; try again later".to_owned()
+    } else {
+        error.to_string()
+    };
+    let retry_after = match error {
+        Error::RateLimited { retry_after_secs } => Some((*retry_after_secs).max(1)),
+        Error::Busy => Some(BUSY_RETRY_SECS),
+        _ => None,
+    };
+    Problem {
+        status,
+        name: error.name(),
+        message,
+        retry_after,
+    }
+}
+
+/// An account page: `200`, or the problem's status (with `Retry-After`) when `problem` is
+/// set. Never cached (the gateway's front marks every `/account` answer `private,
+/// no-store`); no `Referer` leaves it (some of its URLs hold tokens).
+pub fn account_page(
+    title: &str,
+    user: Option<&SignedIn>,
+    problem: Option<&Problem>,
+    body: Markup,
+) -> Response {
+    let status = problem.map_or(StatusCode::OK, |p| p.status);
+    let header_end = user.map(|user| {
+        html! {
+            " · " a href="/account" { (user.user.email) } " "
+            form.inline method="post" action="/account/sign-out" {
+                (csrf_field(&user.csrf))
+                button type="submit" { "Sign out" }
+            }
+        }
+    });
+    let body = html! {
+        @if let Some(problem) = problem {
+            p.problem role="alert" { (problem.message) }
+        }
+        (body)
+    };
+    let mut response = framed_page(status, title, &[], header_end, body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if let Some(secs) = problem.and_then(|p| p.retry_after)
+        && let Ok(value) = HeaderValue::from_str(&secs.to_string())
+    {
+        headers.insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// The hidden field every form carries.
+pub fn csrf_field(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(token); }
+}
