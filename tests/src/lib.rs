@@ -14,5 +14,7 @@ pub mod node;
 pub mod poll;
 pub mod process;
 pub mod raw_http;
+pub mod smtp;
 pub mod solo;
 pub mod tracker;
+pub mod web;

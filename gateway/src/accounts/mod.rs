@@ -25,8 +25,12 @@ pub mod client;
 pub mod cookies;
 pub mod csrf;
 pub mod page;
+mod recovery;
 pub mod session;
+mod settings;
 mod signin;
+mod signup;
+mod twofactor;
 
 use axum::Router;
 use axum::routing::{any, get, post};
@@ -66,14 +70,57 @@ pub fn routes(on: bool) -> Router<Gateway> {
             .route("/account", any(async || off()))
             .route("/account/{*rest}", any(async || off()));
     }
+    let token = |prefix: &str| format!("{prefix}{{token}}");
     Router::new()
-        .route("/account", get(signin::overview))
+        .route("/account", get(settings::overview))
         .route(
             "/account/sign-in",
             get(signin::sign_in_page).post(signin::sign_in),
         )
         .route("/account/sign-in/code", post(signin::second_factor))
         .route("/account/sign-out", post(signin::sign_out))
+        .route(
+            "/account/sign-up",
+            get(signup::sign_up_page).post(signup::sign_up),
+        )
+        .route("/account/sign-up/resend", post(signup::resend))
+        .route(
+            &token(::accounts::CONFIRM_PATH),
+            get(signup::confirm_page).post(signup::confirm),
+        )
+        .route(
+            "/account/sign-in-link",
+            get(recovery::link_page).post(recovery::request_link),
+        )
+        .route(
+            &token(::accounts::SIGN_IN_LINK_PATH),
+            get(recovery::link_landing).post(recovery::use_link),
+        )
+        .route(
+            "/account/reset",
+            get(recovery::reset_request_page).post(recovery::request_reset),
+        )
+        .route(
+            &token(::accounts::RESET_PATH),
+            get(recovery::reset_page).post(recovery::reset),
+        )
+        .route("/account/email", post(settings::change_email))
+        .route(
+            &token(::accounts::EMAIL_CHANGE_PATH),
+            get(settings::email_landing).post(settings::confirm_email),
+        )
+        .route("/account/password", post(settings::change_password))
+        .route("/account/sessions/end", post(settings::end_session))
+        .route("/account/sessions/end-all", post(settings::end_all))
+        .route(
+            "/account/delete",
+            get(settings::delete_page).post(settings::delete),
+        )
+        .route("/account/two-factor", get(twofactor::page))
+        .route("/account/two-factor/begin", post(twofactor::begin))
+        .route("/account/two-factor/confirm", post(twofactor::confirm))
+        .route("/account/two-factor/disable", post(twofactor::disable))
+        .route("/account/recovery-codes", post(twofactor::regenerate))
         .route(
             "/account/{*rest}",
             any(async || ApiError::not_found("no such account page")),
@@ -84,4 +131,28 @@ pub fn routes(on: bool) -> Router<Gateway> {
 pub fn off_page() -> axum::response::Response {
     use axum::response::IntoResponse;
     crate::pages::PageError(off()).into_response()
+}
+
+/// The session behind `user` gets a new token (after a password or second-factor change):
+/// `303` to `target` with the new cookie.
+async fn rotated(web: &Web, user: &session::SignedIn, target: &str) -> axum::response::Response {
+    match web.accounts.rotate_session(&user.token).await {
+        Ok(new) => {
+            let mut response = session::see_other(target);
+            web.cookies
+                .set_session(&mut response, &new.token, new.expires_at - unix_now());
+            response
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot give the session a new token");
+            session::see_other(target)
+        }
+    }
+}
+
+/// Unix seconds now (cookie lifetimes).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

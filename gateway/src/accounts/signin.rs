@@ -93,7 +93,12 @@ pub async fn sign_in(
     }
 }
 
-fn code_form(csrf: &str, challenge: &Secret, next: &str, problem: Option<&Problem>) -> Response {
+pub fn code_form(
+    csrf: &str,
+    challenge: &Secret,
+    next: &str,
+    problem: Option<&Problem>,
+) -> Response {
     let body = html! {
         h1 { "Second factor" }
         p { "Enter the 6-digit code from your authenticator app, or one of your recovery codes." }
@@ -184,13 +189,4 @@ pub async fn sign_out(
     let mut response = see_other("/");
     web.cookies.clear_session(&mut response);
     response
-}
-
-/// `GET /account`: the signed-in user's account.
-pub async fn overview(user: SignedIn) -> Response {
-    let body = html! {
-        h1 { "Your account" }
-        p { "Signed in as " strong { (user.user.email) } "." }
-    };
-    account_page("Account", Some(&user), None, body)
 }

@@ -1,0 +1,486 @@
+//! The gateway's account pages over HTTP, against the real binary with a real SMTP server on
+//! loopback (aiosmtpd): a user signs up, reads the confirmation mail, enrols TOTP (codes
+//! computed from the secret on the page), signs in with password and code, with recovery
+//! codes (each once), resets the password by mail (which ends every session); forms posted
+//! without a token or from another site are refused; a cookie set before sign-in is never
+//! adopted; nothing rendered for one user reaches another; no password, token or code in
+//! the node's log or access log; with accounts off, every /account path is 404. bcrypt runs
+//! at the node's cost (12, ~0.3 s a hash): the hashes are counted in each test.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use tests::html_check::html_problems;
+use tests::node::{NodeOptions, NodeProcess};
+use tests::raw_http::RawAnswer;
+use tests::smtp::SmtpServer;
+use tests::web::WebClient;
+
+const PASSWORD: &str = "correct horse battery staple";
+const NEW_PASSWORD: &str = "a brand new passphrase, long enough";
+
+struct Gateway {
+    _tmp: tempfile::TempDir,
+    smtp: SmtpServer,
+    node: NodeProcess,
+}
+
+impl Gateway {
+    /// A node with `[accounts] mode = "open"` mailing through a fresh SMTP server.
+    fn start() -> Gateway {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let smtp = SmtpServer::start(&tmp.path().join("spool"));
+        let config = tmp.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[accounts]\nmode = \"open\"\n\n[accounts.mail.smtp]\nhost = \"127.0.0.1\"\n\
+                 port = {}\nsecurity = \"none\"\n",
+                smtp.port
+            ),
+        )
+        .expect("write the config");
+        let node = start_node(
+            &tmp.path().join("data"),
+            &["--config", config.to_str().unwrap()],
+        );
+        Gateway {
+            _tmp: tmp,
+            smtp,
+            node,
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.node.info.http
+    }
+
+    fn client(&self) -> WebClient {
+        WebClient::new(self.addr())
+    }
+
+    /// Signs `email` up and confirms it through the mailed link (one hash); the tokens
+    /// mailed.
+    fn sign_up(&self, web: &mut WebClient, email: &str) -> String {
+        let seen = self.smtp.mails().len();
+        let page = web.get("/account/sign-up");
+        assert_eq!(page.status, 200);
+        let done = web.submit(
+            &page.text(),
+            "/account/sign-up",
+            &[("email", email), ("password", PASSWORD)],
+        );
+        assert_eq!(done.status, 200, "{}", done.text());
+        assert!(done.text().contains("Check your mail"), "{}", done.text());
+        assert!(done.text().contains("spam folder"), "{}", done.text());
+        let token = self.smtp.wait_for_link(seen, email, accounts::CONFIRM_PATH);
+        let path = format!("{}{token}", accounts::CONFIRM_PATH);
+        let landing = web.get(&path);
+        assert_eq!(
+            landing.status, 200,
+            "a scanner fetching the link spends nothing"
+        );
+        let created = web.submit(&landing.text(), &path, &[]);
+        assert_eq!(created.status, 200, "{}", created.text());
+        assert!(created.text().contains("Your account is ready"));
+        token
+    }
+}
+
+fn start_node(data: &Path, args: &[&str]) -> NodeProcess {
+    let options = NodeOptions {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        ..NodeOptions::default()
+    };
+    NodeProcess::start(data, &options)
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn location(answer: &RawAnswer) -> String {
+    answer.header("location").unwrap_or_default()
+}
+
+/// Password sign-in (one hash): `303` to /account, or the second-factor page.
+fn sign_in(web: &mut WebClient, email: &str, password: &str) -> RawAnswer {
+    let page = web.get("/account/sign-in");
+    assert_eq!(page.status, 200);
+    web.submit(
+        &page.text(),
+        "/account/sign-in",
+        &[("email", email), ("password", password)],
+    )
+}
+
+/// Submits a second-factor code on `page` (the code form).
+fn enter_code(web: &mut WebClient, page: &RawAnswer, code: &str) -> RawAnswer {
+    assert!(page.text().contains("Second factor"), "{}", page.text());
+    web.submit(&page.text(), "/account/sign-in/code", &[("code", code)])
+}
+
+fn sign_out(web: &mut WebClient) {
+    let account = web.get("/account");
+    assert_eq!(account.status, 200);
+    let out = web.submit(&account.text(), "/account/sign-out", &[]);
+    assert_eq!((out.status, location(&out)), (303, "/".to_owned()));
+    assert!(
+        !web.cookies.contains_key("swarmfeed-session"),
+        "the cookie is cleared"
+    );
+}
+
+fn signed_in(web: &mut WebClient) -> bool {
+    let account = web.get("/account");
+    match account.status {
+        200 => true,
+        303 => {
+            assert!(location(&account).starts_with("/account/sign-in"));
+            false
+        }
+        other => panic!("GET /account answered {other}"),
+    }
+}
+
+/// The text between `start` and the next `end` in `page`.
+fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
+    let from = page
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start:?} in\n{page}"))
+        + start.len();
+    &page[from..from + page[from..].find(end).unwrap()]
+}
+
+#[test]
+fn a_user_signs_up_enrols_totp_signs_in_with_codes_and_a_reset_by_mail_ends_every_session() {
+    // Hashes: sign-up 1, sign-ins 6, reset 1 (~2.5 s).
+    let gateway = Gateway::start();
+    let email = "Alice@Example.org";
+    let mut web = gateway.client();
+    let confirm_token = gateway.sign_up(&mut web, email);
+    let path = format!("{}{confirm_token}", accounts::CONFIRM_PATH);
+    let csrf = web_csrf(&mut web, &path);
+    let again = web.post(&path, &[("csrf", &csrf)]);
+    assert_eq!(again.status, 400, "a confirmation link works once");
+    assert!(again.text().contains("invalid, used or expired"));
+
+    let first = sign_in(&mut web, email, PASSWORD);
+    assert_eq!(
+        (first.status, location(&first)),
+        (303, "/account".to_owned()),
+        "{}",
+        first.text()
+    );
+    let account = web.get("/account");
+    assert_eq!(account.status, 200);
+    assert!(account.text().contains("alice@example.org"));
+    assert_eq!(
+        account.header("cache-control").as_deref(),
+        Some("private, no-store")
+    );
+
+    // TOTP: the secret from the page, a first code confirms, ten recovery codes once.
+    let two_factor = web.get("/account/two-factor");
+    let enrol = web.submit(&two_factor.text(), "/account/two-factor/begin", &[]);
+    assert_eq!(enrol.status, 200);
+    assert!(enrol.text().contains("<svg"), "the QR code inline");
+    let secret = between(&enrol.text(), "Secret: <code>", "</code>").to_owned();
+    let session_before = web.cookies["swarmfeed-session"].clone();
+    // The previous step's code: the sign-in below then has a later step to use.
+    let code = accounts::totp::code(&secret, unix_now() - 30).unwrap();
+    let on = web.submit(
+        &enrol.text(),
+        "/account/two-factor/confirm",
+        &[("code", &code)],
+    );
+    assert_eq!(on.status, 200, "{}", on.text());
+    let recovery: Vec<String> = on
+        .text()
+        .split("<li><code>")
+        .skip(1)
+        .map(|s| s[..s.find("</code>").unwrap()].to_owned())
+        .collect();
+    assert_eq!(recovery.len(), 10, "{}", on.text());
+    assert_ne!(
+        web.cookies["swarmfeed-session"], session_before,
+        "a new token after 2FA changes"
+    );
+    assert!(signed_in(&mut web));
+    sign_out(&mut web);
+    assert!(!signed_in(&mut web));
+
+    // Password, then a code.
+    let step = sign_in(&mut web, email, PASSWORD);
+    assert_eq!(step.status, 200);
+    assert!(
+        !web.cookies.contains_key("swarmfeed-session"),
+        "no session before the code"
+    );
+    let code = accounts::totp::code(&secret, unix_now()).unwrap();
+    let done = enter_code(&mut web, &step, &code);
+    assert_eq!(done.status, 303, "{}", done.text());
+    assert!(signed_in(&mut web));
+    sign_out(&mut web);
+
+    // The same code again is refused; a recovery code then works, once.
+    let step = sign_in(&mut web, email, PASSWORD);
+    let refused = enter_code(&mut web, &step, &code);
+    assert_eq!(refused.status, 400, "a TOTP code is never accepted twice");
+    assert!(refused.text().contains("wrong or already used code"));
+    let done = enter_code(&mut web, &refused, &recovery[0]);
+    assert_eq!(done.status, 303, "{}", done.text());
+    sign_out(&mut web);
+    let step = sign_in(&mut web, email, PASSWORD);
+    let refused = enter_code(&mut web, &step, &recovery[0]);
+    assert_eq!(refused.status, 400, "a recovery code works once");
+    let done = enter_code(&mut web, &refused, &recovery[1]);
+    assert_eq!(done.status, 303);
+    assert!(signed_in(&mut web));
+
+    // A reset by mail, asked from another browser, ends this session.
+    let mut other = gateway.client();
+    let seen = gateway.smtp.mails().len();
+    let ask = other.get("/account/reset");
+    let sent = other.submit(&ask.text(), "/account/reset", &[("email", email)]);
+    assert_eq!(sent.status, 200);
+    assert!(sent.text().contains("Check your mail"));
+    let reset_token = gateway
+        .smtp
+        .wait_for_link(seen, "alice@example.org", accounts::RESET_PATH);
+    let reset_path = format!("{}{reset_token}", accounts::RESET_PATH);
+    let form = other.get(&reset_path);
+    let reset = other.submit(&form.text(), &reset_path, &[("password", NEW_PASSWORD)]);
+    assert_eq!(
+        (reset.status, location(&reset)),
+        (303, "/account/sign-in".to_owned()),
+        "{}",
+        reset.text()
+    );
+    let again = other.submit(&form.text(), &reset_path, &[("password", NEW_PASSWORD)]);
+    assert_eq!(again.status, 400, "a reset link works once");
+    assert!(!signed_in(&mut web), "the reset ended the session");
+    let old = sign_in(&mut web, email, PASSWORD);
+    assert_eq!(old.status, 401, "the old password is gone");
+    let step = sign_in(&mut web, email, NEW_PASSWORD);
+    let done = enter_code(&mut web, &step, &recovery[2]);
+    assert_eq!(done.status, 303);
+    let account = web.get("/account").text();
+    for event in [
+        "account_created",
+        "totp_enabled",
+        "recovery_code_used",
+        "password_reset",
+        "sign_in_failed",
+    ] {
+        assert!(account.contains(event), "the security log lists {event}");
+    }
+
+    // Every page is valid HTML.
+    let mut pages = web.pages.clone();
+    pages.extend(other.pages.clone());
+    let named: Vec<(&str, &str)> = pages
+        .iter()
+        .map(|(n, h)| (n.as_str(), h.as_str()))
+        .collect();
+    let problems = html_problems(&named);
+    assert!(problems.is_empty(), "{problems:#?}");
+
+    // No secret in the node's log (the access log included, which did see the links).
+    let mut node = gateway.node;
+    node.stop();
+    let log = node.log();
+    assert!(
+        log.contains("/account/reset/[redacted]"),
+        "the access log ran:\n{log}"
+    );
+    let mut secrets = vec![
+        PASSWORD.to_owned(),
+        NEW_PASSWORD.to_owned(),
+        confirm_token,
+        reset_token,
+        secret,
+        code,
+    ];
+    secrets.extend(recovery);
+    secrets.extend(web.cookies.values().cloned());
+    secrets.extend(other.cookies.values().cloned());
+    for secret in &secrets {
+        assert!(
+            !log.contains(secret.as_str()),
+            "the log holds a secret ({} characters)",
+            secret.len()
+        );
+    }
+}
+
+/// The CSRF token of the form on `path`.
+fn web_csrf(web: &mut WebClient, path: &str) -> String {
+    let page = web.get(path).text();
+    tests::web::hidden_fields(&page, path)
+        .into_iter()
+        .find(|(n, _)| n == "csrf")
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no CSRF token on {path}"))
+}
+
+#[test]
+fn posts_without_the_token_or_from_another_site_are_refused_and_no_cookie_is_adopted() {
+    // Hashes: two sign-ups, two sign-ins (~1.2 s).
+    let gateway = Gateway::start();
+    let mut a = gateway.client();
+    gateway.sign_up(&mut a, "a@example.org");
+
+    // Fixation: a session cookie planted before sign-in is replaced, never adopted.
+    let planted = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned();
+    a.cookies
+        .insert("swarmfeed-session".into(), planted.clone());
+    assert!(!signed_in(&mut a), "a made-up token is no session");
+    a.cookies
+        .insert("swarmfeed-session".into(), planted.clone());
+    let done = sign_in(&mut a, "a@example.org", PASSWORD);
+    assert_eq!(done.status, 303);
+    let session = a.cookies["swarmfeed-session"].clone();
+    assert_ne!(session, planted);
+    let mut attacker = gateway.client();
+    attacker.cookies.insert("swarmfeed-session".into(), planted);
+    assert!(!signed_in(&mut attacker));
+
+    // A signed-in form without its token, with another visitor's token, from another site.
+    let account = a.get("/account").text();
+    let csrf = tests::web::hidden_fields(&account, "/account/sessions/end-all")
+        .into_iter()
+        .find(|(n, _)| n == "csrf")
+        .unwrap()
+        .1;
+    let other_csrf = web_csrf(&mut attacker, "/account/sign-in");
+    let refusals = [
+        a.post("/account/sessions/end-all", &[]),
+        a.post("/account/sessions/end-all", &[("csrf", &other_csrf)]),
+        a.post_with(
+            "/account/sessions/end-all",
+            &[("csrf", &csrf)],
+            &[("Origin", "http://evil.example")],
+        ),
+        a.post_with(
+            "/account/sessions/end-all",
+            &[("csrf", &csrf)],
+            &[("Sec-Fetch-Site", "cross-site")],
+        ),
+        a.post_with(
+            "/account/sessions/end-all",
+            &[("csrf", &csrf)],
+            &[("Origin", "null")],
+        ),
+    ];
+    let names: Vec<(u16, bool, bool)> = refusals
+        .iter()
+        .map(|r| {
+            (
+                r.status,
+                r.text().contains("csrf_refused"),
+                r.text().contains("cross_origin"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            (403, true, false),
+            (403, true, false),
+            (403, false, true),
+            (403, false, true),
+            (403, false, true)
+        ]
+    );
+    assert!(signed_in(&mut a), "none of them signed anyone out");
+    // An anonymous form: the sign-in form without a pre-session cookie of its own.
+    let stranger = attacker.post(
+        "/account/sign-in",
+        &[
+            ("csrf", &csrf),
+            ("email", "a@example.org"),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(stranger.status, 403);
+
+    // Nothing rendered for a signed-in user is served to anyone else.
+    let mut b = gateway.client();
+    gateway.sign_up(&mut b, "b@example.org");
+    assert_eq!(sign_in(&mut b, "b@example.org", PASSWORD).status, 303);
+    let mut anonymous = gateway.client();
+    for path in ["/", "/account", "/search"] {
+        let as_a = a.get(path);
+        assert_eq!(
+            as_a.header("cache-control").as_deref(),
+            Some("private, no-store"),
+            "{path}"
+        );
+        let as_b = b.get(path);
+        let as_anonymous = anonymous.get(path);
+        assert!(
+            !as_b.text().contains("a@example.org"),
+            "{path} as B shows A"
+        );
+        assert!(
+            !as_anonymous.text().contains("a@example.org"),
+            "{path} anonymously shows A"
+        );
+        if path != "/account" {
+            assert_ne!(
+                as_anonymous.header("cache-control").as_deref(),
+                Some("private, no-store"),
+                "{path}: a public page"
+            );
+        }
+    }
+    assert!(a.get("/account").text().contains("a@example.org"));
+    assert!(b.get("/account").text().contains("b@example.org"));
+
+    // Resending the confirmation: 5 mails per address per 30 minutes, then 429.
+    let mut c = gateway.client();
+    let form = c.get("/account/sign-up");
+    let first = c.submit(
+        &form.text(),
+        "/account/sign-up",
+        &[("email", "c@example.org"), ("password", PASSWORD)],
+    );
+    let statuses: Vec<u16> = (0..5)
+        .map(|_| {
+            c.submit(&first.text(), "/account/sign-up/resend", &[])
+                .status
+        })
+        .collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 429]);
+    let limited = c.submit(&first.text(), "/account/sign-up/resend", &[]);
+    assert_eq!(limited.status, 429);
+    assert!(
+        limited
+            .header("retry-after")
+            .is_some_and(|s| s.parse::<u64>().unwrap() > 0)
+    );
+}
+
+#[test]
+fn with_accounts_off_every_account_path_is_404() {
+    let tmp = tempfile::tempdir().unwrap();
+    let node = start_node(&tmp.path().join("data"), &[]);
+    let mut web = WebClient::new(node.info.http);
+    for path in [
+        "/account",
+        "/account/sign-in",
+        "/account/sign-up",
+        "/account/confirm/abc",
+    ] {
+        assert_eq!(web.get(path).status, 404, "{path}");
+    }
+    assert_eq!(
+        web.post("/account/sign-in", &[("email", "a@example.org")])
+            .status,
+        404
+    );
+}
