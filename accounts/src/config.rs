@@ -147,6 +147,8 @@ pub struct AccountsConfig {
     pub session_absolute_secs: u64,
     /// Bytes each user may upload through the gateway unless set per user.
     pub upload_quota_bytes: u64,
+    /// The largest upload (one form, every file together) the gateway takes in.
+    pub max_upload_bytes: u64,
     /// Outgoing mail.
     pub mail: MailConfig,
 }
@@ -164,6 +166,7 @@ impl Default for AccountsConfig {
             session_idle_secs: 14 * 24 * 3600,
             session_absolute_secs: 90 * 24 * 3600,
             upload_quota_bytes: 1 << 30,
+            max_upload_bytes: 1 << 30,
             mail: MailConfig::default(),
         }
     }

@@ -161,6 +161,26 @@ impl Accounts {
             .await
     }
 
+    /// Every identity whose key this gateway keeps (the node publishes, seeds and announces
+    /// them as its own).
+    pub async fn held_identities(&self) -> Result<Vec<String>> {
+        self.inner
+            .db
+            .tx("held identities", move |tx| {
+                let mut st = tx
+                    .prepare_cached(
+                        "SELECT id FROM identities WHERE sealed_key IS NOT NULL ORDER BY id",
+                    )
+                    .map_err(Error::db("held identities"))?;
+                let rows = st
+                    .query_map([], |r| r.get(0))
+                    .map_err(Error::db("held identities"))?;
+                rows.collect::<rusqlite::Result<_>>()
+                    .map_err(Error::db("held identities"))
+            })
+            .await
+    }
+
     /// The user's role in an identity, if a member (the one check every publish makes).
     pub async fn role(&self, user: UserId, identity: &str) -> Result<Option<Role>> {
         let identity = identity.to_string();

@@ -88,6 +88,7 @@ struct Inner {
     session_idle_secs: i64,
     session_absolute_secs: i64,
     upload_quota_bytes: u64,
+    max_upload_bytes: u64,
 }
 
 /// Opens [`Accounts`] with options beyond the config.
@@ -139,6 +140,7 @@ impl AccountsBuilder {
                 session_idle_secs: self.config.session_idle_secs as i64,
                 session_absolute_secs: self.config.session_absolute_secs as i64,
                 upload_quota_bytes: self.config.upload_quota_bytes,
+                max_upload_bytes: self.config.max_upload_bytes,
             }),
         })
     }
@@ -179,6 +181,11 @@ impl Accounts {
     /// The outbox folder (used when no SMTP relay is set).
     pub fn outbox_path(&self) -> &Path {
         &self.inner.resolved.outbox
+    }
+
+    /// The largest upload the gateway takes in (`max_upload_bytes`).
+    pub fn max_upload_bytes(&self) -> u64 {
+        self.inner.max_upload_bytes
     }
 
     /// The bcrypt cost new password hashes get.

@@ -35,6 +35,7 @@ pub enum ErrorCode {
     NotSynced,
     NotTakenIn,
     PublishFailed,
+    QuotaExceeded,
     RateLimited,
     StaleHead,
     StatusForbidden,
@@ -54,7 +55,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every name the node itself gives (not the feed format's).
-    pub const ALL: [ErrorCode; 35] = [
+    pub const ALL: [ErrorCode; 36] = [
         ErrorCode::BadBody,
         ErrorCode::BadCap,
         ErrorCode::BadFeedName,
@@ -81,6 +82,7 @@ impl ErrorCode {
         ErrorCode::NotSynced,
         ErrorCode::NotTakenIn,
         ErrorCode::PublishFailed,
+        ErrorCode::QuotaExceeded,
         ErrorCode::RateLimited,
         ErrorCode::StaleHead,
         ErrorCode::StatusForbidden,
@@ -121,6 +123,7 @@ impl ErrorCode {
             ErrorCode::NotSynced => "not_synced",
             ErrorCode::NotTakenIn => "not_taken_in",
             ErrorCode::PublishFailed => "publish_failed",
+            ErrorCode::QuotaExceeded => "quota_exceeded",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::StaleHead => "stale_head",
             ErrorCode::StatusForbidden => "status_forbidden",

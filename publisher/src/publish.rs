@@ -223,9 +223,15 @@ pub struct PreparedPublish {
 
 /// Checks a request (identity, metadata, path) and lists its files, without hashing.
 pub fn prepare(data: &DataDir, request: &PublishRequest) -> Result<PreparedPublish> {
+    let (_, keypair) = data.keystore().resolve(request.identity.as_deref())?;
+    prepare_signed(request, keypair)
+}
+
+/// Like [`prepare`], signing with `keypair` instead of the keystore's identity named in the
+/// request (a key the node holds elsewhere, e.g. sealed for a gateway's users).
+pub fn prepare_signed(request: &PublishRequest, keypair: Keypair) -> Result<PreparedPublish> {
     let feed = request.feed.clone().unwrap_or_else(default_feed);
     let meta = entry_meta(request)?;
-    let (_, keypair) = data.keystore().resolve(request.identity.as_deref())?;
     if let Some(piece_length) = request.torrent.piece_length {
         check_piece_length(piece_length)?;
     }

@@ -30,7 +30,7 @@ fn decisions(node: &NodeProcess, operation: Operation, actor: &str, outcome: &st
 fn all_decisions(node: &NodeProcess) -> f64 {
     let mut sum = 0.0;
     for operation in Operation::ALL {
-        for actor in ["peer", "operator"] {
+        for actor in ["peer", "operator", "user"] {
             for outcome in ["allowed", "denied"] {
                 sum += decisions(node, operation, actor, outcome);
             }

@@ -29,12 +29,17 @@ pub struct NotTakenIn {
     pub error: Error,
 }
 
-/// Takes in every feed of every identity in the keystore; returns the feeds it could not.
-/// Identities are listed by their public keys; a key is loaded only for a record to re-sign.
+/// Takes in every feed of every identity in the keystore, and of every identity the gateway
+/// holds for its users; returns the feeds it could not. Identities are listed by their
+/// public keys; a key is loaded only for a record to re-sign (a held identity's record is
+/// re-signed at its members' next publish: the node alone does not unseal its key).
 pub async fn sync_all(node: &NodeHandle) -> Result<Vec<NotTakenIn>> {
     let mut failed = Vec::new();
     let data = node.data.clone();
-    let identities = blocking(move || data.keystore().list_public()).await??;
+    let mut identities = blocking(move || data.keystore().list_public()).await??;
+    for identity in held_identities(node).await {
+        identities.push(("(held for users)".to_owned(), identity));
+    }
     for (name, identity) in identities {
         // One identity's record that cannot be signed (its key file unreadable, say) does
         // not keep the others, or its own feeds, from being taken in.
@@ -44,6 +49,21 @@ pub async fn sync_all(node: &NodeHandle) -> Result<Vec<NotTakenIn>> {
         failed.extend(sync_feeds(node, &identity).await?);
     }
     Ok(failed)
+}
+
+/// The identities the gateway holds for its users (none without accounts; an unreadable
+/// accounts database is logged and lists none).
+pub async fn held_identities(node: &NodeHandle) -> Vec<IdentityKey> {
+    let Some(accounts) = &node.accounts else {
+        return Vec::new();
+    };
+    match accounts.held_identities().await {
+        Ok(ids) => ids.iter().filter_map(|id| id.parse().ok()).collect(),
+        Err(e) => {
+            tracing::warn!("cannot list the identities held for users: {e}");
+            Vec::new()
+        }
+    }
 }
 
 /// Takes in every feed of one identity; returns the feeds it could not.

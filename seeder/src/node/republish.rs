@@ -77,9 +77,18 @@ pub async fn republish_loop(node: NodeHandle) {
         }
         wait = node.config.republish_interval();
         let mut feeds = node.store.followed_feeds().await.unwrap_or_default();
-        for stored in node.data.keystore().list().unwrap_or_default() {
-            for feed in node.data.feeds_of(&stored.public).unwrap_or_default() {
-                feeds.push((stored.public, feed));
+        let mut own: Vec<IdentityKey> = node
+            .data
+            .keystore()
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|stored| stored.public)
+            .collect();
+        own.extend(super::own::held_identities(&node).await);
+        for identity in own {
+            for feed in node.data.feeds_of(&identity).unwrap_or_default() {
+                feeds.push((identity, feed));
             }
         }
         let mut identities: Vec<IdentityKey> =

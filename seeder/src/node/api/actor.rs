@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-/// The one asking. Signed-in users and app keys come later, as variants of their own.
+/// The one asking. App keys come later, as a variant of their own.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Actor {
     /// The node's operator: the control socket (mode 0600, only the owner of the data
@@ -11,13 +11,17 @@ pub enum Actor {
     Operator,
     /// Another node, over the node-to-node HTTP routes.
     Peer { addr: SocketAddr },
+    /// A user signed in to the gateway (`[accounts]`): acts on the identities the gateway
+    /// holds for it, as its role in each allows (accounts' memberships).
+    User { user: accounts::UserId },
 }
 
-/// An actor's kind, as counted in the metrics (no addresses there).
+/// An actor's kind, as counted in the metrics (no addresses or user ids there).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ActorKind {
     Operator,
     Peer,
+    User,
 }
 
 impl Actor {
@@ -25,16 +29,21 @@ impl Actor {
         match self {
             Actor::Operator => ActorKind::Operator,
             Actor::Peer { .. } => ActorKind::Peer,
+            Actor::User { .. } => ActorKind::User,
         }
     }
 }
 
 impl ActorKind {
+    /// Every kind, in the metrics' order.
+    pub const ALL: [ActorKind; 3] = [ActorKind::Operator, ActorKind::Peer, ActorKind::User];
+
     /// The metrics label.
     pub fn name(self) -> &'static str {
         match self {
             ActorKind::Operator => "operator",
             ActorKind::Peer => "peer",
+            ActorKind::User => "user",
         }
     }
 }
@@ -44,6 +53,7 @@ impl std::fmt::Display for Actor {
         match self {
             Actor::Operator => f.write_str("the operator"),
             Actor::Peer { addr } => write!(f, "peer {addr}"),
+            Actor::User { user } => write!(f, "user {}", user.0),
         }
     }
 }

@@ -10,6 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::http::StatusCode;
 
+use accounts::Role;
+use feeds::IdentityKey;
+
 use super::NodeApi;
 use super::actor::{Actor, ActorKind};
 use http_server::{ApiError, ErrorCode};
@@ -66,13 +69,20 @@ impl Operation {
 }
 
 /// The policy: the operator may do everything; another node may push heads and register
-/// as a follower, nothing else. (Rate limits act where they always did, in the methods.)
-fn allowed(actor: &Actor, operation: Operation) -> bool {
+/// as a follower, nothing else; a signed-in user may publish files to an identity the
+/// gateway holds for it, with the role owner or publisher on it (`role`, looked up for
+/// the identity acted on), nothing else. (Rate limits act where they always did, in the
+/// methods.)
+fn allowed(actor: &Actor, operation: Operation, role: Option<Role>) -> bool {
     match actor {
         Actor::Operator => true,
         Actor::Peer { .. } => {
             matches!(operation, Operation::PushHead | Operation::RegisterFollower)
         }
+        Actor::User { .. } => match operation {
+            Operation::PublishFiles => role.is_some_and(|r| r >= Role::Publisher),
+            _ => false,
+        },
     }
 }
 
@@ -93,7 +103,7 @@ impl Authorized {
     }
 }
 
-const ACTOR_KINDS: [ActorKind; 2] = [ActorKind::Operator, ActorKind::Peer];
+const ACTOR_KINDS: [ActorKind; 3] = ActorKind::ALL;
 const OUTCOMES: [&str; 2] = ["allowed", "denied"];
 const SLOTS: usize = Operation::ALL.len() * ACTOR_KINDS.len() * OUTCOMES.len();
 
@@ -115,6 +125,7 @@ fn slot(operation: Operation, kind: ActorKind, allowed: bool) -> usize {
     let kind = match kind {
         ActorKind::Operator => 0,
         ActorKind::Peer => 1,
+        ActorKind::User => 2,
     };
     (operation.index() * ACTOR_KINDS.len() + kind) * OUTCOMES.len() + usize::from(!allowed)
 }
@@ -150,17 +161,43 @@ impl NodeApi {
         actor: &Actor,
         operation: Operation,
     ) -> Result<Authorized, ApiError> {
-        decide(self.node.metrics.authorizations(), actor, operation)
+        decide(self.node.metrics.authorizations(), actor, operation, None)
+    }
+
+    /// Decides whether `actor` may do `operation` on `identity`: for a user, with its role
+    /// in that identity (from the accounts database; no accounts, or no membership: none).
+    pub(super) async fn authorize_on(
+        &self,
+        actor: &Actor,
+        operation: Operation,
+        identity: &IdentityKey,
+    ) -> Result<Authorized, ApiError> {
+        let role = match (actor, self.accounts()) {
+            (Actor::User { user }, Some(accounts)) => {
+                match accounts.role(*user, &identity.to_string()).await {
+                    Ok(role) => role,
+                    Err(e) => {
+                        // Refused (and counted) rather than decided on a guess.
+                        tracing::warn!(%actor, %identity, "cannot read the role: {e}");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        decide(self.node.metrics.authorizations(), actor, operation, role)
     }
 }
 
-/// The decision itself, counted in `decisions`: a node's, or the offline API's.
+/// The decision itself, counted in `decisions`: a node's, or the offline API's. `role` is
+/// the user's role in the identity acted on, if any.
 pub(super) fn decide(
     decisions: &Decisions,
     actor: &Actor,
     operation: Operation,
+    role: Option<Role>,
 ) -> Result<Authorized, ApiError> {
-    let allowed = allowed(actor, operation);
+    let allowed = allowed(actor, operation, role);
     decisions.count(operation, actor.kind(), allowed);
     if !allowed {
         tracing::info!(%actor, operation = operation.name(), "refused: not allowed");
@@ -186,16 +223,40 @@ mod tests {
             addr: "203.0.113.9:4000".parse().unwrap(),
         };
         for operation in Operation::ALL {
-            assert!(allowed(&Actor::Operator, operation));
+            assert!(allowed(&Actor::Operator, operation, None));
         }
         let for_peers: Vec<Operation> = Operation::ALL
             .into_iter()
-            .filter(|op| allowed(&peer, *op))
+            .filter(|op| allowed(&peer, *op, Some(Role::Owner)))
             .collect();
         assert_eq!(
             for_peers,
             [Operation::PushHead, Operation::RegisterFollower]
         );
+    }
+
+    #[test]
+    fn users_may_only_publish_to_identities_they_are_publisher_or_owner_of() {
+        let user = Actor::User {
+            user: accounts::UserId(7),
+        };
+        for role in [Some(Role::Publisher), Some(Role::Owner)] {
+            let for_user: Vec<Operation> = Operation::ALL
+                .into_iter()
+                .filter(|op| allowed(&user, *op, role))
+                .collect();
+            assert_eq!(for_user, [Operation::PublishFiles], "{role:?}");
+        }
+        for operation in Operation::ALL {
+            assert!(!allowed(&user, operation, None), "{operation:?}");
+        }
+        let decisions = Decisions::default();
+        let e = decide(&decisions, &user, Operation::PublishFiles, None).unwrap_err();
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        assert_eq!(e.name(), "forbidden");
+        assert!(decisions.prometheus().contains(
+            "swarmfeed_authorizations_total{operation=\"publish_files\",actor=\"user\",outcome=\"denied\"} 1\n"
+        ));
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod retract;
 pub mod search;
 pub mod status;
 pub mod types;
+mod upload;
 
 pub use actor::{Actor, ActorKind};
 pub use authorize::{Authorized, Decisions, Operation};
@@ -32,6 +33,7 @@ pub use parse::{parse_feed, parse_identity, parse_infohash};
 pub use publish_files::{Publishing, publish_stream};
 pub use search::{SearchAnswer, SearchRequest};
 pub use types::*;
+pub use upload::{UploadAnswer, UploadParts, UploadRequest, UploadedFile};
 
 use super::NodeHandle;
 

@@ -32,7 +32,7 @@ impl OfflineApi {
         actor: &Actor,
         request: FollowRequest,
     ) -> Result<FollowAnswer, ApiError> {
-        let authorized = decide(&self.decisions, actor, Operation::Follow)?;
+        let authorized = decide(&self.decisions, actor, Operation::Follow, None)?;
         follow_in(&self.store, &authorized, &Parsed::new(&request)?).await
     }
 
@@ -42,7 +42,7 @@ impl OfflineApi {
         actor: &Actor,
         request: FollowRequest,
     ) -> Result<UnfollowAnswer, ApiError> {
-        let authorized = decide(&self.decisions, actor, Operation::Unfollow)?;
+        let authorized = decide(&self.decisions, actor, Operation::Unfollow, None)?;
         let request = Parsed::new(&request)?;
         if request.delete {
             return Err(ApiError::new(

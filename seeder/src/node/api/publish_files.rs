@@ -1,6 +1,8 @@
 //! Publishing files as the node: the publish flow of the `publisher` crate run inside the
-//! node (for the control socket's `/publish`, later a web form), then the new entry taken
-//! in at once. Only the key of the identity that signs is loaded.
+//! node (for the control socket's `/publish` and the gateway's upload form), then the new
+//! entry taken in at once. Only the key of the identity that signs is loaded: for the
+//! operator from the keystore, for a signed-in user the key the accounts database keeps
+//! sealed for that identity ([`Signer`]).
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -11,13 +13,14 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use feeds::{IdentityKey, Keypair};
 use hyper::body::Bytes;
 use publisher::TorrentOptions;
-use publisher::publish::{PreparedPublish, prepare};
+use publisher::publish::{PreparedPublish, prepare_signed};
 use tokio::task::JoinHandle;
 
 use super::authorize::{Authorized, Operation};
-use super::parse::parse_feed;
+use super::parse::{parse_feed, parse_identity};
 use super::types::{PublishAnswer, PublishEvent, PublishFailure, PublishRequest};
 use super::{Actor, NodeApi};
 use crate::node::{NodeHandle, own};
@@ -52,23 +55,79 @@ impl Publishing {
     }
 }
 
+/// Where the key that signs comes from.
+pub(super) enum Signer {
+    /// The keystore's identity of that name (`None`: the default): the operator's.
+    Keystore(Option<String>),
+    /// A key the gateway holds for its users, unsealed for this publish only.
+    Held(Keypair),
+}
+
 impl NodeApi {
     /// Publishes files as a new entry of an own feed: checks `request` (identity, feed,
     /// metadata, path) and starts hashing; errors in the request come back here, before
     /// any progress. Only the key of the identity named (or the default one) is loaded.
+    /// A user names the identity by its id and must be its owner or publisher; the key
+    /// is the one the gateway holds for it.
     pub async fn publish(
         &self,
         actor: &Actor,
         request: PublishRequest,
     ) -> Result<Publishing, ApiError> {
-        let authorized = self.authorize(actor, Operation::PublishFiles)?;
-        start(&self.node, &authorized, request).await
+        let (authorized, signer) = self.may_publish(actor, request.identity.as_deref()).await?;
+        start(&self.node, &authorized, signer, request).await
+    }
+
+    /// The decision to publish files, and the key that will sign.
+    pub(super) async fn may_publish(
+        &self,
+        actor: &Actor,
+        identity: Option<&str>,
+    ) -> Result<(Authorized, Signer), ApiError> {
+        let Actor::User { user } = actor else {
+            let authorized = self.authorize(actor, Operation::PublishFiles)?;
+            return Ok((authorized, Signer::Keystore(identity.map(str::to_owned))));
+        };
+        let Some(identity) = identity else {
+            // Decided (and refused) all the same: a user has no default identity.
+            self.authorize(actor, Operation::PublishFiles)?;
+            return Err(ApiError::bad_request(
+                ErrorCode::BadIdentity,
+                "name the identity to publish as",
+            ));
+        };
+        let identity: IdentityKey = match parse_identity(identity) {
+            Ok(identity) => identity,
+            Err(e) => {
+                self.authorize(actor, Operation::PublishFiles)?;
+                return Err(e);
+            }
+        };
+        let authorized = self
+            .authorize_on(actor, Operation::PublishFiles, &identity)
+            .await?;
+        let accounts = self.accounts().ok_or_else(|| {
+            ApiError::internal("a user acts but the node has no accounts service")
+        })?;
+        let seed = accounts
+            .signing_key(*user, &identity.to_string())
+            .await
+            .map_err(|e| match e {
+                accounts::Error::UnknownIdentity(_) => ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    ErrorCode::UnknownIdentity,
+                    format!("this gateway holds no key for {identity}"),
+                ),
+                e => ApiError::internal(e),
+            })?;
+        Ok((authorized, Signer::Held(Keypair::from_seed(&seed))))
     }
 }
 
-async fn start(
+pub(super) async fn start(
     node: &NodeHandle,
     _: &Authorized,
+    signer: Signer,
     request: PublishRequest,
 ) -> Result<Publishing, ApiError> {
     let feed = parse_feed(&request.feed)?;
@@ -86,7 +145,8 @@ async fn start(
     let publish_request = publisher::PublishRequest {
         path: request.path,
         feed: Some(feed.clone()),
-        identity: request.identity,
+        // The key is chosen above ([`Signer`]).
+        identity: None,
         title: request.title,
         description: request.description,
         meta: request.meta,
@@ -100,11 +160,13 @@ async fn start(
         gateway: Some(node.public_url.clone()),
     };
     let prepared = blocking(move || -> publisher::Result<PreparedPublish> {
-        // Only the one identity named (or the default) is read from the keystore.
-        let identity = publish_request.identity.as_deref();
-        let (_, keypair) = data.keystore().resolve(identity)?;
+        let keypair = match signer {
+            // Only the one identity named (or the default) is read from the keystore.
+            Signer::Keystore(name) => data.keystore().resolve(name.as_deref())?.1,
+            Signer::Held(keypair) => keypair,
+        };
         publisher::restore::check_may_sign(&data, &keypair.public(), force)?;
-        prepare(&data, &publish_request)
+        prepare_signed(&publish_request, keypair)
     })
     .await?
     .map_err(publisher_error)?;

@@ -1,0 +1,303 @@
+//! Uploads through the gateway's form: a signed-in user's files, streamed to a staging
+//! folder of the data directory as they arrive (BLAKE3 computed on the way; the torrent's
+//! SHA-1 pieces need the whole tree, so they follow), then published through the same call
+//! as the command line's ([`NodeApi::publish`]) with the user as actor.
+//!
+//! Uploads are copies on the gateway's disk, unlike CLI publishing, so they are charged to
+//! the user's quota: the request's declared length before anything is written (refused
+//! beyond `[accounts] max_upload_bytes` or the quota), the unused part given back once the
+//! files are written, everything given back (and the folder removed) when the upload or
+//! the publish fails. A published upload stays in `uploads/` of the data directory: its
+//! files are seeded from there, like any published file from where it lies.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::http::StatusCode;
+use hyper::body::Bytes;
+use publisher::torrent::portable_name::name_problem;
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+
+use super::types::{PublishAnswer, PublishRequest};
+use super::{Actor, NodeApi};
+use http_server::{ApiError, ErrorCode};
+
+/// A multipart upload as it arrives. The gateway's form adapter implements it over its
+/// multipart parser; the node never parses multipart itself.
+pub trait UploadParts: Send {
+    /// The next file's name as the browser sent it, or `None` after the last file.
+    fn next_file(&mut self) -> impl Future<Output = Result<Option<String>, ApiError>> + Send;
+    /// The next chunk of the current file, or `None` at its end.
+    fn next_chunk(&mut self) -> impl Future<Output = Result<Option<Bytes>, ApiError>> + Send;
+}
+
+/// What the form asks besides its files.
+#[derive(Clone, Debug)]
+pub struct UploadRequest {
+    /// The identity to publish as (its 52-character id).
+    pub identity: String,
+    pub feed: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// The request body's declared length (`Content-Length`): charged before anything is
+    /// written, and no more is read.
+    pub declared_bytes: u64,
+}
+
+/// A file as it arrived.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UploadedFile {
+    pub name: String,
+    pub size: u64,
+    /// BLAKE3 of the bytes received, hex.
+    pub blake3: String,
+}
+
+/// A published upload.
+#[derive(Clone, Debug, Serialize)]
+pub struct UploadAnswer {
+    pub files: Vec<UploadedFile>,
+    pub published: PublishAnswer,
+}
+
+impl NodeApi {
+    /// Takes in a user's upload and publishes it as a new entry of `request.feed` of the
+    /// identity named. Refused before anything is written or charged when the user is not
+    /// its owner or publisher (`403 forbidden`), the upload is too large (`413 too_large`)
+    /// or over the user's quota (`413 quota_exceeded`).
+    pub async fn upload(
+        &self,
+        actor: &Actor,
+        request: UploadRequest,
+        parts: &mut impl UploadParts,
+    ) -> Result<UploadAnswer, ApiError> {
+        let (authorized, signer) = self.may_publish(actor, Some(&request.identity)).await?;
+        let (Actor::User { user }, Some(accounts)) = (actor, self.accounts()) else {
+            return Err(ApiError::bad_request(
+                ErrorCode::BadRequest,
+                "uploads are for the gateway's users (the operator publishes files where they lie)",
+            ));
+        };
+        let max = accounts.max_upload_bytes();
+        if request.declared_bytes > max {
+            return Err(too_large(request.declared_bytes, max));
+        }
+        accounts
+            .charge_upload(*user, request.declared_bytes)
+            .await
+            .map_err(|e| match e {
+                accounts::Error::QuotaExceeded { .. } => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    ErrorCode::QuotaExceeded,
+                    e.to_string(),
+                ),
+                e => ApiError::internal(e),
+            })?;
+        let refund = async |bytes: u64| {
+            if bytes > 0
+                && let Err(e) = accounts.refund_upload(*user, bytes).await
+            {
+                tracing::warn!(%actor, bytes, "cannot refund an upload: {e}");
+            }
+        };
+        let staging = match new_staging(&self.node.data.root().join("uploads")).await {
+            Ok(dir) => dir,
+            Err(e) => {
+                refund(request.declared_bytes).await;
+                return Err(ApiError::internal(e));
+            }
+        };
+        let folder = staging.join(folder_name(request.title.as_deref()));
+        let received = receive(&folder, request.declared_bytes.min(max), parts).await;
+        let files = match received {
+            Ok(files) => files,
+            Err(e) => {
+                remove(&staging).await;
+                refund(request.declared_bytes).await;
+                return Err(e);
+            }
+        };
+        let written: u64 = files.iter().map(|f| f.size).sum();
+        refund(request.declared_bytes - written).await;
+        let path = match files.as_slice() {
+            [one] => folder.join(&one.name),
+            _ => folder,
+        };
+        let publish = PublishRequest {
+            identity: Some(request.identity),
+            feed: request.feed,
+            path,
+            title: request.title,
+            description: request.description,
+            meta: Vec::new(),
+            piece_size: None,
+            webseeds: Vec::new(),
+            trackers: Vec::new(),
+            force_new_feed: false,
+        };
+        let published =
+            match super::publish_files::start(&self.node, &authorized, signer, publish).await {
+                Ok(publishing) => publishing.finish().await,
+                Err(e) => Err(e),
+            };
+        match published {
+            Ok(published) => Ok(UploadAnswer { files, published }),
+            Err(e) => {
+                remove(&staging).await;
+                refund(written).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+fn too_large(size: u64, max: u64) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::TooLarge,
+        format!("an upload of {size} bytes is over this gateway's limit of {max} bytes"),
+    )
+}
+
+/// Writes every part into `folder` (created), at most `limit` bytes in all.
+async fn receive(
+    folder: &Path,
+    limit: u64,
+    parts: &mut impl UploadParts,
+) -> Result<Vec<UploadedFile>, ApiError> {
+    tokio::fs::create_dir(folder)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut files: Vec<UploadedFile> = Vec::new();
+    let mut total = 0u64;
+    while let Some(name) = parts.next_file().await? {
+        check_name(&name)?;
+        if files.iter().any(|f| f.name == name) {
+            return Err(bad_name(&name, "two files of the upload have this name"));
+        }
+        // create_new: nothing already there is ever overwritten or followed.
+        let path = folder.join(&name);
+        let mut out = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await
+            .map_err(ApiError::internal)?;
+        let mut hasher = blake3::Hasher::new();
+        let mut size = 0u64;
+        while let Some(chunk) = parts.next_chunk().await? {
+            size += chunk.len() as u64;
+            total += chunk.len() as u64;
+            if total > limit {
+                return Err(too_large(total, limit));
+            }
+            // A chunk is tens of KiB: hashing it inline costs microseconds.
+            hasher.update(&chunk);
+            out.write_all(&chunk).await.map_err(ApiError::internal)?;
+        }
+        out.sync_all().await.map_err(ApiError::internal)?;
+        files.push(UploadedFile {
+            name,
+            size,
+            blake3: hasher.finalize().to_hex().to_string(),
+        });
+    }
+    if files.is_empty() {
+        return Err(ApiError::bad_request(
+            ErrorCode::BadPath,
+            "the upload holds no file",
+        ));
+    }
+    Ok(files)
+}
+
+/// A file name the upload may use: one portable path component.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(bad_name(name, "it is not a file name"));
+    }
+    if name.contains(['/', '\\']) {
+        return Err(bad_name(name, "it holds a path separator"));
+    }
+    if name.len() > 255 {
+        return Err(bad_name(name, "it is longer than 255 bytes"));
+    }
+    match name_problem(name) {
+        Some(problem) => Err(bad_name(name, &problem)),
+        None => Ok(()),
+    }
+}
+
+fn bad_name(name: &str, why: &str) -> ApiError {
+    let shown = publisher::torrent::portable_name::visible(name);
+    ApiError::bad_request(
+        ErrorCode::BadPath,
+        format!("cannot take the file {shown:?}: {why}"),
+    )
+}
+
+/// The folder the files go in (and the torrent's name when there are several): the title
+/// if it is a portable name, else `upload`.
+fn folder_name(title: Option<&str>) -> String {
+    match title.map(str::trim) {
+        Some(t) if check_name(t).is_ok() && t.len() <= 100 => t.to_owned(),
+        _ => "upload".to_owned(),
+    }
+}
+
+/// A new folder of its own under `uploads`.
+async fn new_staging(uploads: &Path) -> std::io::Result<PathBuf> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    tokio::fs::create_dir_all(uploads).await?;
+    loop {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = uploads.join(format!("{nanos:x}-{}-{n}", std::process::id()));
+        match tokio::fs::create_dir(&dir).await {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn remove(dir: &Path) {
+    if let Err(e) = tokio::fs::remove_dir_all(dir).await {
+        tracing::warn!(dir = %dir.display(), "cannot remove a failed upload: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_names_are_single_portable_components() {
+        for good in ["a.txt", "Résumé 2026.pdf", "..hidden", "x"] {
+            assert!(check_name(good).is_ok(), "{good:?}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../etc/passwd",
+            "a/b",
+            "a\\b",
+            "photo\u{202E}gpj.exe",
+            "nul.txt",
+            "trailing.",
+            "bell\u{7}",
+        ] {
+            let e = check_name(bad).unwrap_err();
+            assert_eq!(e.name(), "bad_path", "{bad:?}");
+        }
+        assert!(check_name(&"a".repeat(256)).is_err());
+        assert_eq!(folder_name(Some("Holiday 2026")), "Holiday 2026");
+        assert_eq!(folder_name(Some("../x")), "upload");
+        assert_eq!(folder_name(None), "upload");
+    }
+}

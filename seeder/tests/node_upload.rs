@@ -1,0 +1,292 @@
+//! Uploads through the node API with a signed-in user as actor (the gateway's upload form
+//! calls exactly this): on a real node in this process with accounts on, real SQLite
+//! files, the outbox as mail. Only an owner or publisher of an identity the gateway holds
+//! may publish to it; nothing is written or charged otherwise; the quota and the size limit
+//! hold; a publisher's entry is in the feed, signed by the identity, and seeded from
+//! `uploads/`.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use accounts::{Accounts, Client, Role, Secret, SignUp, UserId};
+use feeds::{FeedName, IdentityKey, Keypair};
+use http_server::ApiError;
+use hyper::body::Bytes;
+use seeder::config::NodeConfig;
+use seeder::node::Node;
+use seeder::node::api::{Actor, UploadParts, UploadRequest};
+
+const PUBLIC_URL: &str = "http://gw.example.test";
+
+/// Files in memory, handed out in small chunks as a multipart parser would.
+struct Parts {
+    files: VecDeque<(String, Vec<u8>)>,
+    current: VecDeque<Bytes>,
+}
+
+impl Parts {
+    fn new(files: &[(&str, &[u8])]) -> Parts {
+        Parts {
+            files: files
+                .iter()
+                .map(|(n, b)| (n.to_string(), b.to_vec()))
+                .collect(),
+            current: VecDeque::new(),
+        }
+    }
+
+    /// The declared length: the files plus some multipart overhead.
+    fn declared(&self) -> u64 {
+        self.files.iter().map(|(_, b)| b.len() as u64).sum::<u64>() + 400
+    }
+}
+
+impl UploadParts for Parts {
+    async fn next_file(&mut self) -> Result<Option<String>, ApiError> {
+        Ok(self.files.pop_front().map(|(name, bytes)| {
+            self.current = bytes
+                .chunks(1000)
+                .map(Bytes::copy_from_slice)
+                .collect();
+            name
+        }))
+    }
+
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
+        Ok(self.current.pop_front())
+    }
+}
+
+async fn start(dir: &Path) -> Node {
+    let mut config = NodeConfig::for_tests(dir.to_owned());
+    config.accounts.mode = accounts::Mode::Open;
+    config.accounts.public_url = PUBLIC_URL.into();
+    config.accounts.max_upload_bytes = 1 << 20;
+    Node::start(config, |_| axum::Router::new())
+        .await
+        .expect("node starts")
+}
+
+/// The token of the newest mail to `to` with a link under `path`, from the outbox.
+async fn token(accounts: &Accounts, to: &str, path: &str) -> Secret {
+    accounts.flush_mail().await;
+    let prefix = format!("{PUBLIC_URL}{path}");
+    let mut mails: Vec<_> = std::fs::read_dir(accounts.outbox_path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    mails.sort_by_key(|p| std::fs::metadata(p).unwrap().modified().unwrap());
+    mails
+        .iter()
+        .rev()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|m| m.replace("=\r\n", "").replace("=\n", ""))
+        .filter(|m| m.contains(&format!("To: {to}")))
+        .find_map(|m| {
+            let at = m.find(&prefix)? + prefix.len();
+            let token: String = m[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect();
+            Some(Secret::new(token))
+        })
+        .unwrap_or_else(|| panic!("no {path} link to {to}"))
+}
+
+async fn user(accounts: &Accounts, email: &str) -> UserId {
+    let client = Client {
+        ip: "192.0.2.9".parse().unwrap(),
+        user_agent: "test".into(),
+    };
+    let form = SignUp {
+        email: email.into(),
+        password: "a long enough passphrase".into(),
+        invitation: None,
+    };
+    accounts.sign_up(form, &client).await.unwrap();
+    let t = token(accounts, email, accounts::CONFIRM_PATH).await;
+    accounts.confirm_sign_up(&t, &client).await.unwrap().user
+}
+
+fn uploads_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("uploads")).map_or(0, |d| d.count())
+}
+
+fn request(identity: &IdentityKey, parts: &Parts) -> UploadRequest {
+    UploadRequest {
+        identity: identity.to_string(),
+        feed: "main".into(),
+        title: Some("Field recordings".into()),
+        description: None,
+        declared_bytes: parts.declared(),
+    }
+}
+
+async fn used(accounts: &Accounts, user: UserId) -> u64 {
+    accounts.upload_usage(user).await.unwrap().used
+}
+
+/// Decisions to publish files counted for users with `outcome`, read from `/metrics`.
+async fn decisions(node: &Node, outcome: &str) -> u64 {
+    let url = format!("http://{}/metrics", node.handle().http_addr);
+    let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    let name = format!(
+        "swarmfeed_authorizations_total{{operation=\"publish_files\",actor=\"user\",outcome=\"{outcome}\"}} "
+    );
+    text.lines()
+        .find_map(|l| l.strip_prefix(&name)?.trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_owners_and_publishers_upload_to_a_held_identity_within_quota_and_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    let node = start(&dir).await;
+    let api = node.handle().api();
+    let accounts = api.accounts().unwrap().clone();
+
+    let owner = user(&accounts, "owner@example.org").await;
+    let member = user(&accounts, "member@example.org").await;
+    let stranger = user(&accounts, "stranger@example.org").await;
+    let seed = zeroize::Zeroizing::new([42u8; 32]);
+    let identity = Keypair::from_seed(&seed).public();
+    accounts
+        .add_identity(owner, &identity.to_string(), Some(seed))
+        .await
+        .unwrap();
+    accounts
+        .invite_member(
+            owner,
+            &identity.to_string(),
+            "member@example.org",
+            Role::Publisher,
+        )
+        .await
+        .unwrap();
+    let invite = token(
+        &accounts,
+        "member@example.org",
+        accounts::MEMBER_INVITE_PATH,
+    )
+    .await;
+    accounts
+        .accept_member_invitation(member, &invite)
+        .await
+        .unwrap();
+
+    // A non-member: 403, counted as denied, nothing written, nothing charged.
+    let mut parts = Parts::new(&[("a.txt", b"not yours")]);
+    let e = api
+        .upload(
+            &Actor::User { user: stranger },
+            request(&identity, &parts),
+            &mut parts,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((e.status().as_u16(), e.name()), (403, "forbidden"));
+    assert_eq!(decisions(&node, "denied").await, 1);
+    assert_eq!(uploads_in(&dir), 0);
+    assert_eq!(used(&accounts, stranger).await, 0);
+    assert_eq!(parts.files.len(), 1, "not a byte read");
+
+    // The publisher member: two files, streamed, published, charged what was written.
+    let song: Vec<u8> = (0..150_000u32).map(|i| (i % 251) as u8).collect();
+    let mut parts = Parts::new(&[("song.flac", &song), ("notes.txt", b"recorded at dawn")]);
+    let as_member = Actor::User { user: member };
+    let answer = api
+        .upload(&as_member, request(&identity, &parts), &mut parts)
+        .await
+        .unwrap();
+    assert_eq!(decisions(&node, "allowed").await, 1);
+    assert_eq!(answer.files.len(), 2);
+    assert_eq!(
+        answer.files[0].blake3,
+        blake3::hash(&song).to_hex().to_string()
+    );
+    assert_eq!(answer.published.identity, identity.to_string());
+    assert_eq!(answer.published.seq, 1);
+    assert!(
+        answer.published.not_taken_in.is_none(),
+        "{:?}",
+        answer.published
+    );
+    assert_eq!(
+        used(&accounts, member).await,
+        song.len() as u64 + 16,
+        "the unused part of the declared length is given back"
+    );
+    let main = FeedName::new("main").unwrap();
+    let entry = api.entry(&identity, &main, 1).await.unwrap().entry;
+    entry.verify().unwrap();
+    assert_eq!(entry.entry().author, identity);
+    assert_eq!(
+        entry.entry().meta.get("title").map(String::as_str),
+        Some("Field recordings")
+    );
+    let head = api.head(&identity, &main).await.unwrap();
+    assert_eq!(head.head().seq, 1);
+    let stored = dir.join("uploads");
+    let kept: Vec<_> = std::fs::read_dir(&stored).unwrap().collect();
+    assert_eq!(
+        kept.len(),
+        1,
+        "the published upload stays, seeded from there"
+    );
+
+    // Over the member's quota: refused before a byte is written; usage unchanged.
+    accounts
+        .set_upload_quota(accounts::Actor::Operator, member, Some(200_000))
+        .await
+        .unwrap();
+    let before = used(&accounts, member).await;
+    let big = vec![7u8; 60_000];
+    let mut parts = Parts::new(&[("more.bin", &big)]);
+    let e = api
+        .upload(&as_member, request(&identity, &parts), &mut parts)
+        .await
+        .unwrap_err();
+    assert_eq!((e.status().as_u16(), e.name()), (413, "quota_exceeded"));
+    assert_eq!(used(&accounts, member).await, before);
+    assert_eq!(uploads_in(&dir), 1);
+
+    // Over the gateway's limit (1 MiB here), whatever the quota.
+    accounts
+        .set_upload_quota(accounts::Actor::Operator, member, None)
+        .await
+        .unwrap();
+    let huge = vec![0u8; 1 << 20];
+    let mut parts = Parts::new(&[("huge.bin", &huge)]);
+    let e = api
+        .upload(&as_member, request(&identity, &parts), &mut parts)
+        .await
+        .unwrap_err();
+    assert_eq!((e.status().as_u16(), e.name()), (413, "too_large"));
+
+    // A name leaving the folder: refused, the staging folder removed, everything refunded.
+    let mut parts = Parts::new(&[("ok.txt", b"fine"), ("../escape.txt", b"no")]);
+    let e = api
+        .upload(&as_member, request(&identity, &parts), &mut parts)
+        .await
+        .unwrap_err();
+    assert_eq!((e.status().as_u16(), e.name()), (400, "bad_path"));
+    assert_eq!(uploads_in(&dir), 1);
+    assert!(!dir.join("escape.txt").exists());
+    assert_eq!(used(&accounts, member).await, before);
+
+    // The owner publishes too; the operator-only operations stay refused to users.
+    let mut parts = Parts::new(&[("cover.txt", b"by the owner")]);
+    let answer = api
+        .upload(
+            &Actor::User { user: owner },
+            request(&identity, &parts),
+            &mut parts,
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.published.seq, 2);
+    node.shutdown().await;
+}
