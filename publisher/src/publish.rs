@@ -324,7 +324,19 @@ pub fn retract(
     now: u64,
 ) -> Result<Published> {
     let (_, keypair) = data.keystore().resolve(identity)?;
-    let mut writer = FeedWriter::open(data, &keypair, feed)?;
+    retract_signed(data, &keypair, feed, seq, now)
+}
+
+/// Like [`retract`], signing with `keypair` instead of a keystore identity (a key the node
+/// holds elsewhere, e.g. sealed for a gateway's users).
+pub fn retract_signed(
+    data: &DataDir,
+    keypair: &Keypair,
+    feed: &FeedName,
+    seq: u64,
+    now: u64,
+) -> Result<Published> {
+    let mut writer = FeedWriter::open(data, keypair, feed)?;
     let last = writer.state().seq;
     if seq == 0 || seq > last {
         return Err(Error::NoSuchEntry {

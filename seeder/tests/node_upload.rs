@@ -8,6 +8,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 use accounts::{Accounts, Client, Role, Secret, SignUp, UserId};
@@ -16,7 +17,7 @@ use http_server::ApiError;
 use hyper::body::Bytes;
 use seeder::config::NodeConfig;
 use seeder::node::Node;
-use seeder::node::api::{Actor, UploadParts, UploadRequest};
+use seeder::node::api::{Actor, RetractRequest, UploadParts, UploadRequest};
 
 const PUBLIC_URL: &str = "http://gw.example.test";
 
@@ -46,10 +47,7 @@ impl Parts {
 impl UploadParts for Parts {
     async fn next_file(&mut self) -> Result<Option<String>, ApiError> {
         Ok(self.files.pop_front().map(|(name, bytes)| {
-            self.current = bytes
-                .chunks(1000)
-                .map(Bytes::copy_from_slice)
-                .collect();
+            self.current = bytes.chunks(1000).map(Bytes::copy_from_slice).collect();
             name
         }))
     }
@@ -59,8 +57,18 @@ impl UploadParts for Parts {
     }
 }
 
+/// A node on loopback (any free ports, no bootstrap) with accounts open.
 async fn start(dir: &Path) -> Node {
-    let mut config = NodeConfig::for_tests(dir.to_owned());
+    let mut config = NodeConfig {
+        data_dir: dir.to_owned(),
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        bind_ip: Ipv4Addr::LOCALHOST,
+        bt_port: 0,
+        dht_port: 0,
+        dht_bootstrap: Vec::new(),
+        allow_private_fetch: true,
+        ..NodeConfig::default()
+    };
     config.accounts.mode = accounts::Mode::Open;
     config.accounts.public_url = PUBLIC_URL.into();
     config.accounts.max_upload_bytes = 1 << 20;
@@ -277,7 +285,22 @@ async fn only_owners_and_publishers_upload_to_a_held_identity_within_quota_and_l
     assert!(!dir.join("escape.txt").exists());
     assert_eq!(used(&accounts, member).await, before);
 
-    // The owner publishes too; the operator-only operations stay refused to users.
+    // A publisher retracts; a non-member may not (403, counted as denied).
+    let retract = |seq| RetractRequest {
+        identity: Some(identity.to_string()),
+        feed: "main".into(),
+        seq,
+    };
+    let e = api
+        .retract(&Actor::User { user: stranger }, retract(1))
+        .await
+        .unwrap_err();
+    assert_eq!((e.status().as_u16(), e.name()), (403, "forbidden"));
+    let retracted = api.retract(&as_member, retract(1)).await.unwrap();
+    assert_eq!((retracted.seq, retracted.kind.as_str()), (2, "delete"));
+    assert!(api.entry(&identity, &main, 1).await.unwrap().retracted);
+
+    // The owner publishes too.
     let mut parts = Parts::new(&[("cover.txt", b"by the owner")]);
     let answer = api
         .upload(
@@ -287,6 +310,6 @@ async fn only_owners_and_publishers_upload_to_a_held_identity_within_quota_and_l
         )
         .await
         .unwrap();
-    assert_eq!(answer.published.seq, 2);
+    assert_eq!(answer.published.seq, 3);
     node.shutdown().await;
 }

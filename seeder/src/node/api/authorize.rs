@@ -70,9 +70,9 @@ impl Operation {
 
 /// The policy: the operator may do everything; another node may push heads and register
 /// as a follower, nothing else; a signed-in user may publish files to an identity the
-/// gateway holds for it, with the role owner or publisher on it (`role`, looked up for
-/// the identity acted on), nothing else. (Rate limits act where they always did, in the
-/// methods.)
+/// gateway holds for it, and retract its entries, with the role owner or publisher on it
+/// (`role`, looked up for the identity acted on), nothing else. (Rate limits act where
+/// they always did, in the methods.)
 fn allowed(actor: &Actor, operation: Operation, role: Option<Role>) -> bool {
     match actor {
         Actor::Operator => true,
@@ -80,7 +80,9 @@ fn allowed(actor: &Actor, operation: Operation, role: Option<Role>) -> bool {
             matches!(operation, Operation::PushHead | Operation::RegisterFollower)
         }
         Actor::User { .. } => match operation {
-            Operation::PublishFiles => role.is_some_and(|r| r >= Role::Publisher),
+            Operation::PublishFiles | Operation::Retract => {
+                role.is_some_and(|r| r >= Role::Publisher)
+            }
             _ => false,
         },
     }
@@ -245,7 +247,11 @@ mod tests {
                 .into_iter()
                 .filter(|op| allowed(&user, *op, role))
                 .collect();
-            assert_eq!(for_user, [Operation::PublishFiles], "{role:?}");
+            assert_eq!(
+                for_user,
+                [Operation::PublishFiles, Operation::Retract],
+                "{role:?}"
+            );
         }
         for operation in Operation::ALL {
             assert!(!allowed(&user, operation, None), "{operation:?}");

@@ -74,23 +74,26 @@ impl NodeApi {
         actor: &Actor,
         request: PublishRequest,
     ) -> Result<Publishing, ApiError> {
-        let (authorized, signer) = self.may_publish(actor, request.identity.as_deref()).await?;
+        let (authorized, signer) = self
+            .may_sign(actor, Operation::PublishFiles, request.identity.as_deref())
+            .await?;
         start(&self.node, &authorized, signer, request).await
     }
 
-    /// The decision to publish files, and the key that will sign.
-    pub(super) async fn may_publish(
+    /// The decision to sign as `identity` (publish, retract), and the key that will sign.
+    pub(super) async fn may_sign(
         &self,
         actor: &Actor,
+        operation: Operation,
         identity: Option<&str>,
     ) -> Result<(Authorized, Signer), ApiError> {
         let Actor::User { user } = actor else {
-            let authorized = self.authorize(actor, Operation::PublishFiles)?;
+            let authorized = self.authorize(actor, operation)?;
             return Ok((authorized, Signer::Keystore(identity.map(str::to_owned))));
         };
         let Some(identity) = identity else {
             // Decided (and refused) all the same: a user has no default identity.
-            self.authorize(actor, Operation::PublishFiles)?;
+            self.authorize(actor, operation)?;
             return Err(ApiError::bad_request(
                 ErrorCode::BadIdentity,
                 "name the identity to publish as",
@@ -99,13 +102,11 @@ impl NodeApi {
         let identity: IdentityKey = match parse_identity(identity) {
             Ok(identity) => identity,
             Err(e) => {
-                self.authorize(actor, Operation::PublishFiles)?;
+                self.authorize(actor, operation)?;
                 return Err(e);
             }
         };
-        let authorized = self
-            .authorize_on(actor, Operation::PublishFiles, &identity)
-            .await?;
+        let authorized = self.authorize_on(actor, operation, &identity).await?;
         let accounts = self.accounts().ok_or_else(|| {
             ApiError::internal("a user acts but the node has no accounts service")
         })?;

@@ -5,7 +5,7 @@
 
 use super::authorize::{Authorized, Operation};
 use super::parse::parse_feed;
-use super::publish_files::{blocking, publisher_error, take_in_published};
+use super::publish_files::{Signer, blocking, publisher_error, take_in_published};
 use super::types::{RetractAnswer, RetractRequest};
 use super::{Actor, NodeApi};
 use crate::node::NodeHandle;
@@ -22,29 +22,30 @@ impl NodeApi {
         actor: &Actor,
         request: RetractRequest,
     ) -> Result<RetractAnswer, ApiError> {
-        let authorized = self.authorize(actor, Operation::Retract)?;
-        retract(&self.node, &authorized, request).await
+        let (authorized, signer) = self
+            .may_sign(actor, Operation::Retract, request.identity.as_deref())
+            .await?;
+        retract(&self.node, &authorized, signer, request).await
     }
 }
 
 async fn retract(
     node: &NodeHandle,
     _: &Authorized,
+    signer: Signer,
     request: RetractRequest,
 ) -> Result<RetractAnswer, ApiError> {
     let feed = parse_feed(&request.feed)?;
     let data = node.data.clone();
     let (published, keypair) = blocking(move || {
-        // Only the one identity named (or the default) is read from the keystore.
-        let (_, keypair) = data.keystore().resolve(request.identity.as_deref())?;
+        let keypair = match signer {
+            // Only the one identity named (or the default) is read from the keystore.
+            Signer::Keystore(name) => data.keystore().resolve(name.as_deref())?.1,
+            Signer::Held(keypair) => keypair,
+        };
         publisher::restore::check_may_sign(&data, &keypair.public(), false)?;
-        let published = publisher::retract(
-            &data,
-            request.identity.as_deref(),
-            &feed,
-            request.seq,
-            unix_now(),
-        )?;
+        let published =
+            publisher::publish::retract_signed(&data, &keypair, &feed, request.seq, unix_now())?;
         Ok::<_, publisher::Error>((published, keypair))
     })
     .await?

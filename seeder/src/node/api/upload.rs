@@ -20,6 +20,7 @@ use publisher::torrent::portable_name::name_problem;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
+use super::authorize::Operation;
 use super::types::{PublishAnswer, PublishRequest};
 use super::{Actor, NodeApi};
 use http_server::{ApiError, ErrorCode};
@@ -73,7 +74,9 @@ impl NodeApi {
         request: UploadRequest,
         parts: &mut impl UploadParts,
     ) -> Result<UploadAnswer, ApiError> {
-        let (authorized, signer) = self.may_publish(actor, Some(&request.identity)).await?;
+        let (authorized, signer) = self
+            .may_sign(actor, Operation::PublishFiles, Some(&request.identity))
+            .await?;
         let (Actor::User { user }, Some(accounts)) = (actor, self.accounts()) else {
             return Err(ApiError::bad_request(
                 ErrorCode::BadRequest,
