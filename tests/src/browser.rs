@@ -208,20 +208,29 @@ impl Browser {
 
     /// Navigates to `url` and waits for the new document's load event.
     pub fn navigate(&mut self, url: &str) {
-        let loads = |events: &[Value]| {
-            events
-                .iter()
-                .filter(|e| e["method"] == "Page.loadEventFired")
-                .count()
-        };
-        let before = loads(&self.events);
+        let before = load_count(&self.events);
         let result = self.call("Page.navigate", json!({"url": url}));
         if let Some(error) = result.get("errorText") {
             panic!("navigation to {url} failed: {error}");
         }
+        self.wait_for_load(before, url);
+    }
+
+    /// Evaluates `expression`, which leaves the page (submits a form, follows a link), and
+    /// waits for the next document's load event.
+    pub fn leave_with(&mut self, expression: &str) {
+        let before = load_count(&self.events);
+        self.evaluate(expression);
+        self.wait_for_load(before, expression);
+    }
+
+    fn wait_for_load(&mut self, before: usize, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while loads(&self.events) == before {
-            assert!(Instant::now() < deadline, "{url} did not load within 30 s");
+        while load_count(&self.events) == before {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: no page loaded within 30 s"
+            );
             self.drain_events(Duration::from_millis(100));
         }
     }
@@ -295,6 +304,14 @@ impl Drop for Browser {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// How many documents have loaded so far.
+fn load_count(events: &[Value]) -> usize {
+    events
+        .iter()
+        .filter(|e| e["method"] == "Page.loadEventFired")
+        .count()
 }
 
 /// Kills Chromium if the start fails half-way.

@@ -1,5 +1,6 @@
 //! End-to-end tests live in `tests/tests/`; this library holds their shared harness.
 
+pub mod accounts;
 pub mod binary;
 pub mod browser;
 pub mod commands;

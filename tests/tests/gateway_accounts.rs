@@ -7,100 +7,13 @@
 //! the node's log or access log; with accounts off, every /account path is 404. bcrypt runs
 //! at the node's cost (12, ~0.3 s a hash): the hashes are counted in each test.
 
-use std::net::SocketAddr;
-use std::path::Path;
-
 use tests::html_check::html_problems;
-use tests::node::{NodeOptions, NodeProcess};
 use tests::raw_http::RawAnswer;
-use tests::smtp::SmtpServer;
 use tests::web::WebClient;
 
-const PASSWORD: &str = "correct horse battery staple";
+use tests::accounts::{AccountsGateway as Gateway, PASSWORD, start_node, unix_now};
+
 const NEW_PASSWORD: &str = "a brand new passphrase, long enough";
-
-struct Gateway {
-    _tmp: tempfile::TempDir,
-    smtp: SmtpServer,
-    node: NodeProcess,
-}
-
-impl Gateway {
-    /// A node with `[accounts] mode = "open"` mailing through a fresh SMTP server.
-    fn start() -> Gateway {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let smtp = SmtpServer::start(&tmp.path().join("spool"));
-        let config = tmp.path().join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[accounts]\nmode = \"open\"\n\n[accounts.mail.smtp]\nhost = \"127.0.0.1\"\n\
-                 port = {}\nsecurity = \"none\"\n",
-                smtp.port
-            ),
-        )
-        .expect("write the config");
-        let node = start_node(
-            &tmp.path().join("data"),
-            &["--config", config.to_str().unwrap()],
-        );
-        Gateway {
-            _tmp: tmp,
-            smtp,
-            node,
-        }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.node.info.http
-    }
-
-    fn client(&self) -> WebClient {
-        WebClient::new(self.addr())
-    }
-
-    /// Signs `email` up and confirms it through the mailed link (one hash); the tokens
-    /// mailed.
-    fn sign_up(&self, web: &mut WebClient, email: &str) -> String {
-        let seen = self.smtp.mails().len();
-        let page = web.get("/account/sign-up");
-        assert_eq!(page.status, 200);
-        let done = web.submit(
-            &page.text(),
-            "/account/sign-up",
-            &[("email", email), ("password", PASSWORD)],
-        );
-        assert_eq!(done.status, 200, "{}", done.text());
-        assert!(done.text().contains("Check your mail"), "{}", done.text());
-        assert!(done.text().contains("spam folder"), "{}", done.text());
-        let token = self.smtp.wait_for_link(seen, email, accounts::CONFIRM_PATH);
-        let path = format!("{}{token}", accounts::CONFIRM_PATH);
-        let landing = web.get(&path);
-        assert_eq!(
-            landing.status, 200,
-            "a scanner fetching the link spends nothing"
-        );
-        let created = web.submit(&landing.text(), &path, &[]);
-        assert_eq!(created.status, 200, "{}", created.text());
-        assert!(created.text().contains("Your account is ready"));
-        token
-    }
-}
-
-fn start_node(data: &Path, args: &[&str]) -> NodeProcess {
-    let options = NodeOptions {
-        args: args.iter().map(|s| s.to_string()).collect(),
-        ..NodeOptions::default()
-    };
-    NodeProcess::start(data, &options)
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 fn location(answer: &RawAnswer) -> String {
     answer.header("location").unwrap_or_default()
@@ -158,6 +71,7 @@ fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
 #[test]
 fn a_user_signs_up_enrols_totp_signs_in_with_codes_and_a_reset_by_mail_ends_every_session() {
     // Hashes: sign-up 1, sign-ins 6, reset 1 (~2.5 s).
+    assert_eq!(tests::accounts::CONFIRM_PATH, accounts::CONFIRM_PATH);
     let gateway = Gateway::start();
     let email = "Alice@Example.org";
     let mut web = gateway.client();

@@ -91,7 +91,9 @@ pub fn problem(error: &Error) -> Problem {
 
 /// An account page: `200`, or the problem's status (with `Retry-After`) when `problem` is
 /// set. Never cached (the gateway's front marks every `/account` answer `private,
-/// no-store`); no `Referer` leaves it (some of its URLs hold tokens).
+/// no-store`); no `Referer` leaves for another site (some of its URLs hold tokens). Not
+/// `no-referrer`: under it a browser posts the page's forms with `Origin: null`, which the
+/// cross-origin check must refuse.
 pub fn account_page(
     title: &str,
     user: Option<&SignedIn>,
@@ -118,7 +120,7 @@ pub fn account_page(
     let headers = response.headers_mut();
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if let Some(secs) = problem.and_then(|p| p.retry_after)
         && let Ok(value) = HeaderValue::from_str(&secs.to_string())
