@@ -68,6 +68,50 @@ impl WebClient {
         self.post(action, &pairs)
     }
 
+    /// Posts `multipart/form-data` as a same-site browser form would: the text `fields`
+    /// first (in order), then the `files` as parts of the field `file_field`.
+    pub fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file_field: &str,
+        files: &[(&str, &[u8])],
+    ) -> RawAnswer {
+        let boundary = "----swarmfeedTestBoundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (file, bytes) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let origin = format!("http://{}", self.addr);
+        let content_type = format!("multipart/form-data; boundary={boundary}");
+        self.request(
+            "POST",
+            path,
+            &[
+                ("Content-Type", &content_type),
+                ("Origin", &origin),
+                ("Sec-Fetch-Site", "same-origin"),
+            ],
+            Some(&body),
+        )
+    }
+
     fn request(
         &mut self,
         method: &str,

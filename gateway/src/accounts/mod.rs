@@ -31,6 +31,7 @@ mod settings;
 mod signin;
 mod signup;
 mod twofactor;
+mod upload;
 
 use axum::Router;
 use axum::routing::{any, get, post};
@@ -115,6 +116,10 @@ pub fn routes(on: bool) -> Router<Gateway> {
         .route(
             "/account/delete",
             get(settings::delete_page).post(settings::delete),
+        )
+        .route(
+            "/account/upload",
+            get(upload::upload_page).post(upload::upload),
         )
         .route("/account/two-factor", get(twofactor::page))
         .route("/account/two-factor/begin", post(twofactor::begin))

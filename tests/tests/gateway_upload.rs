@@ -1,0 +1,212 @@
+//! Web publishing over HTTP against the real binary: users sign up through the pages (mail
+//! from a real SMTP server on loopback), a publisher member of an identity the gateway
+//! holds uploads two files through the multipart form, the entry is in the feed, signed,
+//! and another node that follows the identity verifies and holds it. A non-member's upload
+//! and a form without its CSRF token are refused with nothing published. The identity and
+//! the membership are made through the accounts crate on the node's own files (their pages
+//! come later).
+
+use std::path::Path;
+use std::time::Duration;
+
+use accounts::{Accounts, AccountsConfig, Role, Secret};
+use tests::html_check::html_problems;
+use tests::network::{Network, follow_until_held};
+use tests::smtp::SmtpServer;
+use tests::web::WebClient;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn sign_up(web: &mut WebClient, smtp: &SmtpServer, email: &str) {
+    let seen = smtp.mails().len();
+    let page = web.get("/account/sign-up");
+    let done = web.submit(
+        &page.text(),
+        "/account/sign-up",
+        &[("email", email), ("password", PASSWORD)],
+    );
+    assert_eq!(done.status, 200, "{}", done.text());
+    let token = smtp.wait_for_link(seen, email, accounts::CONFIRM_PATH);
+    let path = format!("{}{token}", accounts::CONFIRM_PATH);
+    let landing = web.get(&path);
+    let created = web.submit(&landing.text(), &path, &[]);
+    assert_eq!(created.status, 200, "{}", created.text());
+}
+
+fn sign_in(web: &mut WebClient, email: &str) {
+    let page = web.get("/account/sign-in");
+    let answer = web.submit(
+        &page.text(),
+        "/account/sign-in",
+        &[("email", email), ("password", PASSWORD)],
+    );
+    assert_eq!(answer.status, 303, "{}", answer.text());
+}
+
+/// The accounts service on the node's own files (SQLite WAL: the node keeps running).
+fn accounts_of(config: &Path, data: &Path) -> Accounts {
+    let text = std::fs::read_to_string(config).unwrap();
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    let accounts: AccountsConfig = table["accounts"].clone().try_into().unwrap();
+    Accounts::open(accounts, data).unwrap()
+}
+
+fn csrf_of(page: &str) -> String {
+    tests::web::hidden_fields(page, "/account/upload")
+        .into_iter()
+        .find(|(n, _)| n == "csrf")
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no upload form with a CSRF token:\n{page}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_uploads_through_the_form_and_a_following_node_verifies_the_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let smtp = SmtpServer::start(&tmp.path().join("spool"));
+    let config = tmp.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[accounts]\nmode = \"open\"\n\n[accounts.mail.smtp]\nhost = \"127.0.0.1\"\n\
+             port = {}\nsecurity = \"none\"\n",
+            smtp.port
+        ),
+    )
+    .unwrap();
+    let network = Network::new(4);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let node_a = network.start_node(&a, &["--config", config.to_str().unwrap()]);
+
+    let (mut owner, mut member, mut stranger) = (
+        WebClient::new(node_a.info.http),
+        WebClient::new(node_a.info.http),
+        WebClient::new(node_a.info.http),
+    );
+    sign_up(&mut owner, &smtp, "owner@example.org");
+    sign_up(&mut member, &smtp, "member@example.org");
+    sign_up(&mut stranger, &smtp, "stranger@example.org");
+    sign_in(&mut owner, "owner@example.org");
+    sign_in(&mut member, "member@example.org");
+    sign_in(&mut stranger, "stranger@example.org");
+
+    // The owner's identity, its key kept by the gateway; the member invited as publisher.
+    let accounts = accounts_of(&config, &a);
+    let op = accounts::Actor::Operator;
+    let owner_id = accounts
+        .user_by_email(op, "owner@example.org")
+        .await
+        .unwrap()
+        .id;
+    let member_id = accounts
+        .user_by_email(op, "member@example.org")
+        .await
+        .unwrap()
+        .id;
+    let seed = zeroize::Zeroizing::new([9u8; 32]);
+    let identity = feeds::Keypair::from_seed(&seed).public().to_string();
+    accounts
+        .add_identity(owner_id, &identity, Some(seed))
+        .await
+        .unwrap();
+    let seen = smtp.mails().len();
+    accounts
+        .invite_member(owner_id, &identity, "member@example.org", Role::Publisher)
+        .await
+        .unwrap();
+    accounts.flush_mail().await;
+    let token = smtp.wait_for_link(seen, "member@example.org", accounts::MEMBER_INVITE_PATH);
+    accounts
+        .accept_member_invitation(member_id, &Secret::new(token))
+        .await
+        .unwrap();
+
+    // A stranger sees no identity to publish to, and a post naming it is refused.
+    let page = stranger.get("/account/upload");
+    assert_eq!(page.status, 200);
+    assert!(!page.text().contains(&identity));
+    let refused = stranger.post_multipart(
+        "/account/upload",
+        &[
+            ("csrf", &csrf_of(&member.get("/account/upload").text())),
+            ("identity", &identity),
+            ("feed", "main"),
+        ],
+        "files",
+        &[("x.txt", b"not yours")],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.text());
+
+    // The member's form: the identity offered; a post without the token is refused.
+    let form = member.get("/account/upload");
+    assert_eq!(form.status, 200);
+    assert!(form.text().contains(&identity), "{}", form.text());
+    assert!(form.text().contains("enctype=\"multipart/form-data\""));
+    let csrf = csrf_of(&form.text());
+    let no_token = member.post_multipart(
+        "/account/upload",
+        &[("identity", &identity), ("feed", "main")],
+        "files",
+        &[("x.txt", b"no token")],
+    );
+    assert_eq!(no_token.status, 403, "{}", no_token.text());
+    assert!(
+        !a.join("uploads").exists() || std::fs::read_dir(a.join("uploads")).unwrap().count() == 0
+    );
+
+    let song: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let published = member.post_multipart(
+        "/account/upload",
+        &[
+            ("csrf", &csrf),
+            ("identity", &identity),
+            ("feed", "main"),
+            ("title", "Dawn chorus"),
+            ("description", "Recorded at five"),
+        ],
+        "files",
+        &[("chorus.flac", &song), ("notes.txt", b"three blackbirds")],
+    );
+    assert_eq!(published.status, 303, "{}", published.text());
+    let entry_path = format!("/{identity}/main/1");
+    assert_eq!(
+        published.header("location").as_deref(),
+        Some(entry_path.as_str())
+    );
+    let entry = member.get(&entry_path);
+    assert_eq!(entry.status, 200);
+    assert!(entry.text().contains("Dawn chorus"));
+    let usage = accounts.upload_usage(member_id).await.unwrap();
+    assert_eq!(
+        usage.used,
+        song.len() as u64 + 16,
+        "charged what was written"
+    );
+
+    // Another node that follows the identity verifies the entry and holds its files.
+    let _node_b = network.start_node(&b, &[]);
+    let status = follow_until_held(&b, &identity, 1, Duration::from_secs(120));
+    assert_eq!(status["entries"], 1, "{status}");
+    let out = tests::binary::swarmfeed_ok(&[
+        "--data",
+        tmp.path().join("verifier").to_str().unwrap(),
+        "verify",
+        &format!("{identity}/main"),
+        "--dht-bootstrap",
+        &network.bootstrap(),
+    ]);
+    assert!(
+        out.starts_with(&format!("valid: {identity}/main: 1 entries verified"))
+            || out.starts_with(&format!("valid: {identity}/main: 1 entry verified")),
+        "{out}"
+    );
+
+    let pages: Vec<(&str, &str)> = member
+        .pages
+        .iter()
+        .filter(|(p, _)| p.contains("/account/upload"))
+        .map(|(p, h)| (p.as_str(), h.as_str()))
+        .collect();
+    assert!(!pages.is_empty());
+    let problems = html_problems(&pages);
+    assert!(problems.is_empty(), "{problems:#?}");
+}
