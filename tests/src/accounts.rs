@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use crate::node::{NodeOptions, NodeProcess};
+use crate::raw_http::RawAnswer;
 use crate::smtp::SmtpServer;
 use crate::web::WebClient;
 
@@ -97,4 +98,70 @@ pub fn unix_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
+}
+
+/// The `Location` of an answer.
+pub fn location(answer: &RawAnswer) -> String {
+    answer.header("location").unwrap_or_default()
+}
+
+/// Password sign-in (one hash): `303` to /account, or the second-factor page.
+pub fn sign_in(web: &mut WebClient, email: &str, password: &str) -> RawAnswer {
+    let page = web.get("/account/sign-in");
+    assert_eq!(page.status, 200);
+    web.submit(
+        &page.text(),
+        "/account/sign-in",
+        &[("email", email), ("password", password)],
+    )
+}
+
+/// Submits a second-factor code on `page` (the code form).
+pub fn enter_code(web: &mut WebClient, page: &RawAnswer, code: &str) -> RawAnswer {
+    assert!(page.text().contains("Second factor"), "{}", page.text());
+    web.submit(&page.text(), "/account/sign-in/code", &[("code", code)])
+}
+
+/// Signs out with the header's button.
+pub fn sign_out(web: &mut WebClient) {
+    let account = web.get("/account");
+    assert_eq!(account.status, 200);
+    let out = web.submit(&account.text(), "/account/sign-out", &[]);
+    assert_eq!((out.status, location(&out)), (303, "/".to_owned()));
+    assert!(
+        !web.cookies.contains_key("swarmfeed-session"),
+        "the cookie is cleared"
+    );
+}
+
+/// Whether `/account` shows the account (else it redirects to sign-in).
+pub fn signed_in(web: &mut WebClient) -> bool {
+    let account = web.get("/account");
+    match account.status {
+        200 => true,
+        303 => {
+            assert!(location(&account).starts_with("/account/sign-in"));
+            false
+        }
+        other => panic!("GET /account answered {other}"),
+    }
+}
+
+/// The text between `start` and the next `end` in `page`.
+pub fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
+    let from = page
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start:?} in\n{page}"))
+        + start.len();
+    &page[from..from + page[from..].find(end).unwrap()]
+}
+
+/// The CSRF token of the form on `path`.
+pub fn web_csrf(web: &mut WebClient, path: &str) -> String {
+    let page = web.get(path).text();
+    crate::web::hidden_fields(&page, path)
+        .into_iter()
+        .find(|(n, _)| n == "csrf")
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no CSRF token on {path}"))
 }

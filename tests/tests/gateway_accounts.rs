@@ -8,65 +8,14 @@
 //! at the node's cost (12, ~0.3 s a hash): the hashes are counted in each test.
 
 use tests::html_check::html_problems;
-use tests::raw_http::RawAnswer;
 use tests::web::WebClient;
 
-use tests::accounts::{AccountsGateway as Gateway, PASSWORD, start_node, unix_now};
+use tests::accounts::{
+    AccountsGateway as Gateway, PASSWORD, between, enter_code, location, sign_in, sign_out,
+    signed_in, start_node, unix_now, web_csrf,
+};
 
 const NEW_PASSWORD: &str = "a brand new passphrase, long enough";
-
-fn location(answer: &RawAnswer) -> String {
-    answer.header("location").unwrap_or_default()
-}
-
-/// Password sign-in (one hash): `303` to /account, or the second-factor page.
-fn sign_in(web: &mut WebClient, email: &str, password: &str) -> RawAnswer {
-    let page = web.get("/account/sign-in");
-    assert_eq!(page.status, 200);
-    web.submit(
-        &page.text(),
-        "/account/sign-in",
-        &[("email", email), ("password", password)],
-    )
-}
-
-/// Submits a second-factor code on `page` (the code form).
-fn enter_code(web: &mut WebClient, page: &RawAnswer, code: &str) -> RawAnswer {
-    assert!(page.text().contains("Second factor"), "{}", page.text());
-    web.submit(&page.text(), "/account/sign-in/code", &[("code", code)])
-}
-
-fn sign_out(web: &mut WebClient) {
-    let account = web.get("/account");
-    assert_eq!(account.status, 200);
-    let out = web.submit(&account.text(), "/account/sign-out", &[]);
-    assert_eq!((out.status, location(&out)), (303, "/".to_owned()));
-    assert!(
-        !web.cookies.contains_key("swarmfeed-session"),
-        "the cookie is cleared"
-    );
-}
-
-fn signed_in(web: &mut WebClient) -> bool {
-    let account = web.get("/account");
-    match account.status {
-        200 => true,
-        303 => {
-            assert!(location(&account).starts_with("/account/sign-in"));
-            false
-        }
-        other => panic!("GET /account answered {other}"),
-    }
-}
-
-/// The text between `start` and the next `end` in `page`.
-fn between<'a>(page: &'a str, start: &str, end: &str) -> &'a str {
-    let from = page
-        .find(start)
-        .unwrap_or_else(|| panic!("no {start:?} in\n{page}"))
-        + start.len();
-    &page[from..from + page[from..].find(end).unwrap()]
-}
 
 #[test]
 fn a_user_signs_up_enrols_totp_signs_in_with_codes_and_a_reset_by_mail_ends_every_session() {
@@ -229,16 +178,6 @@ fn a_user_signs_up_enrols_totp_signs_in_with_codes_and_a_reset_by_mail_ends_ever
             secret.len()
         );
     }
-}
-
-/// The CSRF token of the form on `path`.
-fn web_csrf(web: &mut WebClient, path: &str) -> String {
-    let page = web.get(path).text();
-    tests::web::hidden_fields(&page, path)
-        .into_iter()
-        .find(|(n, _)| n == "csrf")
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| panic!("no CSRF token on {path}"))
 }
 
 #[test]
