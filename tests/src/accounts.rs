@@ -26,6 +26,11 @@ pub struct AccountsGateway {
 impl AccountsGateway {
     /// A node with `[accounts] mode = "open"` mailing through a fresh SMTP server.
     pub fn start() -> AccountsGateway {
+        AccountsGateway::start_with("")
+    }
+
+    /// The same, with `extra` appended to its TOML config.
+    pub fn start_with(extra: &str) -> AccountsGateway {
         let tmp = tempfile::tempdir().expect("temp dir");
         let smtp = SmtpServer::start(&tmp.path().join("spool"));
         let config = tmp.path().join("config.toml");
@@ -33,7 +38,7 @@ impl AccountsGateway {
             &config,
             format!(
                 "[accounts]\nmode = \"open\"\n\n[accounts.mail.smtp]\nhost = \"127.0.0.1\"\n\
-                 port = {}\nsecurity = \"none\"\n",
+                 port = {}\nsecurity = \"none\"\n{extra}",
                 smtp.port
             ),
         )

@@ -14,6 +14,8 @@ use crate::raw_http::RawAnswer;
 pub struct WebClient {
     addr: SocketAddr,
     pub cookies: BTreeMap<String, String>,
+    /// Headers sent with every request (e.g. `X-Forwarded-For`).
+    pub headers: Vec<(String, String)>,
     /// Every page answered `200` with HTML, for the Nu checker: (path, HTML).
     pub pages: Vec<(String, String)>,
 }
@@ -23,6 +25,7 @@ impl WebClient {
         WebClient {
             addr,
             cookies: BTreeMap::new(),
+            headers: Vec::new(),
             pages: Vec::new(),
         }
     }
@@ -138,7 +141,12 @@ impl WebClient {
                 .collect();
             head.push_str(&format!("Cookie: {}\r\n", jar.join("; ")));
         }
-        for (name, value) in headers {
+        for (name, value) in self
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .chain(headers.iter().copied())
+        {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");

@@ -337,3 +337,29 @@ fn with_accounts_off_every_account_path_is_404() {
         404
     );
 }
+
+#[test]
+fn a_forwarded_address_counts_only_from_a_trusted_proxy() {
+    // Hashes: two sign-ups, two sign-ins (~1.2 s).
+    let behind_proxy = Gateway::start_with("\n[gateway]\ntrusted_proxies = [\"127.0.0.1\"]\n");
+    let direct = Gateway::start();
+    for (gateway, shown) in [(&behind_proxy, "203.0.113.7"), (&direct, "127.0.0.1")] {
+        let mut web = gateway.client();
+        web.headers
+            .push(("X-Forwarded-For".into(), "198.51.100.1, 203.0.113.7".into()));
+        gateway.sign_up(&mut web, "eve@example.org");
+        assert_eq!(sign_in(&mut web, "eve@example.org", PASSWORD).status, 303);
+        let account = web.get("/account").text();
+        let sessions = between(&account, "<h2>Sessions</h2>", "</table>");
+        assert!(
+            sessions.contains(&format!("<td>{shown}</td>")),
+            "{sessions}"
+        );
+        assert!(
+            !sessions.contains("198.51.100.1"),
+            "the client's own claim never counts"
+        );
+        let log = between(&account, "<h2>Security log</h2>", "</table>");
+        assert!(log.contains(&format!("<td>{shown}</td>")), "{log}");
+    }
+}
