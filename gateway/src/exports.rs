@@ -20,6 +20,8 @@ use crate::{Gateway, links};
 
 /// The torrent RSS namespace that torrent clients' feed readers understand.
 const TORRENT_NS: &str = "http://xmlns.ezrss.it/0.1/";
+/// Dublin Core, for each item's `dc:creator`.
+const DUBLIN_CORE_NS: &str = "http://purl.org/dc/elements/1.1/";
 
 /// What every export needs.
 struct Export {
@@ -28,7 +30,8 @@ struct Export {
     home: String,
     /// This export (absolute).
     own_url: String,
-    identity: String,
+    /// The author as exports name it: the identity's display name, else its id.
+    author: String,
     /// The identity's page (absolute).
     identity_url: String,
     items: Vec<EntryView>,
@@ -42,7 +45,12 @@ pub async fn rss(
     let export = gateway.export(&identity, &feed, "rss").await?;
     let mut namespaces = BTreeMap::new();
     namespaces.insert("torrent".to_owned(), TORRENT_NS.to_owned());
-    let items = export.items.iter().map(rss_item).collect();
+    namespaces.insert("dc".to_owned(), DUBLIN_CORE_NS.to_owned());
+    let items = export
+        .items
+        .iter()
+        .map(|view| rss_item(view, &export.author))
+        .collect();
     let channel = rss::Channel {
         title: export.title.clone(),
         link: export.home.clone(),
@@ -57,8 +65,18 @@ pub async fn rss(
     Ok(xml("application/rss+xml", body))
 }
 
-fn rss_item(view: &EntryView) -> rss::Item {
+fn rss_item(view: &EntryView, author: &str) -> rss::Item {
     let mut extensions = BTreeMap::new();
+    // RSS's own `author` is an email address: the name goes in `dc:creator`.
+    let creator = rss::extension::Extension {
+        name: "dc:creator".into(),
+        value: Some(author.to_owned()),
+        ..Default::default()
+    };
+    extensions.insert(
+        "dc".to_owned(),
+        BTreeMap::from([("creator".to_owned(), vec![creator])]),
+    );
     if let Some(content) = &view.content {
         let mut fields = BTreeMap::new();
         let mut put = |name: &str, value: String| {
@@ -117,7 +135,7 @@ pub async fn atom(
 ) -> Result<Response, ApiError> {
     let export = gateway.export(&identity, &feed, "atom").await?;
     let author = atom_syndication::Person {
-        name: export.identity.clone(),
+        name: export.author.clone(),
         uri: Some(export.identity_url.clone()),
         ..Default::default()
     };
@@ -207,7 +225,7 @@ pub async fn json_feed(
                 "title": view.display_title(),
                 "content_html": summary_html(view),
                 "date_published": datetime(view.time).to_rfc3339(),
-                "authors": [{"name": view.identity}],
+                "authors": [{"name": export.author, "url": export.identity_url}],
             });
             if let Some(description) = view.description() {
                 item["summary"] = description.into();
@@ -233,7 +251,7 @@ pub async fn json_feed(
         "title": export.title,
         "home_page_url": export.home,
         "feed_url": export.own_url,
-        "authors": [{"name": export.identity}],
+        "authors": [{"name": export.author, "url": export.identity_url}],
         "items": items,
     });
     Ok((
@@ -261,11 +279,12 @@ impl Gateway {
             .filter(|e| !e.retracted && e.entry.entry().kind == feeds::Kind::Post)
             .collect();
         let base = self.node.public_url();
+        let author = self.node.display_name(&key).await?;
         Ok(Export {
+            author: author.unwrap_or_else(|| key.to_string()),
             title: format!("{feed} · {}", short(&key.to_string())),
             home: format!("{base}{}", links::feed(&key, &feed)),
             own_url: format!("{base}{}", links::export(&key, &feed, extension)),
-            identity: key.to_string(),
             identity_url: format!("{base}{}", links::identity(&key)),
             items: self.clipped_views(&posts).await?,
         })

@@ -69,6 +69,9 @@ pub enum Error {
          --force-new-feed if this identity never published anything"
     )]
     NotSynced(String),
+    /// A profile field this publisher refuses to sign (see `crate::profile`).
+    #[error("profile {field} {reason}")]
+    BadProfile { field: &'static str, reason: String },
     /// The data directory: its files, the keystore, a bounded read.
     #[error(transparent)]
     DataDir(#[from] data_dir::Error),

@@ -266,8 +266,17 @@ pub fn update_identity_record(
         }
     };
     let seq = current.as_ref().map_or(1, |r| r.item().seq() + 1);
+    let extensions = wanted_extensions(data, &keypair.public(), current.as_ref());
     let name = current.and_then(|r| r.record().name.clone());
-    let record = IdentityRecord { feeds, name, nodes }.sign(keypair, seq)?;
+    let record = IdentityRecord { feeds, name, nodes };
+    // A record that names no extension stays byte for byte what 1.0 writers signed.
+    let record = match extensions.is_empty() {
+        true => record.sign(keypair, seq)?,
+        false => {
+            let names: Vec<&str> = extensions.iter().map(String::as_str).collect();
+            feeds::extension::sign_record(&record, &names, keypair, seq)?
+        }
+    };
     write_atomic(&path, &record.encode())?;
     Ok(record)
 }
@@ -309,10 +318,26 @@ fn identity_record_check(
         nodes.insert(0, node.to_owned());
         nodes.truncate(4);
     }
-    let is_current = current
-        .as_ref()
-        .is_some_and(|r| r.record().feeds == feeds && r.record().nodes == nodes);
+    let is_current = current.as_ref().is_some_and(|r| {
+        r.record().feeds == feeds
+            && r.record().nodes == nodes
+            && feeds::extension::names(r) == wanted_extensions(data, identity, Some(r))
+    });
     Ok((current, (!is_current).then_some((feeds, nodes))))
+}
+
+/// The extensions the record must name: those it names already (a re-signed record never
+/// drops one), and those whose signed items the data directory holds (`crate::profile`).
+fn wanted_extensions(
+    data: &DataDir,
+    identity: &IdentityKey,
+    current: Option<&SignedIdentityRecord>,
+) -> Vec<String> {
+    let mut names = current.map(feeds::extension::names).unwrap_or_default();
+    names.extend(crate::profile::extensions_held(data, identity));
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Reads a feed's committed entries without taking the lock (for readers such as a node).

@@ -4,9 +4,11 @@
 //!   BLAKE3 per file in one parallel read pass with bounded memory.
 //! - [`publish`], [`feed_writer`], [`restore`]: appending signed entries to feeds in the
 //!   data directory (crate `data_dir`, which also holds the keystore).
+//! - [`profile`]: the identity's public profile, signed as an extension of its record.
 
 pub mod error;
 pub mod feed_writer;
+pub mod profile;
 pub mod publish;
 pub mod restore;
 pub mod torrent;

@@ -1,4 +1,4 @@
-//! `swarmfeed identity new|list|show|export|import`.
+//! `swarmfeed identity new|list|show|export|import|sync`; `identity profile` is profile.rs.
 //!
 //! Passphrases for backups come from `SWARMFEED_PASSPHRASE`, or else from a prompt on the
 //! terminal; without either, export and import fail rather than hang. A new backup's
@@ -75,6 +75,9 @@ pub enum IdentityCommand {
         #[command(flatten)]
         sync: super::restore::SyncArgs,
     },
+    /// Show or change the identity's public profile (display name, bio, avatar), which
+    /// every node and gateway shows beside its id.
+    Profile(super::profile::ProfileArgs),
 }
 
 pub fn run(command: IdentityCommand, data: &Path) -> anyhow::Result<()> {
@@ -130,6 +133,7 @@ pub fn run(command: IdentityCommand, data: &Path) -> anyhow::Result<()> {
         IdentityCommand::Sync { name, sync } => {
             super::restore::sync(data, name.as_deref(), &sync)?;
         }
+        IdentityCommand::Profile(args) => super::profile::profile(args, data)?,
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ mod fetch;
 mod generate;
 mod identity;
 mod node;
+mod profile;
 mod progress;
 mod publish;
 mod restore;

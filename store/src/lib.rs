@@ -20,6 +20,7 @@
 
 mod checkpoints;
 mod entries;
+mod extensions;
 mod feeds;
 mod follows;
 mod holdings;

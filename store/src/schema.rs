@@ -13,7 +13,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{ErrorKind, JobResult};
 
 /// The migrations, oldest first; the schema version is how many have been applied.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 const V1: &str = "
 CREATE TABLE identities (
@@ -204,6 +204,18 @@ CREATE TRIGGER search_docs_delete AFTER DELETE ON search_docs BEGIN
     DELETE FROM search_text WHERE rowid = old.doc_id;
     DELETE FROM search_words WHERE rowid = old.doc_id;
 END;
+";
+
+/// Identity record extensions (`extensions.rs`): the newest signed item of each extension
+/// an identity's record names, in its portable encoding.
+const V6: &str = "
+CREATE TABLE identity_extensions (
+    identity_id INTEGER NOT NULL REFERENCES identities ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    item        BLOB NOT NULL,
+    PRIMARY KEY (identity_id, name)
+) WITHOUT ROWID;
 ";
 
 /// The index in [`MIGRATIONS`] of the one that adds search, after which stored entries are

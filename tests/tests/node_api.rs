@@ -104,6 +104,8 @@ fn request_for(operation: Operation, keypair: &Keypair) -> (Vec<u8>, Vec<(&'stat
                 .into_bytes(),
             Vec::new(),
         ),
+        // Well-formed; the node has no identity to sign with, so it refuses after deciding.
+        Operation::SetProfile => (br#"{"name": "A name"}"#.to_vec(), Vec::new()),
         Operation::Follow | Operation::Unfollow => (
             serde_json::json!({"identity": identity, "feed": "main"})
                 .to_string()

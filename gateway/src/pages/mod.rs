@@ -2,6 +2,7 @@
 //! entry, and search. Titles and metadata are untrusted: maud escapes everything interpolated.
 
 pub(crate) mod layout;
+mod names;
 mod operator;
 mod search;
 mod status;
@@ -24,6 +25,7 @@ use crate::{Gateway, links};
 
 pub use layout::PageError;
 use layout::{Alternate, page, shown_name, size, time};
+use names::identity_label;
 use publisher::torrent::portable_name::visible;
 pub use search::{api as search_api, opensearch, search};
 pub use status::status;
@@ -45,6 +47,10 @@ pub async fn home(State(gateway): State<Gateway>) -> PageResult {
         .await?;
     let recent = gateway.clipped_views(&recent.entries).await?;
     let own = gateway.node.own_identities().await;
+    let own_ids = own.iter().map(|o| o.key.to_string()).collect();
+    let own_names = gateway.display_names(own_ids).await;
+    let ids = recent.iter().map(|e| e.identity.clone()).collect();
+    let names = gateway.display_names(ids).await;
     let body = html! {
         h1 { "This node" }
         h2 { "Identities" }
@@ -54,7 +60,10 @@ pub async fn home(State(gateway): State<Gateway>) -> PageResult {
         ul {
             @for OwnIdentity { name, key, feeds } in &own {
                 li {
-                    a href=(links::identity(key)) { (name) } " "
+                    // The name it signed, else this keystore's name for it.
+                    a href=(links::identity(key)) {
+                        bdi { (shown_name(own_names.get(&key.to_string()).unwrap_or(name))) }
+                    } " "
                     span.id { (key.to_string()) }
                     @if !feeds.is_empty() {
                         " — feeds: "
@@ -68,7 +77,7 @@ pub async fn home(State(gateway): State<Gateway>) -> PageResult {
         }
         h2 { "Recent from followed feeds" }
         @if recent.is_empty() { p { "Nothing followed yet (" code { "swarmfeed follow ID" } ")." } }
-        (entry_list(&recent, true))
+        (entry_list(&recent, Some(&names)))
     };
     Ok(page("Home", &[], body))
 }
@@ -98,12 +107,22 @@ pub async fn identity(State(gateway): State<Gateway>, Path(identity): Path<Strin
         let state = gateway.node.known_feed_state(&key, &feed).await?;
         rows.push((feed, state));
     }
-    let name = record
-        .and_then(|r| r.record().name.clone())
+    let profile = gateway.node.profile(&key).await?.unwrap_or_default();
+    let signed_name = gateway.node.display_name(&key).await?;
+    let name = signed_name
+        .clone()
         .or_else(|| own.as_ref().map(|own| own.name.clone()));
+    let avatar = gateway.avatar_href(&profile).await;
     let body = html! {
-        h1 { (name.as_deref().unwrap_or("Identity")) }
+        h1 { @match &name { Some(name) => bdi { (shown_name(name)) }, None => "Identity" } }
+        @if let Some(avatar) = &avatar {
+            p { img.avatar src=(avatar) alt="Avatar" width="128"; }
+        }
         p { "Identity " span.id { (key.to_string()) } }
+        @if signed_name.is_some() {
+            p.meta { "The name is what this identity calls itself: another identity may claim it too. The id above is what its signatures prove." }
+        }
+        @if let Some(text) = &profile.bio { (names::bio(text)) }
         @if own.is_some() { p { "Publishes from this node." } }
         h2 { "Feeds" }
         @if rows.is_empty() { p { "No feed of this identity is known here." } }
@@ -125,7 +144,8 @@ pub async fn identity(State(gateway): State<Gateway>, Path(identity): Path<Strin
             }
         }
     };
-    Ok(page(name.as_deref().unwrap_or("Identity"), &[], body))
+    let title = name.map_or_else(|| "Identity".to_owned(), |n| visible(&n).into_owned());
+    Ok(page(&title, &[], body))
 }
 
 /// `GET /{identity}/{feed}?before=SEQ`: a page of the feed, newest first.
@@ -150,10 +170,11 @@ pub async fn feed(
         .map(EntryView::clipped)
         .collect();
     let title = format!("{feed}");
+    let name = gateway.node.display_name(&key).await?;
     let body = html! {
         h1 { (feed.as_str()) }
         p {
-            "A feed of " a.id href=(links::identity(&key)) { (key.to_string()) } ". "
+            "A feed of " (identity_label(&key, name.as_deref())) ". "
             (verified_note(state.verified_seq, listing.head_seq))
             (status_badge(&state.status))
         }
@@ -164,7 +185,7 @@ pub async fn feed(
             a href=(links::export(&key, &feed, "json")) { "JSON Feed" }
         }
         @if entries.is_empty() { p { "No entries here." } }
-        (entry_list(&entries, false))
+        (entry_list(&entries, None))
         @if let Some(older) = older { p { a href=(older) rel="next" { "Older entries →" } } }
     };
     Ok(page(&title, &alternates(&key, &feed), body))
@@ -184,6 +205,7 @@ pub async fn entry(
     let state = gateway.feed_state(&key, &feed).await?;
     let previews = gateway.previews(&view).await;
     let title = view.display_title();
+    let name = gateway.node.display_name(&key).await?;
     let body = html! {
         h1 { (title) }
         @if view.retracted {
@@ -194,7 +216,7 @@ pub async fn entry(
             (view.seq) " of " (state.verified_seq) " verified)." }
         table {
             tr { th { "Feed" } td { a href=(links::feed(&key, &feed)) { (feed.as_str()) } " #" (view.seq) } }
-            tr { th { "Identity" } td { a.id href=(links::identity(&key)) { (view.identity) } } }
+            tr { th { "Identity" } td { (identity_label(&key, name.as_deref())) } }
             @if view.signed_by != view.identity {
                 tr { th { "Signed by" } td.id { (view.signed_by) " (a delegated key)" } }
             } @else {
@@ -291,8 +313,9 @@ impl Gateway {
     }
 }
 
-/// A list of entries linking to their pages.
-fn entry_list(entries: &[EntryView], with_feed: bool) -> Markup {
+/// A list of entries linking to their pages; with `names` (entries of several feeds), each
+/// says which feed and identity it comes from.
+fn entry_list(entries: &[EntryView], names: Option<&HashMap<String, String>>) -> Markup {
     html! {
         ul.entries {
             @for entry in entries {
@@ -302,8 +325,11 @@ fn entry_list(entries: &[EntryView], with_feed: bool) -> Markup {
                     @if let Some(content) = &entry.content { ", " (size(content.size)) }
                     @if let Some(target) = entry.retracts { ", retracts #" (target) }
                     @if entry.retracted { " " span.badge.retracted { "retracted" } }
-                    @if with_feed {
+                    @if let Some(names) = names {
                         " in " a href=(entry.feed_path()) { (entry.feed) }
+                        @if let Ok(key) = entry.identity.parse::<IdentityKey>() {
+                            " by " (identity_label(&key, names.get(&entry.identity).map(String::as_str)))
+                        }
                     }
                 }
             }

@@ -172,10 +172,9 @@ fn hit_item(hit: &SearchHitView) -> Markup {
                     None => (hit.feed),
                 }
                 " by "
-                @match (&hit.display_name, key) {
-                    (Some(name), Some(k)) => a href=(links::identity(&k)) { (name) },
-                    (None, Some(k)) => a.id href=(links::identity(&k)) { (short_id(&hit.identity)) },
-                    (_, None) => (hit.identity),
+                @match key {
+                    Some(k) => (super::names::identity_label(&k, hit.display_name.as_deref())),
+                    None => (hit.identity),
                 }
             }
             @if let Some(description) = &hit.description {
@@ -197,13 +196,6 @@ fn spans(spans: &[Span]) -> Markup {
             @let text = publisher::torrent::portable_name::visible(&span.text);
             @if span.hit { mark { (text.as_ref()) } } @else { (text.as_ref()) }
         }
-    }
-}
-
-fn short_id(id: &str) -> String {
-    match id.char_indices().nth(12) {
-        Some((at, _)) => format!("{}…", &id[..at]),
-        None => id.to_owned(),
     }
 }
 

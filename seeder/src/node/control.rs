@@ -1,7 +1,7 @@
 //! The local control API: HTTP over a Unix socket in the data directory (mode 0600, so only
 //! the owner of the data directory can use it), never on a public listener. `publish` and
 //! `retract` go through it (`/publish`, `/retract`; `/published` takes in what either
-//! committed while no node ran); `follow`, `unfollow`, `follows` and `search` talk to it. Its client is [`super::control_client`].
+//! committed while no node ran); `follow`, `unfollow`, `follows`, `search` and `identity profile` talk to it. Its client is [`super::control_client`].
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -13,8 +13,9 @@ use axum::{Json, Router};
 use tokio::net::UnixListener;
 
 use super::api::{
-    Actor, FollowAnswer, FollowView, Operation, PublishRequest, PublishedRequest, RetractAnswer,
-    RetractRequest, STATE_CHANGING, SearchAnswer, SearchRequest, Surface, UnfollowAnswer,
+    Actor, FollowAnswer, FollowView, Operation, ProfileAnswer, PublishRequest, PublishedRequest,
+    RetractAnswer, RetractRequest, STATE_CHANGING, SearchAnswer, SearchRequest, Surface,
+    UnfollowAnswer,
 };
 use super::{Error, NodeHandle, Result};
 use http_server::{ApiError, ErrorCode};
@@ -102,6 +103,18 @@ async fn unfollow(
     Ok(Json(answer))
 }
 
+/// `POST /profile`: sign a new version of an own identity's profile.
+async fn profile(
+    State(node): State<NodeHandle>,
+    body: Bytes,
+) -> Result<Json<ProfileAnswer>, ApiError> {
+    let answer = node
+        .api()
+        .set_profile(&Actor::Operator, json(&body)?)
+        .await?;
+    Ok(Json(answer))
+}
+
 async fn follows(State(node): State<NodeHandle>) -> Result<Json<Vec<FollowView>>, ApiError> {
     Ok(Json(node.api().follows().await?))
 }
@@ -129,6 +142,7 @@ fn handler(operation: Operation) -> Option<MethodRouter<NodeHandle>> {
         Operation::Follow => Some(post(follow)),
         Operation::Unfollow => Some(post(unfollow)),
         Operation::Retract => Some(post(retract)),
+        Operation::SetProfile => Some(post(profile)),
         Operation::PushHead | Operation::RegisterFollower => None,
     }
 }

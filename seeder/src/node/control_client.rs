@@ -90,6 +90,14 @@ impl ControlClient {
         self.call(Method::POST, "/unfollow", Some(request))
     }
 
+    /// `POST /profile`: sign a new version of an own identity's profile.
+    pub fn profile(
+        &self,
+        request: &super::api::ProfileRequest,
+    ) -> Result<super::api::ProfileAnswer, ControlError> {
+        self.call(Method::POST, "/profile", Some(request))
+    }
+
     /// `GET /follows`.
     pub fn follows(&self) -> Result<Vec<FollowView>, ControlError> {
         self.call(Method::GET, "/follows", None::<&()>)

@@ -1,4 +1,4 @@
-//! Heads and identity records that other nodes put to this node's DHT storage: for a feed
+//! Heads, identity records and their extension items that other nodes put to this node's DHT storage: for a feed
 //! this node follows, a newer one is taken like a pushed head (verified, stored, the feed
 //! updated at once). In a small network every put reaches every node, so a follower hears
 //! its publisher's new heads over the DHT alone; see `engine::dht`'s `heard`.
@@ -46,6 +46,15 @@ async fn take_in(node: &NodeHandle, heard: HeardItem) {
         if let Ok(HeadChange::Newer) = node.store.put_identity_record(&record).await {
             tracing::debug!(%identity, seq = record.item().seq(), "heard a new identity record in the DHT");
             schedule::expand_soon(node);
+        }
+        return;
+    }
+    if heard.salt.starts_with(b"@") {
+        let follows = node.store.follows().await.unwrap_or_default();
+        if follows.iter().any(|f| f.identity == identity)
+            && let Some(item) = heard.verify()
+        {
+            super::extensions::take_in(node, &identity, &item, "a DHT put").await;
         }
         return;
     }

@@ -10,6 +10,7 @@ mod content;
 mod control;
 mod control_client;
 mod error;
+mod extensions;
 mod fetch;
 mod fetch_node;
 mod heard;

@@ -46,6 +46,7 @@ pub async fn sync_all(node: &NodeHandle) -> Result<Vec<NotTakenIn>> {
         if let Err(e) = sync_identity_record(node, &identity, None).await {
             tracing::warn!(%identity, name, "cannot update the identity record: {e}");
         }
+        super::extensions::sync_own(node, &identity).await;
         failed.extend(sync_feeds(node, &identity).await?);
     }
     Ok(failed)

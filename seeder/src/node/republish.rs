@@ -49,7 +49,7 @@ pub async fn retry_loop(node: NodeHandle) {
     }
 }
 
-/// Puts every held head and identity record back into the DHT, and re-announces every
+/// Puts every held head, identity record and extension item back into the DHT, and re-announces every
 /// torrent, each `republish_interval`: DHT nodes forget items after a while or on restart.
 /// The first round runs soon after start, once the routing table holds
 /// [`SMALL_TABLE`] nodes or 5 s have passed (and never on an empty table), so a restarted
@@ -99,6 +99,7 @@ pub async fn republish_loop(node: NodeHandle) {
             if let Ok(Some(record)) = node.store.identity_record(&identity).await {
                 let _ = node.dht.put_item(record.item()).await;
             }
+            super::extensions::republish(&node, &identity).await;
         }
         for (identity, feed) in feeds {
             if let Ok(Some(head)) = node.store.head(&identity, &feed).await {

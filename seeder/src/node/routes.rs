@@ -27,6 +27,10 @@ pub fn router(node: NodeHandle) -> Router {
         .route("/metrics", get(super::metrics::metrics))
         .route("/api/v1/heads/{identity}/{feed}", get(head))
         .route("/api/v1/identities/{identity}", get(identity_record))
+        .route(
+            "/api/v1/identities/{identity}/extensions/{name}",
+            get(identity_extension),
+        )
         .route("/api/v1/logs/{identity}/{feed}/{infohash}", get(log_part))
         .route("/torrents/{file}", get(torrent_file));
     // The routes that change state are those of the API's table, and only those.
@@ -47,7 +51,8 @@ fn handler(operation: Operation) -> Option<MethodRouter<NodeHandle>> {
         | Operation::PublishFiles
         | Operation::Follow
         | Operation::Unfollow
-        | Operation::Retract => None,
+        | Operation::Retract
+        | Operation::SetProfile => None,
     }
 }
 
@@ -73,6 +78,16 @@ async fn identity_record(
     let identity = parse_identity(&identity)?;
     let record = node.api().identity_record(&identity).await?;
     Ok(bencoded(record.encode()))
+}
+
+/// An extension item of an identity record (`profile`), as its signed BEP 44 item.
+async fn identity_extension(
+    State(node): State<NodeHandle>,
+    Path((identity, name)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let identity = parse_identity(&identity)?;
+    let item = node.api().identity_extension(&identity, &name).await?;
+    Ok(bencoded(item.encode()))
 }
 
 async fn log_part(

@@ -26,6 +26,8 @@ type FollowKey = (IdentityKey, Option<FeedName>);
 pub struct Updates {
     running: Mutex<HashMap<(IdentityKey, FeedName), bool>>,
     expanding: AtomicBool,
+    /// A round of [`super::extensions::refresh_followed`] runs.
+    refreshing: AtomicBool,
     slots: Semaphore,
     /// Follows whose last try failed (`None`: a bare-key follow's identity record), with
     /// their failures in a row and whether a retry waits (see [`retry_soon`]).
@@ -37,6 +39,7 @@ impl Default for Updates {
         Updates {
             running: Mutex::new(HashMap::new()),
             expanding: AtomicBool::new(false),
+            refreshing: AtomicBool::new(false),
             slots: Semaphore::new(MAX_UPDATES),
             failing: Mutex::new(HashMap::new()),
         }
@@ -103,6 +106,7 @@ pub(super) fn expand_soon(node: &NodeHandle) {
 pub async fn poll_loop(node: NodeHandle) {
     loop {
         expand_in_background(&node);
+        refresh_extensions_in_background(&node);
         schedule_all(&node).await;
         tokio::select! {
             _ = node.cancel.cancelled() => return,
@@ -125,6 +129,22 @@ fn expand_in_background(node: &NodeHandle) {
             _ = expand_identity_follows(&node) => schedule_all(&node).await,
         }
         node.updates.expanding.store(false, Ordering::Release);
+    });
+}
+
+/// Looks for newer records and extension items (profiles) of followed identities, one
+/// round at a time.
+fn refresh_extensions_in_background(node: &NodeHandle) {
+    if node.updates.refreshing.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let node = node.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = node.cancel.cancelled() => {}
+            _ = super::extensions::refresh_followed(&node) => {}
+        }
+        node.updates.refreshing.store(false, Ordering::Release);
     });
 }
 

@@ -37,10 +37,12 @@ pub enum Operation {
     /// Retracting an entry of an own feed: the node signs a `delete` entry with the one
     /// identity named and takes it in.
     Retract,
+    /// Signing a new version of an own identity's profile.
+    SetProfile,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 7] = [
+    pub const ALL: [Operation; 8] = [
         Operation::PushHead,
         Operation::RegisterFollower,
         Operation::Publish,
@@ -48,6 +50,7 @@ impl Operation {
         Operation::Follow,
         Operation::Unfollow,
         Operation::Retract,
+        Operation::SetProfile,
     ];
 
     /// The metrics label.
@@ -60,6 +63,7 @@ impl Operation {
             Operation::Follow => "follow",
             Operation::Unfollow => "unfollow",
             Operation::Retract => "retract",
+            Operation::SetProfile => "set_profile",
         }
     }
 

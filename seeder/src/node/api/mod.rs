@@ -16,6 +16,7 @@ mod follows;
 mod heads;
 mod offline;
 mod parse;
+mod profile;
 mod publish;
 mod publish_files;
 pub mod read;
@@ -30,6 +31,7 @@ pub use authorize::{Authorized, Decisions, Operation};
 pub(crate) use followers::Registrations;
 pub use offline::OfflineApi;
 pub use parse::{parse_feed, parse_identity, parse_infohash};
+pub use profile::{ProfileAnswer, ProfileRequest};
 pub use publish_files::{Publishing, publish_stream};
 pub use search::{SearchAnswer, SearchRequest};
 pub use types::*;
@@ -79,7 +81,7 @@ pub struct StateChanging {
 
 /// Every route and control command that changes the node's state; the routers add exactly
 /// these as their non-`GET` routes.
-pub const STATE_CHANGING: [StateChanging; 7] = [
+pub const STATE_CHANGING: [StateChanging; 8] = [
     StateChanging {
         surface: Surface::Http,
         method: "POST",
@@ -121,5 +123,11 @@ pub const STATE_CHANGING: [StateChanging; 7] = [
         method: "POST",
         path: "/retract",
         operation: Operation::Retract,
+    },
+    StateChanging {
+        surface: Surface::Control,
+        method: "POST",
+        path: "/profile",
+        operation: Operation::SetProfile,
     },
 ];

@@ -5,8 +5,8 @@
 //! `max_size`, `since`, `until`, `order`, `limit`), all text, checked here: a bad value is a
 //! `400` with a stable name (`bad_query`, `bad_identity`, `bad_feed_name`, `bad_limit`).
 //!
-//! Each hit carries what a reader needs to choose: the identity with its display name (the
-//! name of its identity record, until profiles exist; for an own identity without one, its
+//! Each hit carries what a reader needs to choose: the identity with its display name (its
+//! profile's name, else its identity record's; for an own identity without one, its
 //! keystore name), the feed, the entry, highlighted
 //! snippets, and the swarm's health as far as this node knows it, each figure naming its
 //! source. Snippets are structured ([`Span`]s of plain text, some marked as matches), never
@@ -146,7 +146,8 @@ pub struct SearchAnswer {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SearchHitView {
     pub identity: String,
-    /// The name the identity gives itself in its identity record, if one is held.
+    /// The name the identity gives itself (its profile's, else its identity record's), if
+    /// one is held. A claim: show the identity id beside it.
     pub display_name: Option<String>,
     pub feed: String,
     pub seq: u64,
@@ -219,6 +220,22 @@ pub fn own_names(data: &DataDir) -> HashMap<IdentityKey, String> {
     listed.into_iter().map(|id| (id.public, id.name)).collect()
 }
 
+/// The name `identity` signed: its profile's, else its identity record's (as
+/// `NodeApi::display_name`, which a node without its API, the offline search, cannot call).
+async fn signed_name(store: &Store, identity: &IdentityKey) -> store::Result<Option<String>> {
+    let profile = store
+        .extension(identity, publisher::profile::PROFILE)
+        .await?
+        .and_then(|item| feeds::extension::read_profile(&item).ok().flatten());
+    if let Some(name) = profile.and_then(|p| p.name) {
+        return Ok(Some(name));
+    }
+    Ok(store
+        .identity_record(identity)
+        .await?
+        .and_then(|record| record.record().name.clone()))
+}
+
 /// Searches `store`; with `engine`, each hit's health counts the peers it sees.
 async fn search(
     store: &Store,
@@ -237,12 +254,9 @@ async fn search(
     let mut hits = Vec::with_capacity(results.hits.len());
     for hit in results.hits {
         if let std::collections::hash_map::Entry::Vacant(slot) = names.entry(hit.identity) {
-            let name = store
-                .identity(&hit.identity)
+            let name = signed_name(store, &hit.identity)
                 .await
                 .map_err(store_error)?
-                .and_then(|info| info.record)
-                .and_then(|record| record.record().name.clone())
                 .or_else(|| own.get(&hit.identity).cloned());
             slot.insert(name);
         }
