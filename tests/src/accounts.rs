@@ -31,13 +31,18 @@ impl AccountsGateway {
 
     /// The same, with `extra` appended to its TOML config.
     pub fn start_with(extra: &str) -> AccountsGateway {
+        AccountsGateway::start_in_mode("open", extra)
+    }
+
+    /// A node in accounts mode `mode`, with `extra` appended to its TOML config.
+    pub fn start_in_mode(mode: &str, extra: &str) -> AccountsGateway {
         let tmp = tempfile::tempdir().expect("temp dir");
         let smtp = SmtpServer::start(&tmp.path().join("spool"));
         let config = tmp.path().join("config.toml");
         std::fs::write(
             &config,
             format!(
-                "[accounts]\nmode = \"open\"\n\n[accounts.mail.smtp]\nhost = \"127.0.0.1\"\n\
+                "[accounts]\nmode = {mode:?}\n\n[accounts.mail.smtp]\nhost = \"127.0.0.1\"\n\
                  port = {}\nsecurity = \"none\"\n{extra}",
                 smtp.port
             ),
@@ -48,6 +53,21 @@ impl AccountsGateway {
             &["--config", config.to_str().unwrap()],
         );
         AccountsGateway { tmp, smtp, node }
+    }
+
+    /// `swarmfeed admin ARGS` on this node's config and data: its standard output.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let data = self.tmp.path().join("data");
+        let config = self.tmp.path().join("config.toml");
+        let mut all = vec![
+            "--data",
+            data.to_str().expect("a UTF-8 path"),
+            "admin",
+            "--config",
+            config.to_str().expect("a UTF-8 path"),
+        ];
+        all.extend_from_slice(args);
+        crate::binary::swarmfeed_ok(&all)
     }
 
     /// The gateway's address.
