@@ -3,8 +3,12 @@
 //! enrol TOTP (the code computed from the secret the page shows), keep the recovery codes,
 //! sign out, sign in with password and code. The browser sends its own `Origin` and
 //! `Sec-Fetch-Site` and keeps the cookies, so this is the CSRF and cookie set-up as users
-//! meet it. A screenshot of each page is kept in `target/test-artifacts/accounts/`.
-//! Hashes: sign-up 1, sign-ins 2 (~1 s).
+//! meet it. A page of another origin on the same host (so `SameSite=Lax` cookies do go
+//! with its post) posting the "sign out everywhere" form is refused. A screenshot of each
+//! page is kept in `target/test-artifacts/accounts/`. Hashes: sign-up 1, sign-ins 2 (~1 s).
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
 
 use serde_json::{Value, json};
 use tests::accounts::{AccountsGateway, CONFIRM_PATH, PASSWORD, unix_now};
@@ -127,4 +131,41 @@ fn in_a_browser_a_user_signs_up_enrols_totp_and_signs_in_with_password_and_code(
     let log = text(&mut browser, "main");
     assert!(log.contains("totp_enabled"), "{log}");
     shot(&mut browser, "10-signed-in-with-code");
+
+    // Another origin on this host: the browser sends the session cookie (same site) with
+    // its post, and the gateway refuses it.
+    let attacker = serve_once(&format!(
+        "<!DOCTYPE html><html><body><form method=post action=\"{url}/account/sessions/end-all\">\
+         <input type=hidden name=csrf value=guessed></form>\
+         <script>document.forms[0].submit()</script></body></html>"
+    ));
+    browser.navigate(&attacker);
+    browser.wait_for_value(
+        std::time::Duration::from_secs(10),
+        "the gateway's answer to the other origin's post",
+        "location.pathname === '/account/sessions/end-all' && document.readyState === 'complete'",
+    );
+    let refusal = text(&mut browser, "body");
+    assert!(refusal.contains("cross_origin"), "{refusal}");
+    shot(&mut browser, "11-cross-origin-post-refused");
+    browser.navigate(&format!("{url}/account"));
+    assert_eq!(path(&mut browser), "/account", "still signed in");
+}
+
+/// Serves `html` to the first request on a new port of 127.0.0.1: its URL.
+fn serve_once(html: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("address"));
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+        html.len()
+    );
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head);
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    url
 }
