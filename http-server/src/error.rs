@@ -45,6 +45,7 @@ pub enum ErrorCode {
     TooLarge,
     UnfollowFailed,
     UnknownIdentity,
+    VerifyFailed,
     /// A signed record that failed the feed format's checks, named as the format names
     /// the failure (`feeds::Error::code`: `bad_head_signature`, `non_canonical`, …).
     Format(&'static str),
@@ -55,7 +56,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every name the node itself gives (not the feed format's).
-    pub const ALL: [ErrorCode; 36] = [
+    pub const ALL: [ErrorCode; 37] = [
         ErrorCode::BadBody,
         ErrorCode::BadCap,
         ErrorCode::BadFeedName,
@@ -92,6 +93,7 @@ impl ErrorCode {
         ErrorCode::TooLarge,
         ErrorCode::UnfollowFailed,
         ErrorCode::UnknownIdentity,
+        ErrorCode::VerifyFailed,
     ];
 
     /// The name on the wire.
@@ -133,6 +135,7 @@ impl ErrorCode {
             ErrorCode::TooLarge => "too_large",
             ErrorCode::UnfollowFailed => "unfollow_failed",
             ErrorCode::UnknownIdentity => "unknown_identity",
+            ErrorCode::VerifyFailed => "verify_failed",
             ErrorCode::Format(code) | ErrorCode::Account(code) => code,
         }
     }

@@ -73,8 +73,9 @@ pub fn check_synced(data: &DataDir, identity: &IdentityKey) -> Result<()> {
     Ok(())
 }
 
-/// What [`install_feed`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What [`install_feed`] did (`{"state": "written", "seq": 2}` in the node API's answer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
 pub enum Installed {
     /// The feed was written from the fetched entries (it was absent or behind here).
     Written { seq: u64 },

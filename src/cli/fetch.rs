@@ -1,13 +1,14 @@
-//! The flags of the commands that fetch from the network without running a node (`verify`,
-//! `identity sync`, `identity import`): where to look, and which addresses to fetch from.
+//! The flags of the commands that fetch from the network (`verify`, `identity sync`,
+//! `identity import`; through the running node if there is one, else on their own): where
+//! to look, and which addresses to fetch from.
 
 use std::net::Ipv4Addr;
-use std::path::Path;
 
 use clap::Args;
 use data_dir::DataDir;
 use seeder::config::NodeConfig;
-use seeder::node::{AddressPolicy, FetchConfig, Network};
+use seeder::node::Network;
+use seeder::node::api::FetchOptions;
 
 use super::InputError;
 
@@ -37,36 +38,35 @@ impl FetchArgs {
     /// The DHT bootstrap list: as given, else the DHT of the node running on `data`, else
     /// the public routers.
     pub fn bootstrap(&self, data: &DataDir) -> Vec<String> {
-        match (&self.dht_bootstrap, data.node_info()) {
-            (Some(list), _) if list.trim() == "none" => Vec::new(),
-            (Some(list), _) => list.split(',').map(|s| s.trim().to_owned()).collect(),
+        match (self.given_bootstrap(), data.node_info()) {
+            (Some(list), _) => list,
             (None, Some(node)) => vec![node.dht.to_string()],
             (None, None) => NodeConfig::default().dht_bootstrap,
         }
     }
 
-    /// Which addresses HTTP requests may go to.
-    pub fn policy(&self) -> Result<AddressPolicy, InputError> {
-        Ok(AddressPolicy {
-            allow_all: self.allow_private_fetch,
-            allow: match &self.fetch_allow {
+    /// The bootstrap list given with `--dht-bootstrap` (`none`: an empty one), if any: a
+    /// running node asked to fetch uses its own DHT when none is given.
+    pub fn given_bootstrap(&self) -> Option<Vec<String>> {
+        match self.dht_bootstrap.as_deref().map(str::trim) {
+            None => None,
+            Some("none") => Some(Vec::new()),
+            Some(list) => Some(list.split(',').map(|s| s.trim().to_owned()).collect()),
+        }
+    }
+
+    /// The fetch part of a verify or restore request, with `bootstrap` (`None`: the running
+    /// node's DHT).
+    pub fn options(&self, bootstrap: Option<Vec<String>>) -> Result<FetchOptions, InputError> {
+        Ok(FetchOptions {
+            nodes: self.nodes.clone(),
+            dht_bootstrap: bootstrap,
+            allow_private_fetch: self.allow_private_fetch,
+            fetch_allow: match &self.fetch_allow {
                 Some(list) => parse_networks(list)?,
                 None => Vec::new(),
             },
-        })
-    }
-
-    /// The fetcher's configuration, with `bootstrap` and `scratch` (an empty directory).
-    pub fn fetch_config(
-        &self,
-        bootstrap: Vec<String>,
-        scratch: &Path,
-    ) -> Result<FetchConfig, InputError> {
-        Ok(FetchConfig {
-            scratch: scratch.to_owned(),
             bind_ip: self.bind_ip,
-            dht_bootstrap: bootstrap,
-            policy: self.policy()?,
         })
     }
 }

@@ -353,6 +353,17 @@ pub(super) fn offline_api<T>(
     })
 }
 
+/// An error of the API run without a node, as the command reports it: what it refuses as
+/// a bad request is a problem with what the user typed (exit code 3), anything else a
+/// failure (exit code 1); the message as the node would answer it.
+pub(super) fn api_error(e: ApiError) -> anyhow::Error {
+    if e.status().is_client_error() {
+        InputError(e.message().to_owned()).into()
+    } else {
+        anyhow::anyhow!("{}", e.message())
+    }
+}
+
 pub fn follow(args: FollowArgs, data: &Path) -> anyhow::Result<()> {
     let (key, feed) = parse_target(&args.target)?;
     let request = FollowRequest {

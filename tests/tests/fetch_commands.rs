@@ -1,8 +1,10 @@
 //! `identity sync` and `verify` fetch without running a node: the DHT, outbound HTTP under
 //! the fetch policy (`--allow-private-fetch`, `--fetch-allow`, as `serve` takes them) and a
-//! torrent engine for the log parts only the swarm serves.
+//! torrent engine for the log parts only the swarm serves; with a node running on the data
+//! directory, through the node's API.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use data_dir::DataDir;
 use feeds::layout::make_tail;
@@ -12,6 +14,7 @@ use tests::commands::publish;
 use tests::fake_node::FakeNode;
 use tests::files::{test_root, write_pattern_file};
 use tests::network::Network;
+use tests::node::{http_request, metric, wait_for};
 
 const PASSPHRASE: (&str, &str) = ("SWARMFEED_PASSPHRASE", "identity sync test passphrase");
 
@@ -93,6 +96,105 @@ fn a_restored_identity_syncs_its_feed_from_the_swarm_without_private_fetch() {
     ]);
     assert_eq!(refused.status.code(), Some(3), "{refused:?}");
     assert!(String::from_utf8_lossy(&refused.stderr).contains("not-a-network"));
+    drop(node_a);
+}
+
+/// With a node running on the data directory, `identity sync` and `verify` go through it:
+/// the node's API fetches with the node's own DHT (no `--dht-bootstrap` given), the restore
+/// is an operator's decision counted on `/metrics`, and the node serves the restored feed
+/// at once. Output as without a node.
+#[test]
+fn sync_and_verify_go_through_the_running_node() {
+    let (_guard, root) = test_root();
+    let (a, three) = (root.join("a"), root.join("three"));
+    let network = Network::new(4);
+    let node_a = network.start_publisher(&a, "alice", &[]);
+    for (seed, title) in [(3, "one"), (4, "two")] {
+        let file = root.join(format!("post{seed}.txt"));
+        write_pattern_file(&file, 2 << 10, seed);
+        publish(&a, &file, title, &[]);
+    }
+    let (a_str, three_str) = (a.to_str().unwrap(), three.to_str().unwrap());
+    let backup = root.join("alice.age");
+    let backup = backup.to_str().unwrap();
+    let out = swarmfeed_with_env(
+        &["--data", a_str, "identity", "export", "alice", "-o", backup],
+        &[PASSPHRASE],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = swarmfeed_with_env(
+        &[
+            "--data",
+            three_str,
+            "identity",
+            "import",
+            backup,
+            "--no-sync",
+        ],
+        &[PASSPHRASE],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let identity = swarmfeed_ok(&["--data", a_str, "identity", "show", "alice"]);
+    let identity = tests::binary::field(&identity, "id").unwrap().to_owned();
+
+    let node = network.start_node(&three, &[]);
+    let restores = || {
+        metric(
+            &node,
+            "swarmfeed_authorizations_total{operation=\"restore\",actor=\"operator\",outcome=\"allowed\"}",
+        )
+    };
+    assert_eq!(restores(), Some(0.0));
+    let synced = swarmfeed_ok(&[
+        "--data",
+        three_str,
+        "identity",
+        "sync",
+        "--sync-timeout",
+        "60",
+    ]);
+    assert!(
+        synced.contains(&format!(
+            "synced {identity}/main: 2 entries fetched and verified; the next entry is seq 3"
+        )),
+        "{synced}"
+    );
+    assert_eq!(
+        restores(),
+        Some(1.0),
+        "the sync did not go through the node"
+    );
+    let entry = format!("{}/{identity}/main/2", node.info.public_url);
+    wait_for(
+        Duration::from_secs(10),
+        "the node to serve the restored feed",
+        || (http_request("GET", &entry, &[], b"")?.0 == 200).then_some(()),
+    );
+
+    let verdict = swarmfeed_ok(&[
+        "--data",
+        three_str,
+        "verify",
+        &format!("{identity}/main"),
+        "--fetch-allow",
+        "127.0.0.0/8",
+    ]);
+    assert!(
+        verdict.starts_with(&format!("valid: {identity}/main: 2 entries verified")),
+        "{verdict}"
+    );
+    // A bad request is refused by the node as it is without one: one line, exit 3.
+    let refused = swarmfeed(&[
+        "--data",
+        three_str,
+        "verify",
+        &format!("{identity}/main"),
+        "--fetch-allow",
+        "not-a-network",
+    ]);
+    assert_eq!(refused.status.code(), Some(3), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not-a-network"));
+    drop(node);
     drop(node_a);
 }
 

@@ -106,6 +106,13 @@ fn request_for(operation: Operation, keypair: &Keypair) -> (Vec<u8>, Vec<(&'stat
         ),
         // Well-formed; the node has no identity to sign with, so it refuses after deciding.
         Operation::SetProfile => (br#"{"name": "A name"}"#.to_vec(), Vec::new()),
+        // Well-formed; the node has no identity to restore, so it refuses after deciding.
+        Operation::Restore => (
+            serde_json::json!({"timeout_secs": 1, "dht_bootstrap": []})
+                .to_string()
+                .into_bytes(),
+            Vec::new(),
+        ),
         Operation::Follow | Operation::Unfollow => (
             serde_json::json!({"identity": identity, "feed": "main"})
                 .to_string()

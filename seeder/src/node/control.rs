@@ -1,7 +1,9 @@
 //! The local control API: HTTP over a Unix socket in the data directory (mode 0600, so only
 //! the owner of the data directory can use it), never on a public listener. `publish` and
 //! `retract` go through it (`/publish`, `/retract`; `/published` takes in what either
-//! committed while no node ran); `follow`, `unfollow`, `follows`, `search` and `identity profile` talk to it. Its client is [`super::control_client`].
+//! committed while no node ran); `follow`, `unfollow`, `follows`, `search`, `verify`,
+//! `identity profile` and `identity sync` (`/restore`) talk to it. Its client is
+//! [`super::control_client`].
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -14,8 +16,8 @@ use tokio::net::UnixListener;
 
 use super::api::{
     Actor, FollowAnswer, FollowView, Operation, ProfileAnswer, PublishRequest, PublishedRequest,
-    RetractAnswer, RetractRequest, STATE_CHANGING, SearchAnswer, SearchRequest, Surface,
-    UnfollowAnswer,
+    RestoreAnswer, RestoreRequest, RetractAnswer, RetractRequest, STATE_CHANGING, SearchAnswer,
+    SearchRequest, Surface, UnfollowAnswer, Verdict, VerifyRequest,
 };
 use super::{Error, NodeHandle, Result};
 use http_server::{ApiError, ErrorCode};
@@ -37,7 +39,8 @@ pub async fn serve(node: NodeHandle, listener: UnixListener) {
     let cancel = node.cancel.clone();
     let mut app = Router::new()
         .route("/follows", get(follows))
-        .route("/search", get(search));
+        .route("/search", get(search))
+        .route("/verify", get(verify));
     // The commands that change state are those of the API's table, and only those.
     for command in STATE_CHANGING
         .iter()
@@ -128,6 +131,24 @@ async fn search(
     Ok(Json(node.api().search(&request).await?))
 }
 
+/// `GET /verify?…`: fetch a feed and check it, keeping nothing.
+async fn verify(
+    State(node): State<NodeHandle>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Verdict>, ApiError> {
+    let request = VerifyRequest::from_query(query.as_deref().unwrap_or_default())?;
+    Ok(Json(node.api().verify(request).await?))
+}
+
+/// `POST /restore`: fetch an own identity's feeds into the data directory, then take them in.
+async fn restore(
+    State(node): State<NodeHandle>,
+    body: Bytes,
+) -> Result<Json<RestoreAnswer>, ApiError> {
+    let request: RestoreRequest = json(&body)?;
+    Ok(Json(node.api().restore(&Actor::Operator, request).await?))
+}
+
 /// A request body as its typed request: `400 bad_request` if it is not one.
 fn json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
@@ -143,6 +164,7 @@ fn handler(operation: Operation) -> Option<MethodRouter<NodeHandle>> {
         Operation::Unfollow => Some(post(unfollow)),
         Operation::Retract => Some(post(retract)),
         Operation::SetProfile => Some(post(profile)),
+        Operation::Restore => Some(post(restore)),
         Operation::PushHead | Operation::RegisterFollower => None,
     }
 }

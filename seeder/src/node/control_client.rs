@@ -17,7 +17,8 @@ use serde::de::DeserializeOwned;
 
 use super::api::{
     FollowAnswer, FollowRequest, FollowView, PublishAnswer, PublishEvent, PublishRequest,
-    PublishedRequest, RetractAnswer, RetractRequest, SearchAnswer, SearchRequest, UnfollowAnswer,
+    PublishedRequest, RestoreAnswer, RestoreRequest, RetractAnswer, RetractRequest, SearchAnswer,
+    SearchRequest, UnfollowAnswer, Verdict, VerifyRequest,
 };
 use http_server::ErrorBody;
 
@@ -112,6 +113,17 @@ impl ControlClient {
     /// `POST /retract`: the node signs a `delete` entry and takes it in.
     pub fn retract(&self, request: &RetractRequest) -> Result<RetractAnswer, ControlError> {
         self.call(Method::POST, "/retract", Some(request))
+    }
+
+    /// `GET /verify?…`: the node fetches the feed and checks it.
+    pub fn verify(&self, request: &VerifyRequest) -> Result<Verdict, ControlError> {
+        let path = format!("/verify?{}", request.to_query());
+        self.call(Method::GET, &path, None::<&()>)
+    }
+
+    /// `POST /restore`: the node syncs an own identity's feeds into the data directory.
+    pub fn restore(&self, request: &RestoreRequest) -> Result<RestoreAnswer, ControlError> {
+        self.call(Method::POST, "/restore", Some(request))
     }
 
     /// `POST /published`: take in what was just committed to the data directory.

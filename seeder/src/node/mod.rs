@@ -55,10 +55,8 @@ pub use fetch_node::{FetchConfig, FetchNode};
 pub use metrics::Metrics;
 pub use outbound::{AddressPolicy, Network, NodeUrl, Outbound, OutboundError};
 pub use replicate::{follow_now, update_feed};
-pub use restore::{RestoreOptions, RestoredFeed, restore_identity};
 pub use scrub::ScrubConfig;
 pub use traffic::{TrafficHistory, TrafficMinute};
-pub use verify::{Verdict, verify_feed};
 
 /// What every part of a running node shares. Cheap to clone.
 #[derive(Clone)]

@@ -91,6 +91,12 @@ pub async fn sync_identity_record(
     identity: &IdentityKey,
     keypair: Option<Keypair>,
 ) -> Result<()> {
+    if publisher::restore::is_pending(&node.data, identity) {
+        // Imported from a backup and not synced yet: a record signed now could outrank or
+        // fork the one the network holds. The restore installs that one, then this runs.
+        tracing::info!(%identity, "identity record not signed: its restore is pending (identity sync)");
+        return Ok(());
+    }
     let (data, url, id) = (node.data.clone(), node.public_url.clone(), *identity);
     let record = blocking(move || {
         if let Some(current) = current_identity_record(&data, &id, Some(&url))? {

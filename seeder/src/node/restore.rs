@@ -2,8 +2,9 @@
 //! restored from a key backup continues its feeds instead of forking them (see
 //! `publisher::restore`).
 //!
-//! A [`FetchNode`] (its own temporary store, a DHT node bootstrapped as told, outbound HTTP
-//! and an engine for log parts only the swarm serves; no listener) finds the
+//! Run by `NodeApi::restore` (api/restore.rs) over a [`super::FetchNode`] (its own temporary
+//! store, the running node's DHT or one bootstrapped as told, outbound HTTP and an engine
+//! for log parts only the swarm serves; no listener). It finds the
 //! identity record (DHT and the nodes given), then for each feed it lists every head it can
 //! find (DHT, nodes), and takes the highest one whose log can actually be fetched and
 //! verified (a head whose tail nobody seeds any more falls back to the next one). The
@@ -15,53 +16,26 @@ use std::time::{Duration, Instant};
 
 use data_dir::DataDir;
 use feeds::{FeedName, IdentityKey, Keypair, SignedEntry, SignedHead, SignedIdentityRecord};
-use publisher::restore::{Installed, clear_pending, install_feed, install_identity_record};
+use publisher::restore::{clear_pending, install_feed, install_identity_record};
 
+use super::api::RestoredFeed;
 use super::fetch::{self, Fetcher, NewLog};
-use super::{Error, FetchConfig, FetchNode, Result};
+use super::{Error, Result};
 
-/// Where to look for the identity's feeds.
-#[derive(Clone, Debug)]
-pub struct RestoreOptions {
-    /// The fetcher the restore starts (its scratch directory, DHT bootstrap, fetch policy).
-    pub fetch: FetchConfig,
-    /// Base URLs of nodes that may hold the feeds.
-    pub nodes: Vec<String>,
-    /// How long to keep looking before giving up.
-    pub limit: Duration,
-}
-
-/// One feed as the restore left it.
-#[derive(Clone, Debug)]
-pub struct RestoredFeed {
-    pub feed: FeedName,
-    pub installed: Installed,
-}
-
-/// Fetches, verifies and installs every feed of `keypair`'s identity into `data`, then
-/// clears the restore mark. Fails (leaving the mark) when the identity record or a listed
-/// feed cannot be found or verified within `options.limit`.
-pub async fn restore_identity(
-    data: &DataDir,
-    keypair: &Keypair,
-    options: &RestoreOptions,
-) -> Result<Vec<RestoredFeed>> {
-    let node = FetchNode::start(options.fetch.clone()).await?;
-    let result = restore_with(&node.fetcher(), data, keypair, options).await;
-    node.shutdown().await;
-    result
-}
-
-async fn restore_with(
+/// Fetches, verifies and installs every feed of `keypair`'s identity into `data` (asking
+/// `nodes` too), then clears the restore mark. Fails (leaving the mark) when the identity
+/// record or a listed feed cannot be found or verified within `limit`.
+pub async fn restore_with(
     node: &Fetcher<'_>,
     data: &DataDir,
     keypair: &Keypair,
-    options: &RestoreOptions,
+    nodes: &[String],
+    limit: Duration,
 ) -> Result<Vec<RestoredFeed>> {
     let identity = keypair.public();
-    let deadline = Instant::now() + options.limit;
+    let deadline = Instant::now() + limit;
     let mut noted = Vec::new();
-    for url in &options.nodes {
+    for url in nodes {
         let url = url.trim_end_matches('/').to_owned();
         node.store.note_node(&url, None).await?;
         noted.push(url);
@@ -79,7 +53,7 @@ async fn restore_with(
             blocking(move || install_feed(&data, &keypair, &name, &entries, &head)).await??;
         tracing::info!(%identity, %feed, ?installed, "own feed synced from the network");
         restored.push(RestoredFeed {
-            feed: feed.clone(),
+            feed: feed.to_string(),
             installed,
         });
     }

@@ -52,7 +52,8 @@ fn handler(operation: Operation) -> Option<MethodRouter<NodeHandle>> {
         | Operation::Follow
         | Operation::Unfollow
         | Operation::Retract
-        | Operation::SetProfile => None,
+        | Operation::SetProfile
+        | Operation::Restore => None,
     }
 }
 

@@ -1,23 +1,15 @@
-//! `swarmfeed verify`: fetch a feed from wherever it can be found (DHT, nodes, the swarm)
-//! and check it the way a follower does, from its first entry, keeping nothing.
+//! Verifying a feed (`NodeApi::verify`, api/verify.rs): fetch it from wherever it can be
+//! found (DHT, nodes, the swarm) and check it the way a follower does, from its first entry,
+//! keeping nothing.
 
 use std::time::Duration;
 
 use feeds::{FeedName, IdentityKey};
 
+use super::api::Verdict;
 use super::fetch::{self, Fetcher, NewLog};
 use super::replicate::with_timeout;
 use super::{Error, Result};
-
-/// What a feed turned out to be.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// Every entry up to `verified_seq` checked (signatures, chain, the head that names the
-    /// last one); the highest head found is at `head_seq`.
-    Valid { verified_seq: u64, head_seq: u64 },
-    /// Two different signed entries at `seq`: the feed forked.
-    Forked { seq: u64 },
-}
 
 /// Finds `identity`'s `feed` (its identity record first: it names the nodes serving it;
 /// `nodes` are asked too) and verifies the log of the highest head whose log can be fetched.

@@ -39,10 +39,12 @@ pub enum Operation {
     Retract,
     /// Signing a new version of an own identity's profile.
     SetProfile,
+    /// Restoring an own identity's feeds from the network into the data directory.
+    Restore,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 8] = [
+    pub const ALL: [Operation; 9] = [
         Operation::PushHead,
         Operation::RegisterFollower,
         Operation::Publish,
@@ -51,6 +53,7 @@ impl Operation {
         Operation::Unfollow,
         Operation::Retract,
         Operation::SetProfile,
+        Operation::Restore,
     ];
 
     /// The metrics label.
@@ -64,6 +67,7 @@ impl Operation {
             Operation::Unfollow => "unfollow",
             Operation::Retract => "retract",
             Operation::SetProfile => "set_profile",
+            Operation::Restore => "restore",
         }
     }
 

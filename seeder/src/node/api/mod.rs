@@ -20,11 +20,13 @@ mod profile;
 mod publish;
 mod publish_files;
 pub mod read;
+mod restore;
 mod retract;
 pub mod search;
 pub mod status;
 pub mod types;
 mod upload;
+mod verify;
 
 pub use actor::{Actor, ActorKind};
 pub use authorize::{Authorized, Decisions, Operation};
@@ -33,9 +35,11 @@ pub use offline::OfflineApi;
 pub use parse::{parse_feed, parse_identity, parse_infohash};
 pub use profile::{ProfileAnswer, ProfileRequest};
 pub use publish_files::{Publishing, publish_stream};
+pub use restore::restore_without_node;
 pub use search::{SearchAnswer, SearchRequest};
 pub use types::*;
 pub use upload::{UploadAnswer, UploadParts, UploadRequest, UploadedFile};
+pub use verify::verify_without_node;
 
 use super::NodeHandle;
 
@@ -81,7 +85,7 @@ pub struct StateChanging {
 
 /// Every route and control command that changes the node's state; the routers add exactly
 /// these as their non-`GET` routes.
-pub const STATE_CHANGING: [StateChanging; 8] = [
+pub const STATE_CHANGING: [StateChanging; 9] = [
     StateChanging {
         surface: Surface::Http,
         method: "POST",
@@ -129,5 +133,11 @@ pub const STATE_CHANGING: [StateChanging; 8] = [
         method: "POST",
         path: "/profile",
         operation: Operation::SetProfile,
+    },
+    StateChanging {
+        surface: Surface::Control,
+        method: "POST",
+        path: "/restore",
+        operation: Operation::Restore,
     },
 ];

@@ -321,3 +321,81 @@ impl From<RetractAnswer> for PublishAnswer {
         }
     }
 }
+
+/// Where `verify` and `identity sync` look for feeds and what they may reach: their flags,
+/// as `serve` takes them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FetchOptions {
+    /// Base URLs of nodes that may hold the feeds.
+    pub nodes: Vec<String>,
+    /// DHT bootstrap nodes (`host:port`); absent: the running node's own DHT.
+    pub dht_bootstrap: Option<Vec<String>>,
+    /// Fetch from private and loopback addresses too.
+    pub allow_private_fetch: bool,
+    /// Networks to fetch from although not public.
+    pub fetch_allow: Vec<crate::node::Network>,
+    /// The address the fetch's DHT and BitTorrent bind to (any free ports).
+    pub bind_ip: std::net::Ipv4Addr,
+}
+
+impl Default for FetchOptions {
+    fn default() -> FetchOptions {
+        FetchOptions {
+            nodes: Vec::new(),
+            dht_bootstrap: None,
+            allow_private_fetch: false,
+            fetch_allow: Vec::new(),
+            bind_ip: std::net::Ipv4Addr::UNSPECIFIED,
+        }
+    }
+}
+
+/// `GET /verify?…` (`swarmfeed verify`): fetch a feed from wherever it can be found and
+/// check it as a follower would, keeping nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyRequest {
+    pub identity: String,
+    pub feed: String,
+    #[serde(flatten)]
+    pub fetch: FetchOptions,
+}
+
+/// What a verified feed turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every entry up to `verified_seq` checked (signatures, chain, the head that names the
+    /// last one); the highest head found is at `head_seq`.
+    Valid { verified_seq: u64, head_seq: u64 },
+    /// Two different signed entries at `seq`: the feed forked.
+    Forked { seq: u64 },
+}
+
+/// `POST /restore` (`swarmfeed identity sync`, and the sync `identity import` runs): fetch
+/// an own identity's feeds from the network into the data directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreRequest {
+    /// Keystore name of the identity; absent: the default identity.
+    pub identity: Option<String>,
+    /// Seconds to keep looking before giving up.
+    pub timeout_secs: u64,
+    #[serde(flatten)]
+    pub fetch: FetchOptions,
+}
+
+/// What a restore installed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreAnswer {
+    /// The identity's id.
+    pub identity: String,
+    /// One per feed its identity record lists.
+    pub feeds: Vec<RestoredFeed>,
+}
+
+/// One feed as the restore left it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoredFeed {
+    pub feed: String,
+    pub installed: publisher::restore::Installed,
+}
