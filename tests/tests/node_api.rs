@@ -6,7 +6,9 @@
 //! commands over the control socket) and checks on `/metrics` that a decision was counted
 //! for that operation with the expected actor (a peer over HTTP, the operator on the control
 //! socket). Then every other method on every route of both surfaces must be refused
-//! (`404`/`405`) without any decision counted.
+//! (`404`/`405`) without any decision counted, and every `GET` (every read route of the node
+//! and the gateway, every read command of the control socket) must count no decision and
+//! leave the node's SQLite databases unchanged (their `data_version`).
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -15,7 +17,8 @@ use std::time::Duration;
 
 use feeds::{EntryHash, FeedHead, FeedName, InfoHash, Keypair};
 use seeder::node::api::{Operation, STATE_CHANGING, StateChanging, Surface};
-use tests::node::{NodeOptions, NodeProcess, http_request, metric, test_root};
+use tests::commands::new_identity;
+use tests::node::{NodeOptions, NodeProcess, http_request, metric, publish, test_root};
 
 /// The counter of decisions for `operation` by `actor` (`peer`, `operator`) with `outcome`.
 fn decisions(node: &NodeProcess, operation: Operation, actor: &str, outcome: &str) -> f64 {
@@ -122,6 +125,43 @@ fn request_for(operation: Operation, keypair: &Keypair) -> (Vec<u8>, Vec<(&'stat
     }
 }
 
+/// Every route that only reads, on either surface (node-to-node and gateway routes over
+/// HTTP, the control socket's commands), for identity `id` and infohash `ih`, and one
+/// route that exists nowhere.
+fn read_paths(id: &str, ih: &str) -> Vec<String> {
+    [
+        "/".to_owned(),
+        "/healthz".to_owned(),
+        "/metrics".to_owned(),
+        "/status".to_owned(),
+        "/favicon.ico".to_owned(),
+        "/follows".to_owned(),
+        "/search?q=x".to_owned(),
+        "/api/v1/search?q=x".to_owned(),
+        "/opensearch.xml".to_owned(),
+        format!("/api/v1/heads/{id}/main"),
+        format!("/api/v1/identities/{id}"),
+        format!("/api/v1/logs/{id}/main/{ih}"),
+        format!("/api/v1/feeds/{id}/main/entries"),
+        format!("/api/v1/entries/{id}/main/1"),
+        format!("/torrents/{ih}.torrent"),
+        format!("/webseed-torrents/{ih}.torrent"),
+        format!("/files/{ih}/a"),
+        format!("/ws/{ih}/a"),
+        format!("/{id}"),
+        format!("/{id}/main"),
+        format!("/{id}/main/1"),
+        format!("/{id}/main/feed.rss"),
+        format!("/{id}/main/feed.atom"),
+        format!("/{id}/main/feed.json"),
+        format!("/api/v1/identities/{id}/extensions/profile"),
+        // The control socket's reads (a verify without an identity is refused at once).
+        "/verify?feed=main".to_owned(),
+        "/no/such/route".to_owned(),
+    ]
+    .into()
+}
+
 fn send(node: &NodeProcess, route: &StateChanging, keypair: &Keypair) -> u16 {
     let (body, headers) = request_for(route.operation, keypair);
     match route.surface {
@@ -175,37 +215,10 @@ fn every_state_changing_route_and_command_passes_the_authorization_point() {
     // Nothing else changes state: every other method on every route of either surface is
     // refused before any decision.
     let id = keypair.public().to_string();
-    let ih = "00".repeat(20);
-    let paths = [
-        "/".to_owned(),
-        "/healthz".to_owned(),
-        "/metrics".to_owned(),
-        "/status".to_owned(),
-        "/favicon.ico".to_owned(),
-        "/follows".to_owned(),
-        "/search?q=x".to_owned(),
-        "/api/v1/search?q=x".to_owned(),
-        "/opensearch.xml".to_owned(),
-        format!("/api/v1/heads/{id}/main"),
-        format!("/api/v1/identities/{id}"),
-        format!("/api/v1/logs/{id}/main/{ih}"),
-        format!("/api/v1/feeds/{id}/main/entries"),
-        format!("/api/v1/entries/{id}/main/1"),
-        format!("/torrents/{ih}.torrent"),
-        format!("/webseed-torrents/{ih}.torrent"),
-        format!("/files/{ih}/a"),
-        format!("/ws/{ih}/a"),
-        format!("/{id}"),
-        format!("/{id}/main"),
-        format!("/{id}/main/1"),
-        format!("/{id}/main/feed.rss"),
-        format!("/{id}/main/feed.atom"),
-        format!("/{id}/main/feed.json"),
-        "/no/such/route".to_owned(),
-    ]
-    .into_iter()
-    .chain(STATE_CHANGING.iter().map(|r| r.path.to_owned()))
-    .collect::<Vec<_>>();
+    let paths = read_paths(&id, &"00".repeat(20))
+        .into_iter()
+        .chain(STATE_CHANGING.iter().map(|r| r.path.to_owned()))
+        .collect::<Vec<_>>();
     let total = all_decisions(&node);
     for surface in [Surface::Http, Surface::Control] {
         for path in &paths {
@@ -237,4 +250,76 @@ fn every_state_changing_route_and_command_passes_the_authorization_point() {
         total,
         "a refused method made a decision"
     );
+}
+
+/// The SQLite `data_version` of the database at `path`, as a connection of its own sees it:
+/// it changes when any other connection (the node's) commits a write.
+fn data_version(connection: &rusqlite::Connection) -> i64 {
+    connection
+        .query_row("PRAGMA data_version", [], |row| row.get(0))
+        .unwrap()
+}
+
+#[test]
+fn no_get_route_or_read_command_decides_or_writes() {
+    let (_tmp, root) = test_root();
+    let data = root.join("node");
+    // Something to read: an identity with an entry, so the routes find what they name.
+    new_identity(&data, "alice");
+    let file = root.join("song.txt");
+    std::fs::write(&file, b"sung by alice").unwrap();
+    let published = publish(&data, &file, "Song", &[]);
+    let node = NodeProcess::start(&data, &NodeOptions::default());
+    let id = published["identity"].as_str().unwrap().to_owned();
+    let ih = published["infohash"].as_str().unwrap().to_owned();
+    let stores: Vec<(&str, rusqlite::Connection)> = [
+        ("node.sqlite", data.join("node.sqlite")),
+        ("engine/session.db", data.join("engine").join("session.db")),
+    ]
+    .into_iter()
+    .map(|(name, path)| (name, rusqlite::Connection::open(path).unwrap()))
+    .collect();
+    let versions = || -> Vec<i64> { stores.iter().map(|(_, c)| data_version(c)).collect() };
+    let mut paths = read_paths(&id, &ih);
+    paths.push(format!("/files/{ih}/song.txt"));
+    paths.push(format!("/{id}/main/1/song.txt"));
+    for surface in [Surface::Http, Surface::Control] {
+        for path in &paths {
+            let get = || match surface {
+                Surface::Http => {
+                    let url = format!("{}{path}", node.info.public_url);
+                    http_request("GET", &url, &[], b"")
+                        .expect("the node answers")
+                        .0
+                }
+                Surface::Control => control_request(&node.info.control, "GET", path, b""),
+            };
+            // The node's own loops write now and then: a GET is to blame only if a write
+            // comes with it every time.
+            let mut wrote = Vec::new();
+            for _ in 0..3 {
+                let (total, before) = (all_decisions(&node), versions());
+                let status = get();
+                assert_eq!(
+                    all_decisions(&node),
+                    total,
+                    "GET {path} ({surface:?}, {status}) made an authorization decision"
+                );
+                let after = versions();
+                wrote = stores
+                    .iter()
+                    .zip(before.iter().zip(&after))
+                    .filter(|(_, (b, a))| b != a)
+                    .map(|((name, _), _)| *name)
+                    .collect();
+                if wrote.is_empty() {
+                    break;
+                }
+            }
+            assert!(
+                wrote.is_empty(),
+                "GET {path} ({surface:?}) wrote to {wrote:?}: reads must leave the store unchanged"
+            );
+        }
+    }
 }
