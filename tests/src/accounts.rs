@@ -117,6 +117,17 @@ pub fn start_node(data: &Path, args: &[&str]) -> NodeProcess {
     NodeProcess::start(data, &options)
 }
 
+/// A Unix time in the previous 30-second TOTP step, for the code that confirms an
+/// enrolment (a sign-in right after then has a later step to use). Near the end of a step
+/// it first waits for the next one: the server accepts the current step and one either side,
+/// and a step ending between this and its check would leave the code two steps behind.
+pub fn previous_totp_step() -> i64 {
+    if unix_now() % 30 >= 27 {
+        std::thread::sleep(std::time::Duration::from_secs(4));
+    }
+    unix_now() - 30
+}
+
 /// Unix seconds now (for TOTP codes).
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()

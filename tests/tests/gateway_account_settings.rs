@@ -7,7 +7,7 @@
 //! deletion 2 (~3 s).
 
 use tests::accounts::{
-    AccountsGateway as Gateway, PASSWORD, between, location, sign_in, signed_in, unix_now,
+    AccountsGateway as Gateway, PASSWORD, between, location, previous_totp_step, sign_in, signed_in,
 };
 use tests::html_check::html_problems;
 
@@ -118,7 +118,7 @@ fn a_user_ends_a_session_changes_password_and_address_signs_in_by_link_and_delet
     let page = web.get("/account/two-factor").text();
     let enrol = web.submit(&page, "/account/two-factor/begin", &[]).text();
     let secret = between(&enrol, "Secret: <code>", "</code>").to_owned();
-    let code = accounts::totp::code(&secret, unix_now() - 30).unwrap();
+    let code = accounts::totp::code(&secret, previous_totp_step()).unwrap();
     let first = recovery_codes(
         &web.submit(&enrol, "/account/two-factor/confirm", &[("code", &code)])
             .text(),

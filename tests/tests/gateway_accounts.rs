@@ -11,8 +11,8 @@ use tests::html_check::html_problems;
 use tests::web::WebClient;
 
 use tests::accounts::{
-    AccountsGateway as Gateway, PASSWORD, between, enter_code, location, sign_in, sign_out,
-    signed_in, start_node, unix_now, web_csrf,
+    AccountsGateway as Gateway, PASSWORD, between, enter_code, location, previous_totp_step,
+    sign_in, sign_out, signed_in, start_node, unix_now, web_csrf,
 };
 
 const NEW_PASSWORD: &str = "a brand new passphrase, long enough";
@@ -54,7 +54,7 @@ fn a_user_signs_up_enrols_totp_signs_in_with_codes_and_a_reset_by_mail_ends_ever
     let secret = between(&enrol.text(), "Secret: <code>", "</code>").to_owned();
     let session_before = web.cookies["swarmfeed-session"].clone();
     // The previous step's code: the sign-in below then has a later step to use.
-    let code = accounts::totp::code(&secret, unix_now() - 30).unwrap();
+    let code = accounts::totp::code(&secret, previous_totp_step()).unwrap();
     let on = web.submit(
         &enrol.text(),
         "/account/two-factor/confirm",

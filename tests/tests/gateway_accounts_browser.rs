@@ -11,7 +11,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 
 use serde_json::{Value, json};
-use tests::accounts::{AccountsGateway, CONFIRM_PATH, PASSWORD, unix_now};
+use tests::accounts::{AccountsGateway, CONFIRM_PATH, PASSWORD, previous_totp_step, unix_now};
 use tests::browser::{Browser, artifact_path};
 
 const EMAIL: &str = "carol@example.org";
@@ -102,7 +102,7 @@ fn in_a_browser_a_user_signs_up_enrols_totp_and_signs_in_with_password_and_code(
     );
     let secret = text(&mut browser, "main p code");
     shot(&mut browser, "07-enrol-totp");
-    let code = accounts::totp::code(&secret, unix_now() - 30).expect("a code");
+    let code = accounts::totp::code(&secret, previous_totp_step()).expect("a code");
     submit(
         &mut browser,
         "/account/two-factor/confirm",
