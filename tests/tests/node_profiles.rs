@@ -68,10 +68,15 @@ fn a_followers_gateway_shows_the_name_an_identity_signed_and_its_next_version() 
     let content = root.join("wren.txt");
     std::fs::write(&content, "A wren sang at dawn.\n").unwrap();
     publish(&a, &content, "Dawn chorus", &[]);
+    // Not a real PNG: the gateway goes by the name, as `/files` does.
+    let picture = root.join("me.png");
+    std::fs::write(&picture, [0x89, b'P', b'N', b'G', 1, 2, 3]).unwrap();
+    let avatar = publish(&a, &picture, "Me", &[]);
+    let avatar = avatar["infohash"].as_str().unwrap().to_owned();
 
     // B polls every 2 s: the test waits for the poll that finds a changed profile.
     let node_b = network.start_node(&b, &["--poll-interval", "2"]);
-    follow_until_held(&b, &identity, 1, Duration::from_secs(90));
+    follow_until_held(&b, &identity, 2, Duration::from_secs(90));
     let url = node_b.info.public_url.clone();
     // Each page shows `needle` (the end of the name as rendered, isolated in `<bdi>`).
     let pages = |needle: &str| {
@@ -122,13 +127,21 @@ fn a_followers_gateway_shows_the_name_an_identity_signed_and_its_next_version() 
     assert!(page(&url, "/search?q=dawn").contains("<bdi class=\"name\">Alice Field</bdi>"));
 
     // A new version through A's node (the API, the operator as actor): B shows it.
-    let changed = profile(&a, &["--name", "Alice Wren"]);
+    let changed = profile(&a, &["--name", "Alice Wren", "--avatar", &avatar]);
     assert_eq!(changed["seq"], 2);
     assert_eq!(changed["bio"], "Birds.\nMostly wrens.");
     wait_for(
         Duration::from_secs(60),
         "B's pages to show A's new name",
         || pages("Alice Wren</bdi>"),
+    );
+    // The avatar: a file of a torrent B holds, through B's own file route.
+    let identity_page = page(&url, &format!("/{identity}"));
+    let img = format!("<img class=\"avatar\" src=\"/files/{avatar}/me.png\"");
+    assert!(identity_page.contains(&img), "{identity_page}");
+    assert_eq!(
+        http_get(&format!("{url}/files/{avatar}/me.png")).unwrap(),
+        std::fs::read(&picture).unwrap()
     );
 
     // A name signed by other tooling: any signer may put anything within the format.

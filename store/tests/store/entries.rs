@@ -395,3 +395,37 @@ async fn a_page_of_entries_holds_at_most_page_bytes_of_them_and_at_least_one() {
         .unwrap();
     assert_eq!(seqs(&page), [1, 2]);
 }
+
+#[tokio::test]
+async fn an_identity_extension_is_kept_at_its_highest_seq() {
+    use feeds::bencode::Value;
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let pair = Keypair::from_seed(&[9; 32]);
+    let profile = |seq: i64, name: &str| {
+        feeds::extension::sign(&pair, "profile", seq, vec![("name", Value::bytes(name))]).unwrap()
+    };
+    assert_eq!(
+        store.extension(&pair.public(), "profile").await.unwrap(),
+        None
+    );
+    let second = profile(2, "Ada L.");
+    let put = |item| {
+        let store = store.clone();
+        async move { store.put_extension("profile", &item).await.unwrap() }
+    };
+    assert_eq!(put(second.clone()).await, HeadChange::Newer);
+    assert_eq!(put(profile(1, "Ada")).await, HeadChange::Older);
+    assert_eq!(put(second.clone()).await, HeadChange::Same);
+    assert_eq!(
+        store.extension(&pair.public(), "profile").await.unwrap(),
+        Some(second.clone())
+    );
+    let third = profile(3, "Ada Lovelace");
+    assert_eq!(put(third.clone()).await, HeadChange::Newer);
+    assert_eq!(
+        store.extensions(&pair.public()).await.unwrap(),
+        vec![("profile".to_owned(), third)]
+    );
+    assert_eq!(store.extension(&pair.public(), "keys").await.unwrap(), None);
+}
