@@ -17,23 +17,29 @@
 //!   or two characters (which trigrams cannot find) matches a whole word (`hd`, `4k`) or,
 //!   with `*`, a word's start.
 //!
-//! Latency: ranking every match of a frequent term by bm25 costs a per-row column-size lookup
-//! (0.1–0.4 s for a term in hundreds of thousands of rows), so a query reads its matches
-//! newest-indexed first (FTS5 walks a doclist in rowid order without sorting) and ranks at
-//! most [`CANDIDATES`] of them ([`FILTERED_CANDIDATES`] when filters may drop many). A term
-//! with fewer matches than that is ranked exactly; a more frequent one is ranked among its
-//! newest-indexed matches, and the result says so ([`SearchResults::truncated`]).
+//! Latency: a query reads its matches newest-indexed first (FTS5 walks a doclist in rowid
+//! order without sorting) and ranks at most [`CANDIDATES`] of them, by words found in the
+//! title (see `search/rank.rs`: not bm25, whose IDF reads every match of every phrase); with
+//! filters, the first [`CANDIDATES`] that pass them among at most [`FILTERED_CANDIDATES`]
+//! matches read. A term with fewer matches is ranked among all of them; a more frequent one
+//! among its newest-indexed matches, and the result says so ([`SearchResults::truncated`]).
 
-use rusqlite::{Transaction, params_from_iter, types::Value};
+use rusqlite::Transaction;
 
 use ::feeds::{FeedName, IdentityKey, SignedEntry};
 
-use super::{ErrorKind, JobResult, Result, Store, corrupt, decode_feed_name, decode_key};
+use super::{ErrorKind, JobResult, Result, Store, corrupt};
 
-/// Matches ranked when no filter narrows them.
+mod query;
+mod rank;
+
+pub use query::search;
+pub use rank::fold;
+
+/// Matches ranked.
 pub const CANDIDATES: usize = 1000;
-/// Matches read when filters may drop most of them.
-pub const FILTERED_CANDIDATES: usize = 20_000;
+/// Matches read at most when filters may drop most of them.
+pub const FILTERED_CANDIDATES: usize = 10_000;
 /// The most results one query returns.
 const MAX_LIMIT: u32 = 200;
 /// The longest query accepted, in bytes, and the most words in one.
@@ -81,8 +87,8 @@ pub struct SearchHit {
     pub time: u64,
     pub title: Option<String>,
     pub size: Option<u64>,
-    /// bm25 (lower is better); 0 when the order is by time.
-    pub score: f64,
+    /// Query words found in the title (more is better); 0 when the order is by time.
+    pub score: u32,
 }
 
 /// The answer to a [`SearchQuery`].
@@ -242,200 +248,9 @@ pub(super) fn backfill(tx: &Transaction) -> JobResult<()> {
     Ok(())
 }
 
-/// The match expressions of a query's text: substring words for the trigram table, short
-/// words and prefixes for the word table. Each word is quoted, so FTS5 syntax in a query
-/// (`NEAR`, `"`, `:`, `^`) is only text.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Parsed {
-    substrings: Vec<String>,
-    words: Vec<String>,
-}
-
-fn parse(text: &str) -> JobResult<Parsed> {
-    if text.len() > MAX_QUERY_BYTES {
-        return Err(invalid("longer than 512 bytes"));
-    }
-    let mut parsed = Parsed::default();
-    for raw in text.split_whitespace().take(MAX_WORDS + 1) {
-        let (word, prefix) = match raw.strip_suffix('*') {
-            Some(stem) => (stem.trim_end_matches('*'), true),
-            None => (raw, false),
-        };
-        // A short word without a letter or digit is no token of the word table: it would
-        // match nothing, and with AND, make the whole query match nothing.
-        let short = word.chars().count() < 3;
-        if word.is_empty() || (short && !word.chars().any(char::is_alphanumeric)) {
-            continue;
-        }
-        let quoted = format!("\"{}\"", word.replace('"', "\"\""));
-        if prefix {
-            parsed.words.push(format!("{quoted}*"));
-        } else if short {
-            parsed.words.push(quoted);
-        } else {
-            parsed.substrings.push(quoted);
-        }
-    }
-    if parsed.substrings.len() + parsed.words.len() > MAX_WORDS {
-        return Err(invalid("more than 16 words"));
-    }
-    if parsed.substrings.is_empty() && parsed.words.is_empty() {
-        return Err(invalid("no words"));
-    }
-    Ok(parsed)
-}
-
-/// Runs `query` on a read transaction (or any connection: the benchmark uses its own).
-#[doc(hidden)]
-pub fn search(tx: &rusqlite::Connection, query: &SearchQuery) -> JobResult<SearchResults> {
-    let parsed = parse(&query.text)?;
-    let mut args: Vec<Value> = Vec::new();
-    let mut filters = Vec::new();
-    if let Some(key) = &query.identity {
-        args.push(Value::Blob(key.as_bytes().to_vec()));
-        let mut filter = format!(
-            "d.feed_id IN (SELECT f.feed_id FROM feeds f JOIN identities i USING (identity_id)
-              WHERE i.key = ?{}",
-            args.len()
-        );
-        if let Some(feed) = &query.feed {
-            args.push(Value::Text(feed.as_str().into()));
-            filter.push_str(&format!(" AND f.name = ?{}", args.len()));
-        }
-        filter.push(')');
-        filters.push(filter);
-    }
-    let mut bind = |filters: &mut Vec<String>, sql: &str, value: Value| {
-        args.push(value);
-        filters.push(sql.replace('?', &format!("?{}", args.len())));
-    };
-    if let Some(kind) = &query.kind {
-        bind(&mut filters, "d.kind = ?", Value::Text(kind.clone()));
-    }
-    if let Some(ext) = &query.extension {
-        let ext = ext.trim_start_matches('.').to_lowercase();
-        bind(
-            &mut filters,
-            "EXISTS (SELECT 1 FROM search_exts x WHERE x.ext = ? AND x.doc_id = d.doc_id)",
-            Value::Text(ext),
-        );
-    }
-    let int = |v: u64| Value::Integer(i64::try_from(v).unwrap_or(i64::MAX));
-    if let Some(v) = query.min_size {
-        bind(&mut filters, "d.size >= ?", int(v));
-    }
-    if let Some(v) = query.max_size {
-        bind(&mut filters, "d.size <= ?", int(v));
-    }
-    if let Some(v) = query.since {
-        bind(&mut filters, "d.time >= ?", int(v));
-    }
-    if let Some(v) = query.until {
-        bind(&mut filters, "d.time <= ?", int(v));
-    }
-    let cap = if filters.is_empty() {
-        CANDIDATES
-    } else {
-        FILTERED_CANDIDATES
-    };
-    // The driving table ranks; the other one, if the query has words for it, only filters.
-    let (table, expr, other) = if parsed.substrings.is_empty() {
-        ("search_words", parsed.words.join(" AND "), None)
-    } else {
-        let other = (!parsed.words.is_empty()).then(|| parsed.words.join(" AND "));
-        ("search_text", parsed.substrings.join(" AND "), other)
-    };
-    args.push(Value::Text(expr));
-    let expr_at = args.len();
-    let mut inner = format!("{table} MATCH ?{expr_at}");
-    if let Some(other) = other {
-        args.push(Value::Text(other));
-        inner.push_str(&format!(
-            " AND rowid IN (SELECT rowid FROM search_words WHERE search_words MATCH ?{})",
-            args.len()
-        ));
-    }
-    args.push(Value::Integer(cap as i64 + 1));
-    let cap_at = args.len();
-    let limit = query.limit.clamp(1, MAX_LIMIT);
-    let (score, order) = match query.order {
-        SearchOrder::Relevance => (format!("bm25({table})"), "m.score, d.doc_id DESC"),
-        SearchOrder::Newest => ("0.0".to_string(), "d.time DESC, d.doc_id DESC"),
-    };
-    let where_filters = if filters.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", filters.join(" AND "))
-    };
-    // The candidates come newest-indexed first straight off the doclist; the LIMIT stops the
-    // walk, so a frequent term costs `cap` rows, not its whole doclist.
-    let sql = format!(
-        "WITH m AS MATERIALIZED (
-             SELECT rowid AS doc_id, {score} AS score FROM {table}
-             WHERE {inner} ORDER BY rowid DESC LIMIT ?{cap_at})
-         SELECT i.key, f.name, d.seq, d.kind, d.time, d.title, d.size, m.score
-         FROM m JOIN search_docs d USING (doc_id)
-         JOIN feeds f ON f.feed_id = d.feed_id JOIN identities i ON i.identity_id = f.identity_id
-         {where_filters}
-         ORDER BY {order} LIMIT {limit}"
-    );
-    // Whether the walk stopped at the cap: the filters may have dropped most candidates.
-    let candidates: usize = {
-        let count_sql = format!(
-            "SELECT count(*) FROM (SELECT rowid FROM {table} WHERE {inner}
-             ORDER BY rowid DESC LIMIT ?{cap_at})"
-        );
-        let mut stmt = tx.prepare_cached(&count_sql)?;
-        let used = stmt.parameter_count();
-        stmt.query_row(params_from_iter(args.iter().take(used)), |r| r.get(0))?
-    };
-    let mut stmt = tx.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
-        Ok((
-            r.get::<_, Vec<u8>>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, u64>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, u64>(4)?,
-            r.get::<_, Option<String>>(5)?,
-            r.get::<_, Option<u64>>(6)?,
-            r.get::<_, f64>(7)?,
-        ))
-    })?;
-    let mut results = SearchResults {
-        hits: Vec::new(),
-        truncated: candidates > cap,
-    };
-    for row in rows {
-        let (key, feed, seq, kind, time, title, size, score) = row?;
-        results.hits.push(SearchHit {
-            identity: decode_key(&key)?,
-            feed: decode_feed_name(&feed)?,
-            seq,
-            kind,
-            time,
-            title: title.filter(|t| !t.is_empty()),
-            size,
-            score,
-        });
-    }
-    Ok(results)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_words_are_quoted_and_split_by_length_and_star() {
-        let p = parse(r#"ubunt hd lin* say"hi NEAR ; ""#).unwrap();
-        assert_eq!(p.substrings, [r#""ubunt""#, r#""say""hi""#, r#""NEAR""#]);
-        assert_eq!(p.words, [r#""hd""#, r#""lin"*"#]);
-        assert!(parse("   ").is_err());
-        assert!(parse("*").is_err());
-        assert!(parse(&"a ".repeat(17)).is_err());
-        assert!(parse(&"x".repeat(513)).is_err());
-    }
 
     #[test]
     fn extensions_are_short_lower_case_suffixes_of_the_last_component() {

@@ -44,7 +44,12 @@ fn corpus(fixture: &Fixture) -> String {
         &["--description", "The Kubuntu release for desktops"],
     );
     let recording = content(root, "dawn", &[("field-recording.flac", "not really flac")]);
-    publish(&fixture.data, &recording, "Field recording at dawn", &[]);
+    publish(
+        &fixture.data,
+        &recording,
+        "Field recording at dawn",
+        &["--description", "Birds outside the Café <Flore>"],
+    );
     let hostile = content(root, "hostile", &[(HOSTILE_FILE, "hello")]);
     publish(&fixture.data, &hostile, HOSTILE_TITLE, &[]);
     published["identity"].as_str().unwrap().to_owned()
@@ -158,6 +163,12 @@ fn a_small_corpus_is_found_through_the_page_the_json_api_and_the_cli() {
         "{results}"
     );
     assert!(results.contains("seeded by this node"), "{results}");
+    // Marked as matched: diacritics folded, the text as written and escaped.
+    let (_, folded) = fixture.get("/search?q=cafe");
+    assert!(
+        folded.contains("Birds outside the <mark>Café</mark> &lt;Flore&gt;"),
+        "{folded}"
+    );
     let (_, hostile) = fixture.get("/search?q=zebra+onerror");
     assert!(
         hostile.contains("&lt;script&gt;document.title='pwned'&lt;/script&gt;&lt;b&gt;<mark>zebra</mark>&lt;/b&gt;"),

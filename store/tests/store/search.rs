@@ -169,6 +169,59 @@ async fn a_small_corpus_is_found_by_substring_prefix_folded_and_short_words() {
     assert_eq!(hits[0].identity, b.key());
 }
 
+/// The hits' seqs in the order the search ranks them.
+async fn ranked(store: &Store, text: &str) -> Vec<u64> {
+    let results = store.search(q(text)).await.unwrap();
+    results.hits.iter().map(|h| h.seq).collect()
+}
+
+#[tokio::test]
+async fn relevance_counts_the_words_found_in_the_title_then_prefers_the_shorter_title() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let mut a = Author::new(5, "ranked");
+    // Oldest first: newest-indexed order alone would rank them backwards.
+    let entries = vec![
+        post_with(&mut a, &[("title", "Kubuntu")], &["k.iso"], 1),
+        post_with(
+            &mut a,
+            &[("title", "Kubuntu 24.04 desktop amd64 with extras")],
+            &["x.iso"],
+            1,
+        ),
+        post_with(
+            &mut a,
+            &[("title", "Mirror"), ("description", "kubuntu images")],
+            &["m.txt"],
+            1,
+        ),
+        post_with(&mut a, &[("title", "Field notes")], &["kubuntu.iso"], 1),
+        post_with(&mut a, &[("title", "Kubuntu ISO")], &["a.txt"], 1),
+    ];
+    let feed = a.feed.clone();
+    store
+        .append_verified_entries(&a.key(), &feed, entries)
+        .await
+        .unwrap();
+    // The exact title, the other titles holding the word (shorter first), then matches
+    // outside the title, newest-indexed first.
+    assert_eq!(ranked(&store, "kubuntu").await, [1, 5, 2, 4, 3]);
+    // Two words: both in the title, one (shorter title first), none.
+    assert_eq!(ranked(&store, "kubuntu iso").await, [5, 1, 2, 4]);
+    // A short word counts as any other: "24" is a whole word of entry 2's title only.
+    assert_eq!(ranked(&store, "kubun* 24").await, [2]);
+    assert_eq!(ranked(&store, "iso kub*").await, [5, 1, 2, 4]);
+    // Newest first ignores the title.
+    let mut newest = q("kubuntu");
+    newest.order = SearchOrder::Newest;
+    let hits = store.search(newest).await.unwrap().hits;
+    assert_eq!(
+        hits.iter().map(|h| h.seq).collect::<Vec<_>>(),
+        [5, 4, 3, 2, 1]
+    );
+    assert!(hits.iter().all(|h| h.score == 0));
+}
+
 #[tokio::test]
 async fn a_retracted_entry_leaves_the_index_and_a_dropped_feed_takes_its_own() {
     let dir = tempfile::tempdir().unwrap();

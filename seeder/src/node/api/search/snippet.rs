@@ -2,6 +2,7 @@
 //! markup: whoever shows a snippet escapes its text, so a hostile title stays text.
 
 use serde::{Deserialize, Serialize};
+use store::search::fold;
 
 /// Characters of a description kept around its first match.
 const CONTEXT_CHARS: usize = 80;
@@ -14,12 +15,13 @@ pub struct Span {
     pub hit: bool,
 }
 
-/// The query's words as they are marked in snippets: lower-case, without `*`.
+/// The query's words as they are marked in snippets: folded as the index folds them
+/// ([`fold`]), without `*`.
 pub(super) fn highlight_words(text: &str) -> Vec<Vec<char>> {
     text.split_whitespace()
         .map(|w| w.trim_end_matches('*'))
         .filter(|w| w.chars().any(char::is_alphanumeric))
-        .map(|w| w.chars().flat_map(char::to_lowercase).collect())
+        .map(|w| w.chars().map(fold).collect())
         .collect()
 }
 
@@ -31,15 +33,11 @@ pub(super) fn clip(text: &str, max: usize) -> String {
     }
 }
 
-/// `text` cut into spans, the case-insensitive occurrences of `words` marked. Diacritics
-/// are not folded here (the index folds them): `amelie` finds `Amélie` unmarked.
+/// `text` cut into spans, the occurrences of `words` marked in any case and with diacritics
+/// folded, as the index matches them: `cafe` marks `Café`, `amélie` marks `AMELIE`.
 pub fn marked(text: &str, words: &[Vec<char>]) -> Vec<Span> {
-    // Each char's byte offset beside its lower case (one char: the common case; a char
-    // whose lower case is longer is compared by its first).
-    let chars: Vec<(usize, char)> = text
-        .char_indices()
-        .map(|(at, c)| (at, c.to_lowercase().next().unwrap_or(c)))
-        .collect();
+    // Each char's byte offset beside its folded form: the span keeps the text as written.
+    let chars: Vec<(usize, char)> = text.char_indices().map(|(at, c)| (at, fold(c))).collect();
     let mut hit = vec![false; chars.len()];
     for word in words.iter().filter(|w| !w.is_empty()) {
         if word.len() > chars.len() {
@@ -108,6 +106,18 @@ mod tests {
                 ("u</b> ", false),
                 ("ISO", true)
             ]
+        );
+        // Diacritics fold both ways, and the marked text keeps its own.
+        let spans = marked("Le Café <i>", &words("cafe"));
+        let shown: Vec<(&str, bool)> = spans.iter().map(|s| (s.text.as_str(), s.hit)).collect();
+        assert_eq!(shown, [("Le ", false), ("Café", true), (" <i>", false)]);
+        let spans = marked("AMELIE, Ærø", &words("amélie ærø"));
+        let shown: Vec<(&str, bool)> = spans.iter().map(|s| (s.text.as_str(), s.hit)).collect();
+        assert_eq!(shown, [("AMELIE", true), (", ", false), ("Ærø", true)]);
+        // A syllable that decomposes into several letters is compared whole.
+        assert_eq!(
+            marked("한글", &words("한")).first().map(|s| s.hit),
+            Some(true)
         );
         assert_eq!(
             marked("abc", &words("zz")),

@@ -1,14 +1,19 @@
-//! A measurement, not an assertion: the store's search index at a million entries. Run with
-//! `cargo test -p store --test search_scale -- --ignored --nocapture` (the dev profile builds
-//! SQLite at opt-level 3)
-//! (`SWARMFEED_SEARCH_N` sets the entry count, default 1,000,000). It builds synthetic
-//! entries (titles and file names from a Zipf-spread vocabulary, 1 to 200 files each) under
-//! 1,000 feeds, indexes them with the store's own code, then prints each fixed query's
-//! p50/p99 beside the same query through two peers on the same data: plain FTS5 bm25 over
-//! every match (`ORDER BY rank`), and `LIKE '%term%'` on titles as Torrust's index does.
+//! A measurement, not a test: the store's search index at a million entries. Run it with
+//! `scripts/bench-search` (a release build; `cargo bench -p store --bench search_scale`).
+//! It builds synthetic entries (titles and file names from a Zipf-spread vocabulary, 1 to
+//! 200 files each) under 1,000 feeds, indexes them with the store's own code, then prints
+//! each fixed query's p50/p99 beside the same query through two peers on the same data:
+//! plain FTS5 bm25 over every match (`ORDER BY rank`), and `LIKE '%term%'` on titles as
+//! Torrust's index does; last, the time to add one entry of 20 files to the full index.
+//!
+//! `SWARMFEED_SEARCH_N` sets the entry count (default 1,000,000). `SWARMFEED_SEARCH_DB`
+//! keeps the database at that path, and a later run on the same path measures it again
+//! without building it (the index's schema must not have changed in between).
+//! `SWARMFEED_SEARCH_PEERS=0` skips the peers (they take minutes).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
@@ -144,49 +149,73 @@ fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (f64, f64) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement: minutes, a million entries"]
-async fn search_latency_at_a_million_entries() {
+fn main() {
     let n: usize = std::env::var("SWARMFEED_SEARCH_N")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
+    let peers = std::env::var("SWARMFEED_SEARCH_PEERS").map_or(true, |v| v != "0");
     let tmp = tempfile::tempdir().unwrap();
-    let path = tmp.path().join("node.sqlite");
-    drop(Store::open(&path).await.unwrap());
+    let path = std::env::var_os("SWARMFEED_SEARCH_DB")
+        .map_or_else(|| tmp.path().join("node.sqlite"), PathBuf::from);
+    let kept = path.exists();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    drop(runtime.block_on(Store::open(&path)).unwrap());
     let mut conn = Connection::open(&path).unwrap();
     conn.pragma_update(None, "synchronous", "NORMAL").unwrap();
     conn.pragma_update(None, "foreign_keys", "ON").unwrap();
-    const FEEDS: u64 = 1000;
-    {
-        let tx = conn.transaction().unwrap();
-        for f in 0..FEEDS {
-            let mut seed = [0u8; 32];
-            seed[..8].copy_from_slice(&f.to_le_bytes());
-            let key = *feeds::Keypair::from_seed(&seed).public().as_bytes();
-            tx.execute(
-                "INSERT INTO identities (identity_id, key, first_seen, last_seen)
-                 VALUES (?1, ?2, 0, 0)",
-                rusqlite::params![f + 1, key],
-            )
-            .unwrap();
-            tx.execute(
-                "INSERT INTO feeds (feed_id, identity_id, name, updated_at)
-                 VALUES (?1, ?1, 'feed', 0)",
-                [f + 1],
-            )
-            .unwrap();
-        }
-        tx.commit().unwrap();
-    }
     let vocab = vocabulary(60_000);
+    if kept {
+        let docs: i64 = conn
+            .query_row("SELECT count(*) FROM search_docs", [], |r| r.get(0))
+            .unwrap();
+        println!("{} kept: {docs} entries, not built again", path.display());
+    } else {
+        build(&mut conn, n, &vocab);
+        let size = std::fs::metadata(&path).unwrap().len()
+            + std::fs::metadata(path.with_extension("sqlite-wal")).map_or(0, |m| m.len());
+        println!("database {:.0} MB", size as f64 / 1e6);
+        // The index as it lives: FTS5's automerge, no 'optimize' pass.
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")
+            .unwrap();
+    }
+    measure_queries(&conn, &vocab, peers);
+    measure_adds(&mut conn, &vocab);
+}
+
+const FEEDS: u64 = 1000;
+
+/// Indexes `n` synthetic entries under [`FEEDS`] feeds, in transactions of 20,000.
+fn build(conn: &mut Connection, n: usize, vocab: &[String]) {
+    let tx = conn.transaction().unwrap();
+    for f in 0..FEEDS {
+        let mut seed = [0u8; 32];
+        seed[..8].copy_from_slice(&f.to_le_bytes());
+        let key = *feeds::Keypair::from_seed(&seed).public().as_bytes();
+        tx.execute(
+            "INSERT INTO identities (identity_id, key, first_seen, last_seen)
+             VALUES (?1, ?2, 0, 0)",
+            rusqlite::params![f + 1, key],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO feeds (feed_id, identity_id, name, updated_at)
+             VALUES (?1, ?1, 'feed', 0)",
+            [f + 1],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
     let mut rng = Rng(42);
     let (mut files, mut text) = (0usize, 0usize);
     let started = Instant::now();
     let mut indexing = Duration::ZERO;
     let mut seqs = vec![0u64; FEEDS as usize];
     for batch in (0..n).collect::<Vec<_>>().chunks(20_000) {
-        let docs: Vec<DocText> = batch.iter().map(|_| entry(&mut rng, &vocab)).collect();
+        let docs: Vec<DocText> = batch.iter().map(|_| entry(&mut rng, vocab)).collect();
         let begin = Instant::now();
         let tx = conn.transaction().unwrap();
         for doc in &docs {
@@ -202,112 +231,86 @@ async fn search_latency_at_a_million_entries() {
         indexing += begin.elapsed();
     }
     let build = started.elapsed();
-    let size = std::fs::metadata(&path).unwrap().len()
-        + std::fs::metadata(tmp.path().join("node.sqlite-wal")).map_or(0, |m| m.len());
     println!(
         "{n} entries, {:.1} distinct names each, {:.0} MB of text: indexed in {:.1} s \
-         ({:.1} s in index_doc, {:.0} us an entry), database {:.0} MB",
+         ({:.1} s in index_doc, {:.0} us an entry)",
         files as f64 / n as f64,
         text as f64 / 1e6,
         build.as_secs_f64(),
         indexing.as_secs_f64(),
         indexing.as_secs_f64() * 1e6 / n as f64,
-        size as f64 / 1e6
     );
-    // The index as it lives: FTS5's automerge, no 'optimize' pass.
-    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); ANALYZE;")
-        .unwrap();
+}
 
-    let count = |sql: &str, arg: &str| -> i64 { conn.query_row(sql, [arg], |r| r.get(0)).unwrap() };
+/// The fixed set of queries, with their labels.
+fn queries(vocab: &[String]) -> Vec<(String, SearchQuery)> {
     let top = vocab[0].as_str();
     let rare = vocab[40_000].as_str();
     let substring = &vocab[100][1..vocab[100].len() - 1];
     let mut seed = [0u8; 32];
     seed[..8].copy_from_slice(&2u64.to_le_bytes());
     let identity = feeds::Keypair::from_seed(&seed).public();
-    let base = SearchQuery {
+    let q = |text: &str| SearchQuery {
+        text: text.into(),
         limit: 20,
         ..SearchQuery::default()
     };
-    let queries: Vec<(String, SearchQuery)> = vec![
-        (
-            format!("most frequent term {top:?}"),
-            SearchQuery {
-                text: top.into(),
-                ..base.clone()
-            },
-        ),
-        (
-            format!("rare term {rare:?}"),
-            SearchQuery {
-                text: rare.into(),
-                ..base.clone()
-            },
-        ),
-        (
-            "prefix \"docu*\"".into(),
-            SearchQuery {
-                text: "docu*".into(),
-                ..base.clone()
-            },
-        ),
-        (
-            format!("file-name substring {substring:?}"),
-            SearchQuery {
-                text: substring.into(),
-                ..base.clone()
-            },
-        ),
-        (
-            "two characters \"hd\"".into(),
-            SearchQuery {
-                text: "hd".into(),
-                ..base.clone()
-            },
-        ),
+    vec![
+        (format!("most frequent term {top:?}"), q(top)),
+        (format!("rare term {rare:?}"), q(rare)),
+        ("prefix \"docu*\"".into(), q("docu*")),
+        (format!("file-name substring {substring:?}"), q(substring)),
+        ("two characters \"hd\"".into(), q("hd")),
         (
             format!("{top:?} + extension flac"),
             SearchQuery {
-                text: top.into(),
                 extension: Some("flac".into()),
-                ..base.clone()
+                ..q(top)
             },
         ),
         (
             format!("{top:?} + size 1-2 GB, newest"),
             SearchQuery {
-                text: top.into(),
                 min_size: Some(1_000_000_000),
                 max_size: Some(2_000_000_000),
                 order: SearchOrder::Newest,
-                ..base.clone()
+                ..q(top)
             },
         ),
         (
             format!("{top:?} + a year"),
             SearchQuery {
-                text: top.into(),
                 since: Some(1_700_000_000),
                 until: Some(1_731_536_000),
-                ..base.clone()
+                ..q(top)
             },
         ),
         (
             format!("{top:?} + identity #3"),
             SearchQuery {
-                text: top.into(),
                 identity: Some(identity),
-                ..base.clone()
+                ..q(top)
             },
         ),
         (
             format!("{top:?} 1080p (two terms)"),
-            SearchQuery {
-                text: format!("{top} 1080p"),
-                ..base.clone()
-            },
+            q(&format!("{top} 1080p")),
         ),
-    ];
+    ]
+}
+
+/// The FTS5 table and match expression plain FTS5 would use for `text`.
+fn plain_match(text: &str) -> (&'static str, String) {
+    if text.chars().count() < 3 || text.ends_with('*') {
+        ("search_words", text.to_owned())
+    } else {
+        let words: Vec<String> = text.split(' ').map(|w| format!("\"{w}\"")).collect();
+        ("search_text", words.join(" AND "))
+    }
+}
+
+/// Each fixed query's p50/p99 over 100 runs, beside the peers (with `peers`).
+fn measure_queries(conn: &Connection, vocab: &[String], peers: bool) {
     println!(
         "{:<40} {:>9} {:>8} {:>8} | {:>9} {:>9} {:>7} | {:>9} {:>9}",
         "query",
@@ -320,43 +323,28 @@ async fn search_latency_at_a_million_entries() {
         "LIKE p50",
         "ratio"
     );
-    for (label, query) in &queries {
-        let matches = {
-            let (table, expr) = if query.text.chars().count() < 3 || query.text.ends_with('*') {
-                ("search_words", query.text.clone())
-            } else {
-                (
-                    "search_text",
-                    query
-                        .text
-                        .split(' ')
-                        .map(|w| format!("\"{w}\""))
-                        .collect::<Vec<_>>()
-                        .join(" AND "),
-                )
-            };
-            count(
+    for (label, query) in &queries(vocab) {
+        let (table, expr) = plain_match(&query.text);
+        let matches: i64 = conn
+            .query_row(
                 &format!("SELECT count(*) FROM {table} WHERE {table} MATCH ?1"),
-                &expr,
+                [&expr],
+                |r| r.get(0),
             )
-        };
-        let hits = search(&conn, query).unwrap();
+            .unwrap();
+        let hits = search(conn, query).unwrap();
         assert!(!hits.hits.is_empty() || matches == 0, "{label}: no hits");
-        let (p50, p99) = time(100, || search(&conn, query).unwrap());
-        // Peer 1: plain FTS5, every match ranked by bm25, same match expression.
-        let (table, expr) = if query.text.chars().count() < 3 || query.text.ends_with('*') {
-            ("search_words", query.text.clone())
+        let (p50, p99) = time(100, || search(conn, query).unwrap());
+        let ranked = if hits.truncated {
+            "  (ranked among newest)"
         } else {
-            (
-                "search_text",
-                query
-                    .text
-                    .split(' ')
-                    .map(|w| format!("\"{w}\""))
-                    .collect::<Vec<_>>()
-                    .join(" AND "),
-            )
+            ""
         };
+        if !peers {
+            println!("{label:<40} {matches:>9} {p50:>8.2} {p99:>8.2}{ranked}");
+            continue;
+        }
+        // Peer 1: plain FTS5, every match ranked by bm25, same match expression.
         let plain = format!(
             "SELECT d.doc_id FROM {table} JOIN search_docs d ON d.doc_id = {table}.rowid
              WHERE {table} MATCH ?1 ORDER BY rank LIMIT 20"
@@ -382,22 +370,21 @@ async fn search_latency_at_a_million_entries() {
                 .count()
         });
         println!(
-            "{label:<40} {matches:>9} {p50:>8.2} {p99:>8.2} | {b50:>9.1} {b99:>9.1} {:>6.0}x | {l50:>9.1} {:>6.0}x{}",
+            "{label:<40} {matches:>9} {p50:>8.2} {p99:>8.2} | {b50:>9.1} {b99:>9.1} {:>6.0}x | {l50:>9.1} {:>6.0}x{ranked}",
             b99 / p99,
             l50 / p50,
-            if hits.truncated {
-                "  (ranked among newest)"
-            } else {
-                ""
-            }
         );
     }
+}
 
-    // Adding one entry of 20 files to the full index, each in its own transaction.
+/// Adding one entry of 20 files to the full index, each in its own transaction; the
+/// entries are taken out again, so a kept database stays as it was built.
+fn measure_adds(conn: &mut Connection, vocab: &[String]) {
+    let mut rng = Rng(4242);
     let mut adds = Vec::new();
     let mut commits = Vec::new();
     for i in 0..500u64 {
-        let mut doc = entry(&mut rng, &vocab);
+        let mut doc = entry(&mut rng, vocab);
         let dir = doc.title.replace(' ', ".");
         doc.files = std::iter::once(dir.clone())
             .chain((0..20).map(|f| format!("{dir}.{}.{f:02}.mkv", vocab[rng.zipf(vocab.len())])))
@@ -410,6 +397,11 @@ async fn search_latency_at_a_million_entries() {
         tx.commit().unwrap();
         commits.push(start.elapsed());
     }
+    conn.execute(
+        "DELETE FROM search_docs WHERE feed_id = 1 AND seq >= 10000000",
+        [],
+    )
+    .unwrap();
     let (a50, a99) = percentiles(adds);
     let (c50, c99) = percentiles(commits);
     println!(
