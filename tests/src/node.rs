@@ -190,3 +190,13 @@ pub fn metric(node: &NodeProcess, name: &str) -> Option<f64> {
         .filter(|l| !l.starts_with('#'))
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
+
+/// Waits until the counter `name` on the node's `/metrics` has grown by at least `more`
+/// from its value now (at most `limit`): proof that the node did that many more rounds of
+/// something (feed updates, scrub re-hashes), where a test would otherwise sleep and hope.
+pub fn wait_for_more(node: &NodeProcess, name: &str, more: f64, limit: Duration) {
+    let start = metric(node, name).unwrap_or_else(|| panic!("/metrics has no {name}"));
+    crate::poll::wait_for(limit, &format!("{more} more {name}"), || {
+        (metric(node, name)? >= start + more).then_some(())
+    });
+}

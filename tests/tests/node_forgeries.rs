@@ -18,7 +18,7 @@ use tests::commands::follow;
 use tests::files::dir_names;
 use tests::node::{
     FakeNode, NodeOptions, NodeProcess, Testnet, first_follow, free_port, http_get, publish,
-    same_tree, test_root, wait_for, write_pattern_file,
+    same_tree, test_root, wait_for, wait_for_more, write_pattern_file,
 };
 
 /// A new identity NAME in DATA, and its key pair (to sign forgeries with).
@@ -112,7 +112,13 @@ fn forged_stale_and_unfollowed_heads_pushed_to_a_follower_are_refused_logged_and
     publish(&a, &content.join("two.bin"), "Two", &[]);
     let identity = alice.public();
 
-    let node_b = NodeProcess::start(&b, &on(&dht));
+    // B polls every 2 s, so the updates awaited below (to show the pushes changed nothing)
+    // come within seconds.
+    let mut options = on(&dht);
+    options
+        .args
+        .extend(["--poll-interval".to_owned(), "2".to_owned()]);
+    let node_b = NodeProcess::start(&b, &options);
     follow(&b, &identity.to_string(), &[]);
     wait_for(Duration::from_secs(40), "B to hold both entries", || {
         first_follow(&b).filter(|f| f["entries"] == 2 && f["complete"] == 2)
@@ -192,8 +198,13 @@ fn forged_stale_and_unfollowed_heads_pushed_to_a_follower_are_refused_logged_and
         (count(new, "refused pushed head") >= 6).then_some(())
     });
 
-    // Changes nothing: let B poll a few times (every 2 s), then compare.
-    std::thread::sleep(Duration::from_secs(7));
+    // Changes nothing: let B update the feed three more times, then compare.
+    wait_for_more(
+        &node_b,
+        "swarmfeed_feed_updates_total",
+        3.0,
+        Duration::from_secs(30),
+    );
     assert_eq!(
         http_get(&head_url).as_deref(),
         Some(&held_head[..]),

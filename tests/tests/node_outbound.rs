@@ -16,7 +16,7 @@ use feeds::{FeedName, IdentityKey};
 use tests::commands::{first_follow, follow, publish};
 use tests::files::{test_root, write_pattern_file};
 use tests::network::Network;
-use tests::node::{NodeProcess, http_get, http_request, run_with_limit, wait_for};
+use tests::node::{NodeProcess, http_get, http_request, run_with_limit, wait_for, wait_for_more};
 
 /// A listener on 127.0.0.1 that counts connections and answers each with `answer`.
 struct Listener {
@@ -184,8 +184,9 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn a_replayed_head_cannot_make_a_public_follower_request_an_internal_port() {
-    // F is a public node: no private fetch.
-    let scene = Scene::new(&[]);
+    // F is a public node: no private fetch. It polls every 2 s, so the updates awaited
+    // below come within seconds.
+    let scene = Scene::new(&["--poll-interval", "2"]);
     let attack = Listener::attack();
     let port = attack.port;
     let head = head_now(&scene.a, &scene.identity);
@@ -203,8 +204,13 @@ fn a_replayed_head_cannot_make_a_public_follower_request_an_internal_port() {
             "{from}: {status} {body}"
         );
     }
-    // F polls every 2 s: three polls, in which a recorded URL would be asked.
-    std::thread::sleep(Duration::from_secs(7));
+    // Three more updates of the feed, in which a recorded URL would be asked.
+    wait_for_more(
+        &scene.node_f,
+        "swarmfeed_feed_updates_total",
+        3.0,
+        Duration::from_secs(30),
+    );
     assert_eq!(attack.seen(), 0, "F connected to the internal port");
     let recorded = stored_node_urls(&scene.f);
     assert!(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tests::commands::{first_follow, publish};
 use tests::files::{same_tree, test_root, write_pattern_file};
 use tests::network::{Network, follow_until_held};
-use tests::node::metric;
+use tests::node::{metric, wait_for_more};
 use tests::poll::wait_for;
 
 #[test]
@@ -36,8 +36,13 @@ fn a_followed_download_corrupted_on_disk_is_caught_by_the_scrub_and_repaired_fro
     follow_until_held(&b, &identity, 1, Duration::from_secs(60));
     let held = b.join("downloads").join(&infohash).join("film.bin");
     same_tree(&file, &held).unwrap();
-    // Clean scrub passes first: no false alarm.
-    std::thread::sleep(Duration::from_secs(4));
+    // A clean scrub pass first (the file re-hashed whole): no false alarm.
+    wait_for_more(
+        &node_b,
+        "swarmfeed_scrub_verifications_total",
+        1.0,
+        Duration::from_secs(30),
+    );
     assert_eq!(metric(&node_b, "swarmfeed_verify_failures"), Some(0.0));
 
     // Bit rot on B's disk: bytes changed in place, same length.

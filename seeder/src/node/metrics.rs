@@ -25,6 +25,11 @@ pub struct Metrics {
     verify_failures: AtomicU64,
     /// Authorization decisions by operation, actor kind and outcome (see `api::authorize`).
     authorizations: super::api::Decisions,
+    /// Updates of followed feeds finished (each poll updates every followed feed): a test
+    /// waits for more of them to show that a poll changed nothing, instead of sleeping.
+    feed_updates: AtomicU64,
+    /// Torrents the scrub re-hashed whole.
+    scrub_verifications: AtomicU64,
 }
 
 impl Metrics {
@@ -36,6 +41,16 @@ impl Metrics {
     /// How many times content on disk did not match its entry since the node started.
     pub fn verify_failures(&self) -> u64 {
         self.verify_failures.load(Ordering::Relaxed)
+    }
+
+    /// Counts one finished update of a followed feed (whatever its outcome).
+    pub fn count_feed_update(&self) {
+        self.feed_updates.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one torrent re-hashed whole by the scrub.
+    pub fn count_scrub_verification(&self) {
+        self.scrub_verifications.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The authorization decisions counted so far.
@@ -70,9 +85,13 @@ pub async fn metrics(
          # TYPE swarmfeed_uploaded_bytes counter\nswarmfeed_uploaded_bytes {uploaded}\n\
          # TYPE swarmfeed_downloaded_bytes counter\nswarmfeed_downloaded_bytes {downloaded}\n\
          # TYPE swarmfeed_peers gauge\nswarmfeed_peers {peers}\n\
-         # TYPE swarmfeed_verify_failures counter\nswarmfeed_verify_failures {}\n",
+         # TYPE swarmfeed_verify_failures counter\nswarmfeed_verify_failures {}\n\
+         # TYPE swarmfeed_feed_updates_total counter\nswarmfeed_feed_updates_total {}\n\
+         # TYPE swarmfeed_scrub_verifications_total counter\nswarmfeed_scrub_verifications_total {}\n",
         all.len(),
-        node.metrics.verify_failures()
+        node.metrics.verify_failures(),
+        node.metrics.feed_updates.load(Ordering::Relaxed),
+        node.metrics.scrub_verifications.load(Ordering::Relaxed),
     );
     text.push_str(&node.metrics.authorizations.prometheus());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()

@@ -205,6 +205,7 @@ fn schedule_update(node: &NodeHandle, identity: IdentityKey, feed: FeedName) {
 async fn update_and_record(node: &NodeHandle, identity: &IdentityKey, feed: &FeedName) {
     let started = Instant::now();
     let result = update_feed(node, identity, feed).await;
+    node.metrics.count_feed_update();
     let error = result.as_ref().err().map(ToString::to_string);
     match &error {
         Some(error) => {

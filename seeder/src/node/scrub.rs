@@ -197,6 +197,7 @@ async fn scrub_round(node: &NodeHandle, config: &ScrubConfig) -> Result<()> {
             Origin::Published { .. } => verify_published(node, &torrent, true, config.rate).await,
             Origin::Followed => verify_followed(node, &torrent, config.rate).await,
         }
+        node.metrics.count_scrub_verification();
     }
     Ok(())
 }
