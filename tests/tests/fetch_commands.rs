@@ -4,6 +4,7 @@
 //! directory, through the node's API.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 use data_dir::DataDir;
@@ -14,24 +15,22 @@ use tests::commands::publish;
 use tests::fake_node::FakeNode;
 use tests::files::{test_root, write_pattern_file};
 use tests::network::Network;
-use tests::node::{http_request, metric, wait_for};
+use tests::node::{NodeProcess, http_request, metric, wait_for};
 
 const PASSPHRASE: (&str, &str) = ("SWARMFEED_PASSPHRASE", "identity sync test passphrase");
 
-/// Without private fetch the publisher's node (on 127.0.0.1) is never asked over HTTP: the
-/// feed's log parts come from the swarm by magnet, found through the DHT.
-#[test]
-fn a_restored_identity_syncs_its_feed_from_the_swarm_without_private_fetch() {
-    let (_guard, root) = test_root();
-    let (a, two) = (root.join("a"), root.join("two"));
-    let network = Network::new(4);
+/// Alice publishes two posts on a node in `root/a`; her key is exported and imported into
+/// `target` without syncing (so publishing there stays refused until a sync). Her node and
+/// her id.
+fn publisher_restored_into(network: &Network, root: &Path, target: &Path) -> (NodeProcess, String) {
+    let a = root.join("a");
     let node_a = network.start_publisher(&a, "alice", &[]);
     for (seed, title) in [(1, "one"), (2, "two")] {
         let file = root.join(format!("post{seed}.txt"));
         write_pattern_file(&file, 2 << 10, seed);
         publish(&a, &file, title, &[]);
     }
-    let (a_str, two_str) = (a.to_str().unwrap(), two.to_str().unwrap());
+    let (a_str, target_str) = (a.to_str().unwrap(), target.to_str().unwrap());
     let backup = root.join("alice.age");
     let backup = backup.to_str().unwrap();
     let out = swarmfeed_with_env(
@@ -40,12 +39,31 @@ fn a_restored_identity_syncs_its_feed_from_the_swarm_without_private_fetch() {
     );
     assert!(out.status.success(), "{out:?}");
     let out = swarmfeed_with_env(
-        &["--data", two_str, "identity", "import", backup, "--no-sync"],
+        &[
+            "--data",
+            target_str,
+            "identity",
+            "import",
+            backup,
+            "--no-sync",
+        ],
         &[PASSPHRASE],
     );
     assert!(out.status.success(), "{out:?}");
     let identity = swarmfeed_ok(&["--data", a_str, "identity", "show", "alice"]);
     let identity = tests::binary::field(&identity, "id").unwrap().to_owned();
+    (node_a, identity)
+}
+
+/// Without private fetch the publisher's node (on 127.0.0.1) is never asked over HTTP: the
+/// feed's log parts come from the swarm by magnet, found through the DHT.
+#[test]
+fn a_restored_identity_syncs_its_feed_from_the_swarm_without_private_fetch() {
+    let (_guard, root) = test_root();
+    let two = root.join("two");
+    let network = Network::new(4);
+    let (node_a, identity) = publisher_restored_into(&network, &root, &two);
+    let two_str = two.to_str().unwrap();
 
     let bootstrap = network.bootstrap();
     let synced = swarmfeed_ok(&[
@@ -106,36 +124,10 @@ fn a_restored_identity_syncs_its_feed_from_the_swarm_without_private_fetch() {
 #[test]
 fn sync_and_verify_go_through_the_running_node() {
     let (_guard, root) = test_root();
-    let (a, three) = (root.join("a"), root.join("three"));
+    let three = root.join("three");
     let network = Network::new(4);
-    let node_a = network.start_publisher(&a, "alice", &[]);
-    for (seed, title) in [(3, "one"), (4, "two")] {
-        let file = root.join(format!("post{seed}.txt"));
-        write_pattern_file(&file, 2 << 10, seed);
-        publish(&a, &file, title, &[]);
-    }
-    let (a_str, three_str) = (a.to_str().unwrap(), three.to_str().unwrap());
-    let backup = root.join("alice.age");
-    let backup = backup.to_str().unwrap();
-    let out = swarmfeed_with_env(
-        &["--data", a_str, "identity", "export", "alice", "-o", backup],
-        &[PASSPHRASE],
-    );
-    assert!(out.status.success(), "{out:?}");
-    let out = swarmfeed_with_env(
-        &[
-            "--data",
-            three_str,
-            "identity",
-            "import",
-            backup,
-            "--no-sync",
-        ],
-        &[PASSPHRASE],
-    );
-    assert!(out.status.success(), "{out:?}");
-    let identity = swarmfeed_ok(&["--data", a_str, "identity", "show", "alice"]);
-    let identity = tests::binary::field(&identity, "id").unwrap().to_owned();
+    let (node_a, identity) = publisher_restored_into(&network, &root, &three);
+    let three_str = three.to_str().unwrap();
 
     let node = network.start_node(&three, &[]);
     let restores = || {

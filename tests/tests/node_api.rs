@@ -10,10 +10,7 @@
 //! and the gateway, every read command of the control socket) must count no decision and
 //! leave the node's SQLite databases unchanged (their `data_version`).
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::time::Duration;
 
 use feeds::{EntryHash, FeedHead, FeedName, InfoHash, Keypair};
 use seeder::node::api::{Operation, STATE_CHANGING, StateChanging, Surface};
@@ -44,27 +41,7 @@ fn all_decisions(node: &NodeProcess) -> f64 {
 
 /// One request over the control socket: the answer's status code.
 fn control_request(socket: &Path, method: &str, path: &str, body: &[u8]) -> u16 {
-    let mut stream = UnixStream::connect(socket).expect("the control socket answers");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: swarmfeed\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    // One write: a node answering 405 before it reads a body closes the socket, and a
-    // second write of the body would then fail with a broken pipe.
-    let mut request = head.into_bytes();
-    request.extend_from_slice(body);
-    stream.write_all(&request).unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
-    let answer = String::from_utf8_lossy(&answer);
-    answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {answer:?}"))
+    tests::http::control_request(socket, method, path, body).0
 }
 
 /// A request for each operation that reaches its authorization (a well-formed one: the

@@ -2,41 +2,20 @@
 //! stable error name on the control socket and with one line and exit 3 from the command
 //! line; the node keeps serving and nothing is written to the data directory.
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use tests::binary::swarmfeed;
 use tests::commands::new_identity;
+use tests::http::control_request;
 use tests::node::{NodeOptions, NodeProcess, http_get, publish, test_root};
 
 /// One request over the control socket: the status and the error name of the answer.
 fn control(socket: &Path, path: &str, body: &[u8]) -> (u16, String) {
-    let mut stream = UnixStream::connect(socket).expect("the control socket answers");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .unwrap();
-    let mut request = format!(
-        "POST {path} HTTP/1.1\r\nHost: swarmfeed\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(body);
-    stream.write_all(&request).unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
-    let answer = String::from_utf8_lossy(&answer).into_owned();
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {answer:?}"));
-    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let error = serde_json::from_str::<serde_json::Value>(body)
+    let (status, body) = control_request(socket, "POST", path, body);
+    let error = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| v["error"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| panic!("no error name in {answer:?}"));
+        .unwrap_or_else(|| panic!("no error name in {body:?}"));
     (status, error)
 }
 
