@@ -87,6 +87,32 @@ pub fn current_item(data: &DataDir, identity: &IdentityKey) -> Result<Option<Mut
     Ok(Some(item))
 }
 
+/// Keeps `item`, a profile of `identity` found in the network (restoring a publisher), in
+/// the data directory when it is newer than the one held: the next change then signs above
+/// the network's version, which followers would otherwise keep. Returns whether it was
+/// written. The item must read as a profile (a bad one is refused).
+pub fn install_item(data: &DataDir, identity: &IdentityKey, item: &MutableItem) -> Result<bool> {
+    let path = extension_path(data, identity, PROFILE);
+    if item.key() != *identity {
+        return Err(Error::Corrupt {
+            path,
+            reason: "the fetched profile is another identity's".into(),
+        });
+    }
+    extension::read_profile(item)?;
+    let identity_dir = data.identity_dir(identity);
+    data_dir::create_dir(&identity_dir)?;
+    let lock_path = identity_dir.join(".lock");
+    let lock = data_dir::open_append(&lock_path)?;
+    lock.lock().map_err(|e| io("lock", &lock_path, e))?;
+    let held = current_item(data, identity).ok().flatten();
+    if held.is_some_and(|h| h.seq() >= item.seq()) {
+        return Ok(false);
+    }
+    write_atomic(&path, &item.encode())?;
+    Ok(true)
+}
+
 /// Why this publisher refuses `name` as a display name, if it does.
 pub fn name_problem(name: &str) -> Option<String> {
     if name.trim().is_empty() {
@@ -275,6 +301,33 @@ mod tests {
             current_item(&data, &keypair.public()).unwrap().unwrap(),
             second.item
         );
+    }
+
+    #[test]
+    fn a_restored_profile_is_kept_only_when_newer_and_the_next_change_signs_above_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::new(dir.path());
+        let keypair = keypair();
+        let id = keypair.public();
+        let network = |seq, name: &str| {
+            let profile = Profile {
+                name: Some(name.into()),
+                ..Profile::default()
+            };
+            sign(&keypair, &profile, seq).unwrap()
+        };
+        assert!(install_item(&data, &id, &network(5, "Alice")).unwrap());
+        assert!(!install_item(&data, &id, &network(4, "Old")).unwrap());
+        let other = Keypair::from_seed(&[8; 32]);
+        let foreign = sign(&other, &Profile::default(), 9).unwrap();
+        assert!(install_item(&data, &id, &foreign).is_err());
+        let change = ProfileChange {
+            bio: Some("Back.".into()),
+            ..ProfileChange::default()
+        };
+        let next = set_profile(&data, &keypair, &change, None).unwrap();
+        assert_eq!(next.item.seq(), 6);
+        assert_eq!(next.profile.name.as_deref(), Some("Alice"));
     }
 
     #[test]

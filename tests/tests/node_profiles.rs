@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use feeds::bencode::Value;
 use futures_lite::future::block_on;
-use tests::binary::{swarmfeed, swarmfeed_ok};
+use tests::binary::{swarmfeed, swarmfeed_ok, swarmfeed_with_env};
 use tests::browser::Browser;
 use tests::commands::{new_identity, publish};
 use tests::files::test_root;
@@ -193,5 +193,50 @@ fn a_followers_gateway_shows_the_name_an_identity_signed_and_its_next_version() 
             "{path}: {name}"
         );
     }
+
+    // A publisher restored from its key backup gets the network's newest profile, so its
+    // next change signs above it (a lower seq would never replace it on followers).
+    let (c, backup) = (root.join("c"), root.join("alice.age"));
+    let passphrase = ("SWARMFEED_PASSPHRASE", "correct horse battery");
+    let exported = swarmfeed_with_env(
+        &[
+            "--data",
+            a.to_str().unwrap(),
+            "identity",
+            "export",
+            "alice",
+            "-o",
+            backup.to_str().unwrap(),
+        ],
+        &[passphrase],
+    );
+    assert!(exported.status.success(), "{exported:?}");
+    let imported = swarmfeed_with_env(
+        &[
+            "--data",
+            c.to_str().unwrap(),
+            "identity",
+            "import",
+            backup.to_str().unwrap(),
+            "--no-sync",
+        ],
+        &[passphrase],
+    );
+    assert!(imported.status.success(), "{imported:?}");
+    swarmfeed_ok(&[
+        "--data",
+        c.to_str().unwrap(),
+        "identity",
+        "sync",
+        "--dht-bootstrap",
+        &network.bootstrap(),
+        "--bind-ip",
+        "127.0.0.1",
+        "--sync-timeout",
+        "60",
+    ]);
+    assert_eq!(profile(&c, &[])["seq"], 1000);
+    let next = profile(&c, &["--name", "Alice again"]);
+    assert_eq!(next["seq"], 1001);
     drop(node_a);
 }

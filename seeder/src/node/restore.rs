@@ -9,13 +9,15 @@
 //! find (DHT, nodes), and takes the highest one whose log can actually be fetched and
 //! verified (a head whose tail nobody seeds any more falls back to the next one). The
 //! verified entries and that head are installed in the data directory; the identity record
-//! is kept so the next one signed here has a higher seq. Only when every listed feed is in
-//! does the restore mark go.
+//! is kept so the next one signed here has a higher seq, and so is the newest profile it
+//! names (best effort: a missing profile does not fail the restore). Only when every listed
+//! feed is in does the restore mark go.
 
 use std::time::{Duration, Instant};
 
 use data_dir::DataDir;
 use feeds::{FeedName, IdentityKey, Keypair, SignedEntry, SignedHead, SignedIdentityRecord};
+use publisher::profile::{PROFILE, install_item};
 use publisher::restore::{clear_pending, install_feed, install_identity_record};
 
 use super::api::RestoredFeed;
@@ -57,10 +59,53 @@ pub async fn restore_with(
             installed,
         });
     }
+    if feeds::extension::names(&record)
+        .iter()
+        .any(|n| n == PROFILE)
+    {
+        install_profile(node, data, &identity, &noted).await;
+    }
     let (data2, keypair2) = (data.clone(), keypair.clone());
     blocking(move || install_identity_record(&data2, &keypair2, &record)).await??;
     clear_pending(data, &identity)?;
     Ok(restored)
+}
+
+/// Installs the newest profile the DHT or the given nodes hold, so the next `identity
+/// profile` signs above the version followers keep. Best effort: a profile not found (or
+/// refused) is logged and the restore goes on (it cannot fork a feed).
+async fn install_profile(
+    node: &Fetcher<'_>,
+    data: &DataDir,
+    identity: &IdentityKey,
+    nodes: &[String],
+) {
+    let mut found: Vec<feeds::MutableItem> = Vec::new();
+    let salt = feeds::extension::salt(PROFILE);
+    if let Ok(Some(item)) =
+        tokio::time::timeout(Duration::from_secs(15), node.dht.get_item(identity, &salt)).await
+    {
+        found.push(item);
+    }
+    for url in nodes {
+        let path = format!("/api/v1/identities/{identity}/extensions/{PROFILE}");
+        if let Ok(bytes) = super::fetch::get(node, url, &path, 4096).await
+            && let Ok(item) = feeds::MutableItem::decode(&bytes)
+        {
+            found.push(item);
+        }
+    }
+    found.retain(|item| item.key() == *identity && item.salt() == salt.as_slice());
+    let Some(newest) = found.into_iter().max_by_key(|item| item.seq()) else {
+        tracing::info!(%identity, "no profile of the identity found in the network");
+        return;
+    };
+    let (data, id) = (data.clone(), *identity);
+    match blocking(move || install_item(&data, &id, &newest)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(%identity, "the network's profile was not installed: {e}"),
+        Err(e) => tracing::warn!(%identity, "the network's profile was not installed: {e}"),
+    }
 }
 
 /// The newest identity record the DHT or the given nodes hold, asking until `deadline`
