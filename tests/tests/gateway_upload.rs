@@ -2,14 +2,14 @@
 //! from a real SMTP server on loopback), a publisher member of an identity the gateway
 //! holds uploads two files through the multipart form, the entry is in the feed, signed,
 //! and another node that follows the identity verifies and holds it. A non-member's upload
-//! and a form without its CSRF token are refused with nothing published. The identity and
-//! the membership are made through the accounts crate on the node's own files (their pages
-//! come later).
+//! and a form without its CSRF token are refused with nothing published. The owner creates
+//! the identity and invites the member through the identity pages; the member accepts from
+//! the mailed link; the last owner cannot leave.
 
 use std::path::Path;
 use std::time::Duration;
 
-use accounts::{Accounts, AccountsConfig, Role, Secret};
+use accounts::{Accounts, AccountsConfig};
 use tests::html_check::html_problems;
 use tests::network::{Network, follow_until_held};
 use tests::smtp::SmtpServer;
@@ -60,7 +60,7 @@ fn csrf_of(page: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_publisher_uploads_through_the_form_and_a_following_node_verifies_the_entry() {
+async fn an_owner_creates_an_identity_invites_a_publisher_whose_upload_a_following_node_verifies() {
     let tmp = tempfile::tempdir().unwrap();
     let smtp = SmtpServer::start(&tmp.path().join("spool"));
     let config = tmp.path().join("config.toml");
@@ -89,36 +89,48 @@ async fn a_publisher_uploads_through_the_form_and_a_following_node_verifies_the_
     sign_in(&mut member, "member@example.org");
     sign_in(&mut stranger, "stranger@example.org");
 
-    // The owner's identity, its key kept by the gateway; the member invited as publisher.
-    let accounts = accounts_of(&config, &a);
-    let op = accounts::Actor::Operator;
-    let owner_id = accounts
-        .user_by_email(op, "owner@example.org")
-        .await
+    // The owner creates an identity (its key kept by the gateway) and invites the member as
+    // publisher; the member accepts through the mailed link.
+    let list = owner.get("/account/identities").text();
+    let created = owner.submit(&list, "/account/identities", &[]);
+    assert_eq!(created.status, 303, "{}", created.text());
+    let identity = created
+        .header("location")
         .unwrap()
-        .id;
-    let member_id = accounts
-        .user_by_email(op, "member@example.org")
-        .await
+        .strip_prefix("/account/identities/")
         .unwrap()
-        .id;
-    let seed = zeroize::Zeroizing::new([9u8; 32]);
-    let identity = feeds::Keypair::from_seed(&seed).public().to_string();
-    accounts
-        .add_identity(owner_id, &identity, Some(seed))
-        .await
-        .unwrap();
+        .to_owned();
+    let page_path = format!("/account/identities/{identity}");
     let seen = smtp.mails().len();
-    accounts
-        .invite_member(owner_id, &identity, "member@example.org", Role::Publisher)
-        .await
-        .unwrap();
-    accounts.flush_mail().await;
+    let page = owner.get(&page_path).text();
+    let invited = owner.submit(
+        &page,
+        &format!("{page_path}/invite"),
+        &[("email", "member@example.org"), ("role", "publisher")],
+    );
+    assert_eq!(invited.status, 303, "{}", invited.text());
     let token = smtp.wait_for_link(seen, "member@example.org", accounts::MEMBER_INVITE_PATH);
-    accounts
-        .accept_member_invitation(member_id, &Secret::new(token))
+    let join = format!("{}{token}", accounts::MEMBER_INVITE_PATH);
+    let landing = member.get(&join);
+    assert_eq!(landing.status, 200, "{}", landing.text());
+    let joined = member.submit(&landing.text(), &join, &[]);
+    assert_eq!(
+        (joined.status, joined.header("location")),
+        (303, Some(page_path.clone()))
+    );
+    let members = owner.get(&page_path).text();
+    assert!(members.contains("member@example.org"), "{members}");
+    assert!(members.contains("publisher"), "{members}");
+    // The last owner cannot leave.
+    let leave = owner.submit(&members, &format!("{page_path}/leave"), &[]);
+    assert_eq!(leave.status, 400, "{}", leave.text());
+    assert!(leave.text().contains("last owner"), "{}", leave.text());
+    let accounts = accounts_of(&config, &a);
+    let member_id = accounts
+        .user_by_email(accounts::Actor::Operator, "member@example.org")
         .await
-        .unwrap();
+        .unwrap()
+        .id;
 
     // A stranger sees no identity to publish to, and a post naming it is refused.
     let page = stranger.get("/account/upload");
@@ -203,7 +215,8 @@ async fn a_publisher_uploads_through_the_form_and_a_following_node_verifies_the_
     let pages: Vec<(&str, &str)> = member
         .pages
         .iter()
-        .filter(|(p, _)| p.contains("/account/upload"))
+        .chain(owner.pages.iter())
+        .filter(|(p, _)| p.contains("/account/upload") || p.contains("identities"))
         .map(|(p, h)| (p.as_str(), h.as_str()))
         .collect();
     assert!(!pages.is_empty());

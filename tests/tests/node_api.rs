@@ -8,14 +8,18 @@
 //! socket). Then every other method on every route of both surfaces must be refused
 //! (`404`/`405`) without any decision counted, and every `GET` (every read route of the node
 //! and the gateway, every read command of the control socket) must count no decision and
-//! leave the node's SQLite databases unchanged (their `data_version`).
+//! leave the node's SQLite databases unchanged (their `data_version`). The gateway's account
+//! forms that change state (identities, members, uploads) are sent by a user signed in
+//! through the pages, on a node with accounts on, and must count a decision for the user.
 
 use std::path::Path;
+use std::time::Duration;
 
 use feeds::{EntryHash, FeedHead, FeedName, InfoHash, Keypair};
 use seeder::node::api::{Operation, STATE_CHANGING, StateChanging, Surface};
 use tests::commands::new_identity;
 use tests::node::{NodeOptions, NodeProcess, http_request, metric, publish, test_root};
+use tests::web::{WebClient, hidden_fields};
 
 /// The counter of decisions for `operation` by `actor` (`peer`, `operator`) with `outcome`.
 fn decisions(node: &NodeProcess, operation: Operation, actor: &str, outcome: &str) -> f64 {
@@ -99,6 +103,13 @@ fn request_for(operation: Operation, keypair: &Keypair) -> (Vec<u8>, Vec<(&'stat
                 .into_bytes(),
             Vec::new(),
         ),
+        // Account forms: sent by account_form below, as a signed-in user.
+        Operation::CreateIdentity
+        | Operation::InviteMember
+        | Operation::RemoveMember
+        | Operation::LeaveIdentity
+        | Operation::SetRole
+        | Operation::JoinIdentity => (Vec::new(), Vec::new()),
     }
 }
 
@@ -151,6 +162,7 @@ fn send(node: &NodeProcess, route: &StateChanging, keypair: &Keypair) -> u16 {
                 .0
         }
         Surface::Control => control_request(&node.info.control, route.method, route.path, &body),
+        Surface::Account => unreachable!("account forms need a signed-in user: account_form"),
     }
 }
 
@@ -166,10 +178,14 @@ fn every_state_changing_route_and_command_passes_the_authorization_point() {
             "{operation:?} is reached by no route or command"
         );
     }
-    for route in &STATE_CHANGING {
+    for route in STATE_CHANGING
+        .iter()
+        .filter(|r| r.surface != Surface::Account)
+    {
         let actor = match route.surface {
             Surface::Http => "peer",
             Surface::Control => "operator",
+            Surface::Account => "user",
         };
         let before = decisions(&node, route.operation, actor, "allowed");
         let total = all_decisions(&node);
@@ -214,6 +230,7 @@ fn every_state_changing_route_and_command_passes_the_authorization_point() {
                             .0
                     }
                     Surface::Control => control_request(&node.info.control, method, path, b"{}"),
+                    Surface::Account => unreachable!(),
                 };
                 assert!(
                     status == 404 || status == 405,
@@ -270,6 +287,7 @@ fn no_get_route_or_read_command_decides_or_writes() {
                         .0
                 }
                 Surface::Control => control_request(&node.info.control, "GET", path, b""),
+                Surface::Account => unreachable!(),
             };
             // The node's own loops write now and then: a GET is to blame only if a write
             // comes with it every time.
@@ -299,4 +317,139 @@ fn no_get_route_or_read_command_decides_or_writes() {
             );
         }
     }
+}
+
+/// A well-formed post of an account form as the signed-in `web` user, reaching its
+/// decision: `(status, Location)`. `identity` is the one the user created (owner).
+fn account_form(
+    web: &mut WebClient,
+    route: &StateChanging,
+    identity: &str,
+    csrf: &str,
+) -> (u16, String) {
+    let path = route
+        .path
+        .replace("{identity}", identity)
+        .replace("{token}", "an-invitation-that-was-never-sent");
+    let answer = match route.operation {
+        // Publishes: the user owns the identity.
+        Operation::PublishFiles => web.post_multipart(
+            &path,
+            &[("csrf", csrf), ("identity", identity), ("feed", "main")],
+            "files",
+            &[("note.txt", b"hello")],
+        ),
+        Operation::InviteMember => web.post(
+            &path,
+            &[
+                ("csrf", csrf),
+                ("email", "friend@example.org"),
+                ("role", "publisher"),
+            ],
+        ),
+        // Decided (owner), then refused by the accounts rules: no such member, last owner,
+        // unknown invitation.
+        Operation::SetRole => web.post(
+            &path,
+            &[("csrf", csrf), ("member", "999999"), ("role", "owner")],
+        ),
+        Operation::RemoveMember => web.post(&path, &[("csrf", csrf), ("member", "999999")]),
+        Operation::CreateIdentity | Operation::LeaveIdentity | Operation::JoinIdentity => {
+            web.post(&path, &[("csrf", csrf)])
+        }
+        other => panic!("{other:?} has no account form"),
+    };
+    let location = answer.header("location").unwrap_or_default();
+    (answer.status, location)
+}
+
+#[test]
+fn every_account_form_that_changes_state_passes_the_authorization_point_as_the_user() {
+    let (_tmp, root) = test_root();
+    let config = root.join("config.toml");
+    std::fs::write(&config, "[accounts]\nmode = \"open\"\n").unwrap();
+    let data = root.join("node");
+    let options = NodeOptions {
+        args: vec!["--config".into(), config.to_str().unwrap().into()],
+        ..NodeOptions::default()
+    };
+    let node = NodeProcess::start(&data, &options);
+    let mut web = WebClient::new(node.info.http);
+    sign_up_and_in(&mut web, &data, "user@example.org");
+
+    let mut identity = String::new();
+    for route in STATE_CHANGING
+        .iter()
+        .filter(|r| r.surface == Surface::Account)
+    {
+        let csrf = hidden_fields(
+            &web.get("/account/identities").text(),
+            "/account/identities",
+        )
+        .into_iter()
+        .find(|(n, _)| n == "csrf")
+        .map(|(_, v)| v)
+        .expect("a CSRF token on the identities page");
+        let before = decisions(&node, route.operation, "user", "allowed");
+        let total = all_decisions(&node);
+        let (status, location) = account_form(&mut web, route, &identity, &csrf);
+        assert_eq!(
+            decisions(&node, route.operation, "user", "allowed"),
+            before + 1.0,
+            "{} {} answered {status} without a decision for the user",
+            route.method,
+            route.path
+        );
+        assert_eq!(
+            all_decisions(&node),
+            total + 1.0,
+            "one decision per request"
+        );
+        if route.operation == Operation::CreateIdentity {
+            assert_eq!(status, 303);
+            identity = location
+                .strip_prefix("/account/identities/")
+                .expect("to the new identity's page")
+                .to_owned();
+        }
+    }
+    assert_eq!(identity.len(), 52, "an identity was created");
+}
+
+/// Signs up through the pages (the confirmation link read from the outbox) and signs in.
+fn sign_up_and_in(web: &mut WebClient, data: &Path, email: &str) {
+    const PASSWORD: &str = "correct horse battery staple";
+    let page = web.get("/account/sign-up");
+    let done = web.submit(
+        &page.text(),
+        "/account/sign-up",
+        &[("email", email), ("password", PASSWORD)],
+    );
+    assert_eq!(done.status, 200, "{}", done.text());
+    let token = tests::poll::wait_for(Duration::from_secs(20), "the confirmation mail", || {
+        std::fs::read_dir(data.join("outbox"))
+            .ok()?
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .map(|m| m.replace("=\r\n", "").replace("=\n", ""))
+            .find_map(|m| {
+                let at = m.find(accounts::CONFIRM_PATH)? + accounts::CONFIRM_PATH.len();
+                Some(
+                    m[at..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                        .collect::<String>(),
+                )
+            })
+    });
+    let path = format!("{}{token}", accounts::CONFIRM_PATH);
+    let landing = web.get(&path);
+    let created = web.submit(&landing.text(), &path, &[]);
+    assert_eq!(created.status, 200, "{}", created.text());
+    let page = web.get("/account/sign-in");
+    let signed_in = web.submit(
+        &page.text(),
+        "/account/sign-in",
+        &[("email", email), ("password", PASSWORD)],
+    );
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text());
 }

@@ -24,6 +24,7 @@
 pub mod client;
 pub mod cookies;
 pub mod csrf;
+mod identities;
 pub mod page;
 mod recovery;
 pub mod session;
@@ -118,18 +119,51 @@ pub fn routes(on: bool) -> Router<Gateway> {
             get(settings::delete_page).post(settings::delete),
         )
         .route(
-            "/account/upload",
-            get(upload::upload_page).post(upload::upload),
+            "/account/identities/{identity}",
+            get(identities::identity_page),
         )
         .route("/account/two-factor", get(twofactor::page))
         .route("/account/two-factor/begin", post(twofactor::begin))
         .route("/account/two-factor/confirm", post(twofactor::confirm))
         .route("/account/two-factor/disable", post(twofactor::disable))
         .route("/account/recovery-codes", post(twofactor::regenerate))
+        .merge(state_changing())
         .route(
             "/account/{*rest}",
             any(async || ApiError::not_found("no such account page")),
         )
+}
+
+/// The forms that change the node's state are those of the API's table, and only those
+/// (tests/tests/node_api.rs sends each with a signed-in user).
+fn state_changing() -> Router<Gateway> {
+    use seeder::node::api::{Operation, STATE_CHANGING, Surface};
+    let mut router = Router::new();
+    for route in STATE_CHANGING
+        .iter()
+        .filter(|r| r.surface == Surface::Account)
+    {
+        let handler = match route.operation {
+            // Where a form posts to its own page's path, that page is the GET.
+            Operation::CreateIdentity => get(identities::list_page).post(identities::create),
+            Operation::PublishFiles => get(upload::upload_page).post(upload::upload),
+            Operation::InviteMember => post(identities::invite),
+            Operation::SetRole => post(identities::set_role),
+            Operation::RemoveMember => post(identities::remove),
+            Operation::LeaveIdentity => post(identities::leave),
+            Operation::JoinIdentity => get(identities::join_page).post(identities::join),
+            Operation::PushHead
+            | Operation::RegisterFollower
+            | Operation::Publish
+            | Operation::Follow
+            | Operation::Unfollow
+            | Operation::Retract
+            | Operation::SetProfile
+            | Operation::Restore => continue,
+        };
+        router = router.route(route.path, handler);
+    }
+    router
 }
 
 /// The `404` page of a gateway without accounts.

@@ -165,6 +165,13 @@ fn handler(operation: Operation) -> Option<MethodRouter<NodeHandle>> {
         Operation::Retract => Some(post(retract)),
         Operation::SetProfile => Some(post(profile)),
         Operation::Restore => Some(post(restore)),
-        Operation::PushHead | Operation::RegisterFollower => None,
+        Operation::PushHead
+        | Operation::RegisterFollower
+        | Operation::CreateIdentity
+        | Operation::InviteMember
+        | Operation::RemoveMember
+        | Operation::LeaveIdentity
+        | Operation::SetRole
+        | Operation::JoinIdentity => None,
     }
 }

@@ -53,7 +53,13 @@ fn handler(operation: Operation) -> Option<MethodRouter<NodeHandle>> {
         | Operation::Unfollow
         | Operation::Retract
         | Operation::SetProfile
-        | Operation::Restore => None,
+        | Operation::Restore
+        | Operation::CreateIdentity
+        | Operation::InviteMember
+        | Operation::RemoveMember
+        | Operation::LeaveIdentity
+        | Operation::SetRole
+        | Operation::JoinIdentity => None,
     }
 }
 

@@ -41,10 +41,22 @@ pub enum Operation {
     SetProfile,
     /// Restoring an own identity's feeds from the network into the data directory.
     Restore,
+    /// Creating an identity whose key the gateway keeps for the user asking (its owner).
+    CreateIdentity,
+    /// Inviting someone by email to an identity the gateway holds (owners).
+    InviteMember,
+    /// Removing a member from an identity (owners).
+    RemoveMember,
+    /// Leaving an identity (any member; never its last owner).
+    LeaveIdentity,
+    /// Changing a member's role (owners).
+    SetRole,
+    /// Accepting an invitation to an identity (the invited user).
+    JoinIdentity,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 9] = [
+    pub const ALL: [Operation; 15] = [
         Operation::PushHead,
         Operation::RegisterFollower,
         Operation::Publish,
@@ -54,6 +66,12 @@ impl Operation {
         Operation::Retract,
         Operation::SetProfile,
         Operation::Restore,
+        Operation::CreateIdentity,
+        Operation::InviteMember,
+        Operation::RemoveMember,
+        Operation::LeaveIdentity,
+        Operation::SetRole,
+        Operation::JoinIdentity,
     ];
 
     /// The metrics label.
@@ -68,6 +86,12 @@ impl Operation {
             Operation::Retract => "retract",
             Operation::SetProfile => "set_profile",
             Operation::Restore => "restore",
+            Operation::CreateIdentity => "create_identity",
+            Operation::InviteMember => "invite_member",
+            Operation::RemoveMember => "remove_member",
+            Operation::LeaveIdentity => "leave_identity",
+            Operation::SetRole => "set_role",
+            Operation::JoinIdentity => "join_identity",
         }
     }
 
@@ -77,10 +101,11 @@ impl Operation {
 }
 
 /// The policy: the operator may do everything; another node may push heads and register
-/// as a follower, nothing else; a signed-in user may publish files to an identity the
-/// gateway holds for it, and retract its entries, with the role owner or publisher on it
-/// (`role`, looked up for the identity acted on), nothing else. (Rate limits act where
-/// they always did, in the methods.)
+/// as a follower, nothing else. A signed-in user, with `role` its role in the identity
+/// acted on: may create an identity and accept an invitation; with the role owner or
+/// publisher, publish files and retract; as any member, leave; as owner, invite, remove
+/// members and change roles; nothing else. (Rate limits act where they always did, in the
+/// methods.)
 fn allowed(actor: &Actor, operation: Operation, role: Option<Role>) -> bool {
     match actor {
         Actor::Operator => true,
@@ -88,10 +113,20 @@ fn allowed(actor: &Actor, operation: Operation, role: Option<Role>) -> bool {
             matches!(operation, Operation::PushHead | Operation::RegisterFollower)
         }
         Actor::User { .. } => match operation {
-            Operation::PublishFiles | Operation::Retract => {
+            Operation::CreateIdentity | Operation::JoinIdentity => true,
+            Operation::PublishFiles | Operation::Retract | Operation::LeaveIdentity => {
                 role.is_some_and(|r| r >= Role::Publisher)
             }
-            _ => false,
+            Operation::InviteMember | Operation::RemoveMember | Operation::SetRole => {
+                role == Some(Role::Owner)
+            }
+            Operation::PushHead
+            | Operation::RegisterFollower
+            | Operation::Publish
+            | Operation::Follow
+            | Operation::Unfollow
+            | Operation::SetProfile
+            | Operation::Restore => false,
         },
     }
 }
@@ -246,24 +281,41 @@ mod tests {
     }
 
     #[test]
-    fn users_may_only_publish_to_identities_they_are_publisher_or_owner_of() {
+    fn users_act_on_identities_as_their_role_there_allows_and_on_nothing_else() {
         let user = Actor::User {
             user: accounts::UserId(7),
         };
-        for role in [Some(Role::Publisher), Some(Role::Owner)] {
-            let for_user: Vec<Operation> = Operation::ALL
+        let for_user = |role| -> Vec<Operation> {
+            Operation::ALL
                 .into_iter()
                 .filter(|op| allowed(&user, *op, role))
-                .collect();
-            assert_eq!(
-                for_user,
-                [Operation::PublishFiles, Operation::Retract],
-                "{role:?}"
-            );
-        }
-        for operation in Operation::ALL {
-            assert!(!allowed(&user, operation, None), "{operation:?}");
-        }
+                .collect()
+        };
+        use Operation::*;
+        assert_eq!(for_user(None), [CreateIdentity, JoinIdentity]);
+        assert_eq!(
+            for_user(Some(Role::Publisher)),
+            [
+                PublishFiles,
+                Retract,
+                CreateIdentity,
+                LeaveIdentity,
+                JoinIdentity
+            ]
+        );
+        assert_eq!(
+            for_user(Some(Role::Owner)),
+            [
+                PublishFiles,
+                Retract,
+                CreateIdentity,
+                InviteMember,
+                RemoveMember,
+                LeaveIdentity,
+                SetRole,
+                JoinIdentity
+            ]
+        );
         let decisions = Decisions::default();
         let e = decide(&decisions, &user, Operation::PublishFiles, None).unwrap_err();
         assert_eq!(e.status(), StatusCode::FORBIDDEN);

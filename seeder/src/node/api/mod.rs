@@ -14,6 +14,7 @@ pub mod files;
 mod followers;
 mod follows;
 mod heads;
+mod identities;
 mod offline;
 mod parse;
 mod profile;
@@ -71,6 +72,9 @@ pub enum Surface {
     Http,
     /// The control socket (the actor is the operator).
     Control,
+    /// The gateway's account forms (the actor is the signed-in user; paths hold `{identity}`
+    /// or `{token}` as axum writes them).
+    Account,
 }
 
 /// A route or control command that changes state.
@@ -85,7 +89,7 @@ pub struct StateChanging {
 
 /// Every route and control command that changes the node's state; the routers add exactly
 /// these as their non-`GET` routes.
-pub const STATE_CHANGING: [StateChanging; 9] = [
+pub const STATE_CHANGING: [StateChanging; 16] = [
     StateChanging {
         surface: Surface::Http,
         method: "POST",
@@ -140,4 +144,56 @@ pub const STATE_CHANGING: [StateChanging; 9] = [
         path: "/restore",
         operation: Operation::Restore,
     },
+    // In this order, so the table test's one user creates the identity it then acts on.
+    StateChanging {
+        surface: Surface::Account,
+        method: "POST",
+        path: "/account/identities",
+        operation: Operation::CreateIdentity,
+    },
+    StateChanging {
+        surface: Surface::Account,
+        method: "POST",
+        path: "/account/upload",
+        operation: Operation::PublishFiles,
+    },
+    StateChanging {
+        surface: Surface::Account,
+        method: "POST",
+        path: "/account/identities/{identity}/invite",
+        operation: Operation::InviteMember,
+    },
+    StateChanging {
+        surface: Surface::Account,
+        method: "POST",
+        path: "/account/identities/{identity}/role",
+        operation: Operation::SetRole,
+    },
+    StateChanging {
+        surface: Surface::Account,
+        method: "POST",
+        path: "/account/identities/{identity}/remove",
+        operation: Operation::RemoveMember,
+    },
+    StateChanging {
+        surface: Surface::Account,
+        method: "POST",
+        path: "/account/identities/{identity}/leave",
+        operation: Operation::LeaveIdentity,
+    },
+    StateChanging {
+        surface: Surface::Account,
+        method: "POST",
+        path: "/identities/join/{token}",
+        operation: Operation::JoinIdentity,
+    },
 ];
+
+/// The path of `operation`'s route on `surface` (the gateway's account router takes its
+/// paths from the table).
+pub fn state_changing_path(surface: Surface, operation: Operation) -> Option<&'static str> {
+    STATE_CHANGING
+        .iter()
+        .find(|r| r.surface == surface && r.operation == operation)
+        .map(|r| r.path)
+}
