@@ -132,7 +132,8 @@ pub struct AccountsConfig {
     /// The SQLite file. Default: `accounts.sqlite` in the data directory, beside the node's.
     pub database: Option<PathBuf>,
     /// The gateway's public URL; every mailed link starts with it (never with a Host header).
-    pub public_url: String,
+    /// Default: the node's `public_url` (itself `http://{listen}` by default).
+    pub public_url: Option<String>,
     /// The key for secrets at rest.
     pub secrets_key: SecretsKeyConfig,
     /// bcrypt cost, at least 12.
@@ -158,7 +159,7 @@ impl Default for AccountsConfig {
         AccountsConfig {
             mode: Mode::Off,
             database: None,
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: None,
             secrets_key: SecretsKeyConfig::default(),
             bcrypt_cost: MIN_BCRYPT_COST,
             password_hash_threads: 1,
@@ -200,7 +201,12 @@ impl AccountsConfig {
                 "session_idle_secs must be > 0 and at most session_absolute_secs".into(),
             ));
         }
-        let public_url = self.public_url.trim_end_matches('/').to_string();
+        let Some(public_url) = &self.public_url else {
+            return Err(Error::Config(
+                "public_url is not set (the node sets it to its own public URL)".into(),
+            ));
+        };
+        let public_url = public_url.trim_end_matches('/').to_string();
         if !(public_url.starts_with("https://") || public_url.starts_with("http://"))
             || public_url.contains(char::is_whitespace)
         {

@@ -118,7 +118,10 @@ async fn passwords_are_hashed_at_cost_12_by_default_and_a_lower_cost_hash_is_upg
 #[test]
 fn the_secrets_key_comes_from_the_named_variable_when_set() {
     let dir = tempfile::tempdir().unwrap();
-    let mut c = AccountsConfig::default();
+    let mut c = AccountsConfig {
+        public_url: Some("https://gw.example.test".into()),
+        ..AccountsConfig::default()
+    };
     c.secrets_key.env = Some("ACCOUNTS_TEST_KEY_UNSET_VARIABLE".into());
     let e = Accounts::open(c.clone(), dir.path()).unwrap_err();
     assert!(matches!(e, Error::SecretsKey(_)), "{e}");
@@ -127,7 +130,8 @@ fn the_secrets_key_comes_from_the_named_variable_when_set() {
         "no file made when a variable is named"
     );
     // Without a variable, a fresh data directory gets a key file.
-    Accounts::open(AccountsConfig::default(), dir.path()).unwrap();
+    c.secrets_key.env = None;
+    Accounts::open(c, dir.path()).unwrap();
     let key = std::fs::read_to_string(dir.path().join("accounts.key")).unwrap();
     assert_eq!(key.trim().len(), 64);
 }

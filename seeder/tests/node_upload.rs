@@ -70,7 +70,7 @@ async fn start(dir: &Path) -> Node {
         ..NodeConfig::default()
     };
     config.accounts.mode = accounts::Mode::Open;
-    config.accounts.public_url = PUBLIC_URL.into();
+    config.accounts.public_url = Some(PUBLIC_URL.into());
     config.accounts.max_upload_bytes = 1 << 20;
     Node::start(config, |_| axum::Router::new())
         .await

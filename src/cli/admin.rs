@@ -72,7 +72,15 @@ pub fn admin(args: AdminArgs, data: Option<&Path>) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let accounts = Accounts::open(config.accounts.clone(), &config.data_dir)
+        // Links in mail sent from here start where the node's own would.
+        let mut settings = config.accounts.clone();
+        settings.public_url.get_or_insert_with(|| {
+            config
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", config.listen))
+        });
+        let accounts = Accounts::open(settings, &config.data_dir)
             .context("cannot open the accounts database")?;
         run(&accounts, args.command).await
     })

@@ -96,6 +96,12 @@ impl AccountsGateway {
         assert!(done.text().contains("spam folder"), "{}", done.text());
         let token = self.smtp.wait_for_link(seen, email, CONFIRM_PATH);
         let path = format!("{CONFIRM_PATH}{token}");
+        // With no [accounts] public_url, links start with the node's own public URL.
+        let link = format!("{}{path}", self.node.info.public_url);
+        assert!(
+            self.smtp.mails().iter().any(|mail| mail.contains(&link)),
+            "no mail holds {link}"
+        );
         let landing = web.get(&path);
         assert_eq!(
             landing.status, 200,

@@ -12,7 +12,7 @@ use tests::binary::swarmfeed_ok;
 use tests::commands::new_identity;
 use tests::files::write_pattern_file;
 use tests::http::{http_get, http_request};
-use tests::node::{NodeOptions, NodeProcess, metric};
+use tests::node::{NodeOptions, NodeProcess, metric, wait_for_more};
 use tests::poll::wait_for;
 use tests::process::run_python;
 
@@ -247,7 +247,13 @@ fn a_published_file_edited_while_the_node_runs_is_caught_by_the_scrub() {
             .contains("published content checked at start")
             .then_some(())
     });
-    std::thread::sleep(Duration::from_secs(3));
+    // More whole re-hashes (of the film and the feed's log parts) while nothing changed.
+    wait_for_more(
+        &node,
+        "swarmfeed_scrub_verifications_total",
+        3.0,
+        Duration::from_secs(30),
+    );
     assert!(http_get(&url).as_deref() == Some(&film.original[..]));
     assert_eq!(metric(&node, "swarmfeed_verify_failures"), Some(0.0));
 

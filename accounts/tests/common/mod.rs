@@ -22,7 +22,7 @@ pub struct Harness {
 pub fn config(mode: Mode) -> AccountsConfig {
     AccountsConfig {
         mode,
-        public_url: PUBLIC_URL.into(),
+        public_url: Some(PUBLIC_URL.into()),
         ..AccountsConfig::default()
     }
 }

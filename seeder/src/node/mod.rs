@@ -160,14 +160,6 @@ impl Node {
         let data = DataDir::new(&config.data_dir);
         data_dir::create_dir(data.root())?;
         let store = Store::open(data.store_path()).await?;
-        // Opened before anything listens: a bad mail or secrets-key setting stops the start.
-        let accounts = match config.accounts.mode {
-            accounts::Mode::Off => None,
-            _ => Some(accounts::Accounts::open(
-                config.accounts.clone(),
-                &config.data_dir,
-            )?),
-        };
         // Published files that changed while the node was down (a stat, a BLAKE3 pass if
         // their stamp moved) leave the engine's saved session before it opens anything.
         let checked = scrub::check_at_start(&store, &data).await?;
@@ -214,6 +206,8 @@ impl Node {
             .unwrap_or_else(|| format!("http://{http_addr}"))
             .trim_end_matches('/')
             .to_owned();
+        // Opened before anything is served: a bad mail or secrets-key setting stops the start.
+        let accounts = open_accounts(&config, &public_url)?;
         let outbound = Outbound::new(AddressPolicy {
             allow_all: config.allow_private_fetch,
             allow: config.fetch_allow.clone(),
@@ -314,6 +308,19 @@ impl Node {
             ),
         }
     }
+}
+
+/// The accounts service when `[accounts] mode` is not `off`; mailed links start with the
+/// node's public URL unless `[accounts] public_url` names another.
+fn open_accounts(config: &NodeConfig, public_url: &str) -> Result<Option<accounts::Accounts>> {
+    if config.accounts.mode == accounts::Mode::Off {
+        return Ok(None);
+    }
+    let mut accounts = config.accounts.clone();
+    accounts
+        .public_url
+        .get_or_insert_with(|| public_url.to_owned());
+    Ok(Some(accounts::Accounts::open(accounts, &config.data_dir)?))
 }
 
 /// Expired tokens, sessions and rate-limit events leave the accounts database hourly.
