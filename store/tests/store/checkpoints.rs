@@ -60,9 +60,11 @@ async fn a_store_without_checkpoints_rebuilds_them_from_its_entries() {
     }
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        // What schemas 3 to 5 added goes (4: the pushed mark on node URLs; 5: search).
+        // What schemas 3 to 6 added goes (4: the pushed mark on node URLs; 5: search;
+        // 6: identity extensions).
         conn.execute_batch(
-            "DROP TABLE search_exts; DROP TABLE search_docs;
+            "DROP TABLE identity_extensions;
+             DROP TABLE search_exts; DROP TABLE search_docs;
              DROP TABLE search_text; DROP TABLE search_words;
              ALTER TABLE feeds DROP COLUMN checkpoint;
              DROP INDEX node_feeds_pushed;

@@ -298,10 +298,11 @@ async fn upgrading_a_store_to_the_search_schema_indexes_its_stored_entries() {
         .await
         .unwrap();
     drop(store);
-    // Back to schema 4, as a store written before search existed.
+    // Back to schema 4, as a store written before search (5) and identity extensions (6).
     let conn = rusqlite::Connection::open(dir.path().join("node.sqlite")).unwrap();
     conn.execute_batch(
-        "DROP TABLE search_exts; DROP TABLE search_docs; DROP TABLE search_text;
+        "DROP TABLE identity_extensions;
+         DROP TABLE search_exts; DROP TABLE search_docs; DROP TABLE search_text;
          DROP TABLE search_words; PRAGMA user_version = 4;",
     )
     .unwrap();
