@@ -16,6 +16,9 @@ pub enum ErrorCode {
     BadInfohash,
     BadLimit,
     BadPath,
+    /// A profile field the publisher refuses to sign (too long, hidden characters, an
+    /// avatar that is not one of the identity's own image files).
+    BadProfile,
     BadQuery,
     BadRequest,
     BadSeq,
@@ -56,7 +59,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every name the node itself gives (not the feed format's).
-    pub const ALL: [ErrorCode; 37] = [
+    pub const ALL: [ErrorCode; 38] = [
         ErrorCode::BadBody,
         ErrorCode::BadCap,
         ErrorCode::BadFeedName,
@@ -64,6 +67,7 @@ impl ErrorCode {
         ErrorCode::BadInfohash,
         ErrorCode::BadLimit,
         ErrorCode::BadPath,
+        ErrorCode::BadProfile,
         ErrorCode::BadQuery,
         ErrorCode::BadRequest,
         ErrorCode::BadSeq,
@@ -106,6 +110,7 @@ impl ErrorCode {
             ErrorCode::BadInfohash => "bad_infohash",
             ErrorCode::BadLimit => "bad_limit",
             ErrorCode::BadPath => "bad_path",
+            ErrorCode::BadProfile => "bad_profile",
             ErrorCode::BadQuery => "bad_query",
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::BadSeq => "bad_seq",

@@ -354,6 +354,8 @@ fn account_form(
             &[("csrf", csrf), ("member", "999999"), ("role", "owner")],
         ),
         Operation::RemoveMember => web.post(&path, &[("csrf", csrf), ("member", "999999")]),
+        // Signed: the user owns the identity.
+        Operation::SetProfile => web.post(&path, &[("csrf", csrf), ("name", "Table test")]),
         Operation::CreateIdentity | Operation::LeaveIdentity | Operation::JoinIdentity => {
             web.post(&path, &[("csrf", csrf)])
         }

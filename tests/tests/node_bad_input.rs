@@ -1,4 +1,4 @@
-//! Bad requests to publish and retract through a running node: each is refused with a
+//! Bad requests to publish, retract and set a profile through a running node: each is refused with a
 //! stable error name on the control socket and with one line and exit 3 from the command
 //! line; the node keeps serving and nothing is written to the data directory.
 
@@ -58,7 +58,7 @@ fn bad_publish_and_retract_requests_get_an_error_name_and_exit_3_and_change_noth
 
     // Over the control socket: the status and stable name of each refusal.
     let song = file.to_str().unwrap();
-    let cases: [(&str, String, u16, &str); 12] = [
+    let cases: [(&str, String, u16, &str); 14] = [
         (
             "/publish",
             r#"{"feed": "main", "path": "/no/such/file"}"#.into(),
@@ -106,6 +106,19 @@ fn bad_publish_and_retract_requests_get_an_error_name_and_exit_3_and_change_noth
         ),
         ("/retract", String::new(), 400, "bad_request"),
         ("/retract", "{not json".into(), 400, "bad_request"),
+        // A field the publisher refuses: its own name, whatever the field.
+        (
+            "/profile",
+            r#"{"name": "Alice\u202egpj.exe"}"#.into(),
+            400,
+            "bad_profile",
+        ),
+        (
+            "/profile",
+            r#"{"avatar": "not-a-hash"}"#.into(),
+            400,
+            "bad_profile",
+        ),
     ];
     for (path, body, status, name) in &cases {
         assert_eq!(

@@ -3,12 +3,16 @@
 //! remove, leave; the last owner cannot leave), and the invitation page
 //! `/identities/join/{token}`. Every change is a node API call with the user as actor
 //! (`NodeApi::create_identity`, `invite_member`, …), decided where every state change is.
+//! Owners also set the identity's public profile there (`NodeApi::set_profile`): display
+//! name, bio, and an avatar chosen among the image files of its own entries.
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use feeds::IdentityKey;
 use http_server::ApiError;
-use maud::html;
-use seeder::node::api::Actor;
+use maud::{Markup, html};
+use publisher::profile::ProfileChange;
+use seeder::node::api::{Actor, ProfileAnswer, ProfileRequest};
 use serde::Deserialize;
 
 use ::accounts::{Role, Secret, UserId};
@@ -38,6 +42,33 @@ pub struct SetRole {
 #[derive(Deserialize)]
 pub struct Remove {
     member: i64,
+}
+
+/// The profile form: every field as it should be signed (an empty one is cleared).
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    bio: String,
+    /// One of the identity's avatar choices, or empty for none.
+    #[serde(default)]
+    avatar: String,
+}
+
+impl ProfileForm {
+    fn change(self) -> ProfileChange {
+        // Browsers send a textarea's line breaks as CRLF; a bio holds LF only.
+        let bio = self.bio.replace("\r\n", "\n");
+        ProfileChange {
+            clear_name: self.name.trim().is_empty(),
+            name: Some(self.name).filter(|n| !n.trim().is_empty()),
+            clear_bio: bio.is_empty(),
+            bio: Some(bio).filter(|b| !b.is_empty()),
+            clear_avatar: self.avatar.is_empty(),
+            avatar: Some(self.avatar).filter(|a| !a.is_empty()),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -126,6 +157,7 @@ pub async fn identity_page(
     let notice = match done.done.as_str() {
         "invited" => Some("The invitation is on its way."),
         "changed" => Some("Done."),
+        "profile" => Some("The profile is signed and on its way to the network."),
         _ => None,
     };
     detail(&gateway, &user, &identity, notice, None).await
@@ -144,8 +176,10 @@ async fn detail(
     let members = match web.accounts.members(user.user.user, identity).await {
         Ok(members) => members,
         Err(e) => {
-            let problem = super::page::problem(&e);
-            return account_page("Identity", Some(user), Some(&problem), html! {});
+            // A refused change by a non-member says why it was refused, not why the page
+            // it came from cannot be shown.
+            let own = super::page::problem(&e);
+            return account_page("Identity", Some(user), problem.or(Some(&own)), html! {});
         }
     };
     let owner = members
@@ -201,6 +235,7 @@ async fn detail(
                 p { button type="submit" { "Send the invitation" } }
             }
         }
+        (profile_section(gateway, user, identity, owner).await)
         h2 { "Leave" }
         form method="post" action={ (base) "/leave" } {
             (csrf_field(&user.csrf))
@@ -208,6 +243,70 @@ async fn detail(
         }
     };
     account_page("Identity", Some(user), problem, body)
+}
+
+/// The public profile: the form for owners, what is signed now for the other members.
+async fn profile_section(
+    gateway: &Gateway,
+    user: &SignedIn,
+    identity: &str,
+    owner: bool,
+) -> Markup {
+    let Ok(key) = identity.parse::<IdentityKey>() else {
+        return html! {};
+    };
+    let current = match gateway.node.profile(&key).await {
+        Ok(profile) => ProfileAnswer::new(&key, 0, &profile.unwrap_or_default()),
+        Err(e) => {
+            tracing::warn!(%key, "cannot read the profile: {}", e.message());
+            ProfileAnswer::default()
+        }
+    };
+    let choices = match owner {
+        true => gateway.node.avatar_choices(&key).await.unwrap_or_default(),
+        false => Vec::new(),
+    };
+    let avatar = current.avatar.clone().unwrap_or_default();
+    html! {
+        h2 { "Public profile" }
+        p { "Signed by the identity, so every gateway shows the same name beside its id. Anyone may claim the same name: the id is what the signatures prove." }
+        @if owner {
+            form method="post" action={ "/account/identities/" (identity) "/profile" } {
+                (csrf_field(&user.csrf))
+                p {
+                    label for="profile-name" { "Display name" } " "
+                    input id="profile-name" type="text" name="name" value=(current.name.as_deref().unwrap_or_default());
+                    " (at most 64 bytes; empty: none)"
+                }
+                p {
+                    label for="profile-bio" { "Bio" } br;
+                    textarea id="profile-bio" name="bio" rows="4" cols="60" { (current.bio.as_deref().unwrap_or_default()) }
+                }
+                p {
+                    label for="profile-avatar" { "Avatar" } " "
+                    select id="profile-avatar" name="avatar" {
+                        option value="" selected[avatar.is_empty()] { "none" }
+                        @for choice in &choices {
+                            option value=(choice.avatar) selected[choice.avatar == avatar] {
+                                (choice.path)
+                                @if let Some(title) = &choice.title { " — " (title) }
+                            }
+                        }
+                    }
+                }
+                @if choices.is_empty() {
+                    p { "An avatar is an image file of one of this identity's entries: publish one first." }
+                }
+                p { button type="submit" { "Sign and publish the profile" } }
+            }
+        } @else {
+            p {
+                "Display name: "
+                @match &current.name { Some(name) => bdi { (name) }, None => "none" }
+                ". Only owners change the profile."
+            }
+        }
+    }
 }
 
 /// The identity page again after a change: `303` with a notice, or the page with the error.
@@ -269,6 +368,25 @@ pub async fn remove(
         .remove_member(&actor(&user), &identity, UserId(form.member))
         .await;
     after(&gateway, &user, &identity, result, "changed").await
+}
+
+/// `POST /account/identities/{identity}/profile`: signs the next version of the profile.
+pub async fn profile(
+    State(gateway): State<Gateway>,
+    user: SignedIn,
+    Path(identity): Path<String>,
+    CsrfForm(form): CsrfForm<ProfileForm>,
+) -> Response {
+    let request = ProfileRequest {
+        identity: Some(identity.clone()),
+        change: form.change(),
+    };
+    let result = gateway
+        .node
+        .set_profile(&actor(&user), request)
+        .await
+        .map(|_| ());
+    after(&gateway, &user, &identity, result, "profile").await
 }
 
 /// `POST /account/identities/{identity}/leave`.

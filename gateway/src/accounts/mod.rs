@@ -148,6 +148,7 @@ fn state_changing() -> Router<Gateway> {
             Operation::CreateIdentity => get(identities::list_page).post(identities::create),
             Operation::PublishFiles => get(upload::upload_page).post(upload::upload),
             Operation::InviteMember => post(identities::invite),
+            Operation::SetProfile => post(identities::profile),
             Operation::SetRole => post(identities::set_role),
             Operation::RemoveMember => post(identities::remove),
             Operation::LeaveIdentity => post(identities::leave),
@@ -158,7 +159,6 @@ fn state_changing() -> Router<Gateway> {
             | Operation::Follow
             | Operation::Unfollow
             | Operation::Retract
-            | Operation::SetProfile
             | Operation::Restore => continue,
         };
         router = router.route(route.path, handler);

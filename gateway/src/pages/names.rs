@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use feeds::IdentityKey;
 use feeds::extension::Profile;
 use maud::{Markup, html};
+use seeder::node::api::is_avatar_image;
 
 use super::layout::shown_name;
 use crate::{Gateway, links};
@@ -83,8 +84,6 @@ impl Gateway {
             true => return None,
             false => held.file(&path.join("/")).ok()?,
         };
-        let kind = mime_guess::from_path(&file.path).first()?;
-        let image = kind.type_() == mime_guess::mime::IMAGE && kind.subtype().as_str() != "svg";
-        image.then(|| links::file(infohash, &file.path))
+        is_avatar_image(&file.path).then(|| links::file(infohash, &file.path))
     }
 }

@@ -37,7 +37,8 @@ pub enum Operation {
     /// Retracting an entry of an own feed: the node signs a `delete` entry with the one
     /// identity named and takes it in.
     Retract,
-    /// Signing a new version of an own identity's profile.
+    /// Signing a new version of an own identity's profile (for a user: of an identity the
+    /// gateway holds, as its owner).
     SetProfile,
     /// Restoring an own identity's feeds from the network into the data directory.
     Restore,
@@ -104,8 +105,9 @@ impl Operation {
 /// as a follower, nothing else. A signed-in user, with `role` its role in the identity
 /// acted on: may create an identity and accept an invitation; with the role owner or
 /// publisher, publish files and retract; as any member, leave; as owner, invite, remove
-/// members and change roles; nothing else. (Rate limits act where they always did, in the
-/// methods.)
+/// members, change roles and set the identity's public profile (a claim every gateway
+/// shows for all its members: publishers may not change it); nothing else. (Rate limits
+/// act where they always did, in the methods.)
 fn allowed(actor: &Actor, operation: Operation, role: Option<Role>) -> bool {
     match actor {
         Actor::Operator => true,
@@ -117,15 +119,15 @@ fn allowed(actor: &Actor, operation: Operation, role: Option<Role>) -> bool {
             Operation::PublishFiles | Operation::Retract | Operation::LeaveIdentity => {
                 role.is_some_and(|r| r >= Role::Publisher)
             }
-            Operation::InviteMember | Operation::RemoveMember | Operation::SetRole => {
-                role == Some(Role::Owner)
-            }
+            Operation::InviteMember
+            | Operation::RemoveMember
+            | Operation::SetRole
+            | Operation::SetProfile => role == Some(Role::Owner),
             Operation::PushHead
             | Operation::RegisterFollower
             | Operation::Publish
             | Operation::Follow
             | Operation::Unfollow
-            | Operation::SetProfile
             | Operation::Restore => false,
         },
     }
@@ -308,6 +310,7 @@ mod tests {
             [
                 PublishFiles,
                 Retract,
+                SetProfile,
                 CreateIdentity,
                 InviteMember,
                 RemoveMember,

@@ -34,7 +34,7 @@ pub use authorize::{Authorized, Decisions, Operation};
 pub(crate) use followers::Registrations;
 pub use offline::OfflineApi;
 pub use parse::{parse_feed, parse_identity, parse_infohash};
-pub use profile::{ProfileAnswer, ProfileRequest};
+pub use profile::{AvatarChoice, ProfileAnswer, ProfileRequest, is_avatar_image};
 pub use publish_files::{Publishing, publish_stream};
 pub use restore::restore_without_node;
 pub use search::{SearchAnswer, SearchRequest};
@@ -89,7 +89,7 @@ pub struct StateChanging {
 
 /// Every route and control command that changes the node's state; the routers add exactly
 /// these as their non-`GET` routes.
-pub const STATE_CHANGING: [StateChanging; 16] = [
+pub const STATE_CHANGING: [StateChanging; 17] = [
     StateChanging {
         surface: Surface::Http,
         method: "POST",
@@ -162,6 +162,12 @@ pub const STATE_CHANGING: [StateChanging; 16] = [
         method: "POST",
         path: "/account/identities/{identity}/invite",
         operation: Operation::InviteMember,
+    },
+    StateChanging {
+        surface: Surface::Account,
+        method: "POST",
+        path: "/account/identities/{identity}/profile",
+        operation: Operation::SetProfile,
     },
     StateChanging {
         surface: Surface::Account,
