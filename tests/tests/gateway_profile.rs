@@ -1,7 +1,8 @@
 //! The public profile of an identity the gateway holds for its users (issue 15 item 6), set
 //! through the identity page's form against the real binary: the owner signs a display
 //! name, a bio and an avatar chosen among the image files of the identity's own entries;
-//! this gateway's pages and those of a second node following the identity show them. A
+//! this gateway's pages (the home page's list of the node's identities too, which holds the
+//! identities the gateway holds) and those of a second node following the identity show them. A
 //! publisher member and a stranger are refused (403, nothing signed); hostile, bidi and
 //! over-long names and an avatar that is not the identity's are refused with a readable
 //! message and nothing signed.
@@ -102,6 +103,13 @@ fn an_owner_signs_the_profile_of_a_held_identity_through_the_form_and_a_follower
         .unwrap()
         .to_owned();
     let page_path = format!("/account/identities/{identity}");
+    // The home page lists it among the identities publishing from this node, by its id
+    // while it has no name.
+    let home = page(&url, "/");
+    let listed = format!(
+        "<a href=\"/{identity}\"><span class=\"id\">{identity}</span></a> (held for its members by this gateway)"
+    );
+    assert!(home.contains(&listed), "{home}");
     let seen = smtp.mails().len();
     let detail = owner.get(&page_path).text();
     let invited = owner.submit(
@@ -250,12 +258,18 @@ fn an_owner_signs_the_profile_of_a_held_identity_through_the_form_and_a_follower
         "{form}"
     );
 
-    // This gateway's public pages show it.
+    // This gateway's public pages show it, the home page too.
+    let home = page(&url, "/");
+    let listed = format!(
+        "<a href=\"/{identity}\"><bdi>Wren Collective</bdi></a> <span class=\"id\">{identity}</span> (held for its members by this gateway) — feeds: <a href=\"/{identity}/main\">main</a>"
+    );
+    assert!(home.contains(&listed), "{home}");
     let label =
         format!("<bdi class=\"name\">Wren Collective</bdi> <a class=\"id\" href=\"/{identity}\"");
     let feed_page = page(&url, &format!("/{identity}/main"));
     assert!(feed_page.contains(&label), "{feed_page}");
     let identity_page = page(&url, &format!("/{identity}"));
+    assert!(identity_page.contains("Publishes from this node."));
     assert!(
         identity_page.contains("<h1><bdi>Wren Collective</bdi></h1>"),
         "{identity_page}"

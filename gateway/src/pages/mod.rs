@@ -39,7 +39,8 @@ const TEXT_PREVIEW_BYTES: u64 = 64 * 1024;
 /// Most files previewed on one entry page.
 const MAX_PREVIEWS: usize = 20;
 
-/// `GET /`: recent posts of followed feeds, and this node's own identities.
+/// `GET /`: recent posts of followed feeds, and this node's own identities (the keystore's
+/// and those the gateway holds for its users), each by the name it signed.
 pub async fn home(State(gateway): State<Gateway>) -> PageResult {
     let recent = gateway
         .node
@@ -58,13 +59,17 @@ pub async fn home(State(gateway): State<Gateway>) -> PageResult {
             p { "No identity publishes from this node yet (" code { "swarmfeed identity new" } ")." }
         }
         ul {
-            @for OwnIdentity { name, key, feeds } in &own {
+            @for OwnIdentity { name, key, feeds, held } in &own {
                 li {
-                    // The name it signed, else this keystore's name for it.
-                    a href=(links::identity(key)) {
-                        bdi { (shown_name(own_names.get(&key.to_string()).unwrap_or(name))) }
-                    } " "
-                    span.id { (key.to_string()) }
+                    // The name it signed, else this keystore's name for it, else its id.
+                    @match own_names.get(&key.to_string()).or(name.as_ref()) {
+                        Some(name) => {
+                            a href=(links::identity(key)) { bdi { (shown_name(name)) } } " "
+                            span.id { (key.to_string()) }
+                        },
+                        None => a href=(links::identity(key)) { span.id { (key.to_string()) } },
+                    }
+                    @if *held { " (held for its members by this gateway)" }
                     @if !feeds.is_empty() {
                         " — feeds: "
                         @for (i, feed) in feeds.iter().enumerate() {
@@ -111,7 +116,7 @@ pub async fn identity(State(gateway): State<Gateway>, Path(identity): Path<Strin
     let signed_name = gateway.node.display_name(&key).await?;
     let name = signed_name
         .clone()
-        .or_else(|| own.as_ref().map(|own| own.name.clone()));
+        .or_else(|| own.as_ref().and_then(|own| own.name.clone()));
     let avatar = gateway.avatar_href(&profile).await;
     let body = html! {
         h1 { @match &name { Some(name) => bdi { (shown_name(name)) }, None => "Identity" } }

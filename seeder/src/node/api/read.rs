@@ -12,6 +12,7 @@ use data_dir::DataDir;
 use feeds::{FeedName, IdentityKey, InfoHash, SignedHead, SignedIdentityRecord};
 
 use super::NodeApi;
+use crate::node::own;
 use http_server::ApiError;
 
 pub use store::{
@@ -29,14 +30,17 @@ pub struct TorrentFile {
     pub peer_port: Option<u16>,
 }
 
-/// An identity whose keys are in this node's keystore.
+/// An identity that publishes from this node: its key in the node's keystore, or held
+/// (sealed) by the gateway for its users.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnIdentity {
-    /// The keystore's name for it.
-    pub name: String,
+    /// The keystore's name for it (`None`: held for users, who name it by its profile).
+    pub name: Option<String>,
     pub key: IdentityKey,
     /// The feeds it publishes from this node.
     pub feeds: Vec<FeedName>,
+    /// Held by the gateway for its users (`[accounts]`).
+    pub held: bool,
 }
 
 impl NodeApi {
@@ -197,20 +201,34 @@ impl NodeApi {
             .map_err(ApiError::internal)
     }
 
-    /// The identities publishing from this node, with their feeds. A keystore that cannot
-    /// be read lists nothing (pages show the rest of what the node holds).
+    /// The identities publishing from this node, with their feeds: the keystore's, then
+    /// those the gateway holds for its users. A keystore or accounts database that cannot
+    /// be read lists none of its own (pages show the rest of what the node holds).
     pub async fn own_identities(&self) -> Vec<OwnIdentity> {
+        let held = own::held_identities(&self.node).await;
         let data: DataDir = self.node.data.clone();
         tokio::task::spawn_blocking(move || {
             let listed = data.keystore().list().unwrap_or_default();
-            listed
+            let mut own: Vec<OwnIdentity> = listed
                 .into_iter()
                 .map(|id| OwnIdentity {
                     feeds: data.feeds_of(&id.public).unwrap_or_default(),
-                    name: id.name,
+                    name: Some(id.name),
                     key: id.public,
+                    held: false,
                 })
-                .collect()
+                .collect();
+            for key in held {
+                if own.iter().all(|o| o.key != key) {
+                    own.push(OwnIdentity {
+                        feeds: data.feeds_of(&key).unwrap_or_default(),
+                        name: None,
+                        key,
+                        held: true,
+                    });
+                }
+            }
+            own
         })
         .await
         .unwrap_or_default()
