@@ -54,7 +54,7 @@ pub struct GatewayConfig {
     /// headers name the client; from any other peer those headers are ignored. Empty by
     /// default: the peer is the client. Used where a client's address matters (sign-in
     /// limits, the accounts' audit log).
-    pub trusted_proxies: Vec<crate::Cidr>,
+    pub trusted_proxies: Vec<crate::Network>,
 }
 
 /// Who may read `/metrics`: what a node holds and how busy it is is nobody else's business

@@ -6,15 +6,15 @@
 //! - [`error`]: the HTTP error answer ([`ApiError`]) with a typed code ([`ErrorCode`]) whose
 //!   names are stable.
 //! - [`access_log`], [`log`]: one line per request, written in batches.
-//! - [`config`]: the `[gateway]` and `[status]` tables; [`cidr`]: address ranges in them.
+//! - [`config`]: the `[gateway]` and `[status]` tables; [`network`]: address ranges in them.
 
 pub mod access_log;
-pub mod cidr;
 pub mod config;
 pub mod error;
 pub mod log;
+pub mod network;
 pub mod server;
 
-pub use cidr::Cidr;
 pub use config::{GatewayConfig, MetricsAccess, StatusConfig};
 pub use error::{ApiError, ErrorBody, ErrorCode};
+pub use network::Network;

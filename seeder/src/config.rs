@@ -51,7 +51,7 @@ pub struct NodeConfig {
     pub allow_private_fetch: bool,
     /// Networks (CIDR, e.g. `"10.0.0.0/8"`) the node may send requests to although they are
     /// not public: a LAN of nodes. Public addresses are always allowed.
-    pub fetch_allow: Vec<crate::node::Network>,
+    pub fetch_allow: Vec<http_server::Network>,
     /// Rate limits.
     pub limits: Limits,
     /// Re-verification of held content (`[scrub]`: interval, rate, stat checks).

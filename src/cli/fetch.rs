@@ -6,8 +6,8 @@ use std::net::Ipv4Addr;
 
 use clap::Args;
 use data_dir::DataDir;
+use http_server::Network;
 use seeder::config::NodeConfig;
-use seeder::node::Network;
 use seeder::node::api::FetchOptions;
 
 use super::InputError;

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use http_server::{ApiError, Cidr};
+use http_server::{ApiError, Network};
 
 use crate::Gateway;
 
@@ -40,7 +40,7 @@ impl FromRequestParts<Gateway> for ClientInfo {
 
 /// The client's address: `peer`, unless `peer` is a trusted proxy that says whom it
 /// forwards for.
-pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Cidr]) -> IpAddr {
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[Network]) -> IpAddr {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|c| c.contains(ip));
     if !is_trusted(peer) {
         return peer;
@@ -120,7 +120,8 @@ mod tests {
 
     #[test]
     fn forwarded_headers_count_only_from_a_trusted_proxy() {
-        let trusted: Vec<Cidr> = vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        let trusted: Vec<Network> =
+            vec!["127.0.0.1".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
         let h = headers(&[("x-forwarded-for", "203.0.113.7")]);
         assert_eq!(
             client_ip(ip("198.51.100.1"), &h, &trusted),
@@ -136,7 +137,7 @@ mod tests {
 
     #[test]
     fn the_chain_is_read_from_the_nearest_hop_so_a_client_cannot_choose_its_address() {
-        let trusted: Vec<Cidr> = vec!["10.0.0.0/8".parse().unwrap()];
+        let trusted: Vec<Network> = vec!["10.0.0.0/8".parse().unwrap()];
         // The client sent "1.1.1.1" itself; the proxies appended what they saw.
         let h = headers(&[("x-forwarded-for", "1.1.1.1, 203.0.113.7, 10.0.0.2")]);
         assert_eq!(client_ip(ip("10.0.0.1"), &h, &trusted), ip("203.0.113.7"));

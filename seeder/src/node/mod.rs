@@ -53,7 +53,7 @@ pub use error::{Error, Result};
 pub use fetch::Fetcher;
 pub use fetch_node::{FetchConfig, FetchNode};
 pub use metrics::Metrics;
-pub use outbound::{AddressPolicy, Network, NodeUrl, Outbound, OutboundError};
+pub use outbound::{AddressPolicy, NodeUrl, Outbound, OutboundError};
 pub use replicate::{follow_now, update_feed};
 pub use scrub::ScrubConfig;
 pub use traffic::{TrafficHistory, TrafficMinute};

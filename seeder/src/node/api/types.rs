@@ -334,7 +334,7 @@ pub struct FetchOptions {
     /// Fetch from private and loopback addresses too.
     pub allow_private_fetch: bool,
     /// Networks to fetch from although not public.
-    pub fetch_allow: Vec<crate::node::Network>,
+    pub fetch_allow: Vec<http_server::Network>,
     /// The address the fetch's DHT and BitTorrent bind to (any free ports).
     pub bind_ip: std::net::Ipv4Addr,
 }

@@ -12,9 +12,10 @@ use axum::http::StatusCode;
 use super::NodeApi;
 use super::parse::{parse_feed, parse_identity};
 use super::types::{FetchOptions, Verdict, VerifyRequest};
+use crate::node::FetchNode;
 use crate::node::verify::verify_feed;
-use crate::node::{FetchNode, Network};
 use engine::dht::DhtNode;
+use http_server::Network;
 use http_server::{ApiError, ErrorCode};
 
 /// How long a verify looks before it gives up.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 
-pub use address::{AddressPolicy, Network};
+pub use address::AddressPolicy;
 pub use node_url::{BadNodeUrl, NodeUrl};
 
 /// How long resolving a host name may take.
