@@ -11,7 +11,8 @@ use maud::{Markup, html};
 
 use ::accounts::Error;
 
-use super::session::SignedIn;
+use super::Web;
+use super::session::{PreSession, SignedIn};
 use crate::pages::layout::framed_page;
 
 /// An accounts error as a page shows it.
@@ -133,4 +134,24 @@ pub fn account_page(
 /// The hidden field every form carries.
 pub fn csrf_field(token: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(token); }
+}
+
+/// The page a mailed link opens: one button posting the token back, so that a mail scanner
+/// fetching the link spends nothing.
+pub fn token_button_page(
+    web: &Web,
+    pre: &PreSession,
+    title: &str,
+    prefix: &str,
+    token: &str,
+    button: &str,
+) -> Response {
+    let body = html! {
+        h1 { (title) }
+        form method="post" action={ (prefix) (token) } {
+            (csrf_field(&pre.csrf))
+            button type="submit" { (button) }
+        }
+    };
+    pre.finish(web, account_page(title, None, None, body))
 }

@@ -13,7 +13,7 @@ use ::accounts::{Secret, SignIn};
 
 use super::client::ClientInfo;
 use super::csrf::CsrfForm;
-use super::page::{Problem, account_page, csrf_field, problem};
+use super::page::{Problem, account_page, csrf_field, problem, token_button_page};
 use super::session::{MaybeSignedIn, PreSession, see_other};
 use super::signin::{code_form, signed_in};
 use super::web;
@@ -127,14 +127,14 @@ pub async fn link_landing(
     let Ok(web) = web(&gateway) else {
         return super::off_page();
     };
-    let body = html! {
-        h1 { "Sign in" }
-        form method="post" action={ (::accounts::SIGN_IN_LINK_PATH) (token) } {
-            (csrf_field(&pre.csrf))
-            button type="submit" { "Sign in with this link" }
-        }
-    };
-    pre.finish(web, account_page("Sign in", None, None, body))
+    token_button_page(
+        web,
+        &pre,
+        "Sign in",
+        ::accounts::SIGN_IN_LINK_PATH,
+        &token,
+        "Sign in with this link",
+    )
 }
 
 /// `POST /account/sign-in-link/{token}`: a session, or the second-factor step.

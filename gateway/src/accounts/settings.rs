@@ -10,7 +10,7 @@ use ::accounts::Secret;
 
 use super::client::ClientInfo;
 use super::csrf::CsrfForm;
-use super::page::{Problem, account_page, csrf_field, problem};
+use super::page::{Problem, account_page, csrf_field, problem, token_button_page};
 use super::session::{PreSession, SignedIn, see_other};
 use super::web;
 use crate::Gateway;
@@ -252,16 +252,13 @@ pub async fn email_landing(
     let Ok(web) = web(&gateway) else {
         return super::off_page();
     };
-    let body = html! {
-        h1 { "Confirm your new address" }
-        form method="post" action={ (::accounts::EMAIL_CHANGE_PATH) (token) } {
-            (csrf_field(&pre.csrf))
-            button type="submit" { "Confirm the new address" }
-        }
-    };
-    pre.finish(
+    token_button_page(
         web,
-        account_page("Confirm your new address", None, None, body),
+        &pre,
+        "Confirm your new address",
+        ::accounts::EMAIL_CHANGE_PATH,
+        &token,
+        "Confirm the new address",
     )
 }
 

@@ -12,7 +12,7 @@ use ::accounts::{Mode, Secret, SignUp, UserStatus};
 
 use super::client::ClientInfo;
 use super::csrf::CsrfForm;
-use super::page::{Problem, account_page, csrf_field, problem};
+use super::page::{Problem, account_page, csrf_field, problem, token_button_page};
 use super::session::PreSession;
 use super::{Web, web};
 use crate::Gateway;
@@ -141,14 +141,14 @@ pub async fn confirm_page(
     let Ok(web) = web(&gateway) else {
         return super::off_page();
     };
-    let body = html! {
-        h1 { "Confirm your address" }
-        form method="post" action={ (::accounts::CONFIRM_PATH) (token) } {
-            (csrf_field(&pre.csrf))
-            button type="submit" { "Confirm and create my account" }
-        }
-    };
-    pre.finish(web, account_page("Confirm your address", None, None, body))
+    token_button_page(
+        web,
+        &pre,
+        "Confirm your address",
+        ::accounts::CONFIRM_PATH,
+        &token,
+        "Confirm and create my account",
+    )
 }
 
 /// `POST /account/confirm/{token}`: creates the account.
