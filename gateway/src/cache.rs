@@ -20,7 +20,8 @@
 //! used answers leaving first; only `200` answers to `GET` are stored.
 //!
 //! Nothing rendered for a signed-in user is ever served to anyone else: a request carrying a
-//! session cookie, and every `/account` path, is [`private`]: never answered from the cache,
+//! session cookie, every `/account` path and every mailed link's path (an invitation's
+//! `/identities/join/…`) is [`private`]: never answered from the cache,
 //! never stored, and answered `Cache-Control: private, no-store` (no shared proxy or
 //! browser history keeps it either).
 
@@ -267,11 +268,13 @@ fn cache_key(request: &Request) -> &str {
 }
 
 /// Whether an answer may hold what only this visitor may see: a request with a session
-/// cookie, or an account page.
+/// cookie, an account page, or a mailed link's page (an invitation shows a visitor who is
+/// not signed in the sign-in form, with a CSRF token bound to that visitor's cookie).
 fn private(request: &Request) -> bool {
     let path = request.uri().path();
     path == "/account"
         || path.starts_with("/account/")
+        || crate::accounts::session::holds_token(path)
         || crate::accounts::cookies::has_session_cookie(request.headers())
 }
 

@@ -36,6 +36,12 @@ impl AccountsGateway {
 
     /// A node in accounts mode `mode`, with `extra` appended to its TOML config.
     pub fn start_in_mode(mode: &str, extra: &str) -> AccountsGateway {
+        AccountsGateway::start_on(mode, extra, None)
+    }
+
+    /// The same on the DHT at `bootstrap` (`None`: a DHT of its own), so that other nodes
+    /// of a test can follow the identities it holds.
+    pub fn start_on(mode: &str, extra: &str, bootstrap: Option<String>) -> AccountsGateway {
         let tmp = tempfile::tempdir().expect("temp dir");
         let smtp = SmtpServer::start(&tmp.path().join("spool"));
         let config = tmp.path().join("config.toml");
@@ -48,10 +54,11 @@ impl AccountsGateway {
             ),
         )
         .expect("write the config");
-        let node = start_node(
-            &tmp.path().join("data"),
-            &["--config", config.to_str().unwrap()],
-        );
+        let options = NodeOptions {
+            bootstrap,
+            args: vec!["--config".into(), config.to_str().unwrap().into()],
+        };
+        let node = NodeProcess::start(&tmp.path().join("data"), &options);
         AccountsGateway { tmp, smtp, node }
     }
 

@@ -263,6 +263,87 @@ impl Browser {
         })
     }
 
+    /// Fills the fields of the form posting to `action` (by field name; a `select` takes
+    /// an option's value) and submits it as its button would: `requestSubmit` runs the
+    /// browser's own validation and encoding (multipart included) and sends its own
+    /// `Origin`, `Sec-Fetch-Site` and cookies. Waits for the next page.
+    pub fn submit(&mut self, action: &str, fields: &[(&str, &str)]) {
+        let mut script = format!(
+            "(() => {{ const f = document.querySelector({}); if (!f) throw new Error('no form to ' + {});",
+            json!(format!("form[action=\"{action}\"]")),
+            json!(action),
+        );
+        for (name, value) in fields {
+            script.push_str(&format!(
+                " f.elements[{}].value = {};",
+                json!(name),
+                json!(value)
+            ));
+        }
+        script.push_str(" f.requestSubmit(); })()");
+        self.leave_with(&script);
+    }
+
+    /// The text of the first element matching `selector`; empty when none does.
+    pub fn text(&mut self, selector: &str) -> String {
+        let value = self.evaluate(&format!(
+            "document.querySelector({})?.textContent ?? null",
+            json!(selector)
+        ));
+        value.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The texts of every element matching `selector`, in document order.
+    pub fn texts(&mut self, selector: &str) -> Vec<String> {
+        let value = self.evaluate(&format!(
+            "Array.from(document.querySelectorAll({})).map(e => e.textContent)",
+            json!(selector)
+        ));
+        value
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The path of the page shown (`location.pathname`).
+    pub fn path(&mut self) -> String {
+        self.evaluate("location.pathname")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// The HTTP status of the page shown (the last answer of its navigation, after
+    /// redirects), from Navigation Timing.
+    pub fn status(&mut self) -> u64 {
+        self.evaluate("performance.getEntriesByType('navigation')[0]?.responseStatus ?? 0")
+            .as_u64()
+            .unwrap_or_default()
+    }
+
+    /// Chooses `files` in the file input matching `selector`, as a person picking them in
+    /// the file dialog would (DevTools `DOM.setFileInputFiles`: the page itself runs no
+    /// script, and no script may set a file input).
+    pub fn choose_files(&mut self, selector: &str, files: &[&Path]) {
+        let document = self.call("DOM.getDocument", json!({"depth": 0}));
+        let root = document["root"]["nodeId"].clone();
+        let found = self.call(
+            "DOM.querySelector",
+            json!({"nodeId": root, "selector": selector}),
+        );
+        let node = found["nodeId"].as_u64().unwrap_or_default();
+        assert_ne!(node, 0, "no element matches {selector}");
+        let paths: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        self.call(
+            "DOM.setFileInputFiles",
+            json!({"files": paths, "nodeId": node}),
+        );
+    }
+
     /// Sets a cookie in the browser for `url`'s origin.
     pub fn set_cookie(&mut self, url: &str, name: &str, value: &str) {
         let result = self.call(

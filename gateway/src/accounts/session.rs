@@ -36,7 +36,7 @@ impl FromRequestParts<Gateway> for SignedIn {
         let web = super::web(gateway).map_err(IntoResponse::into_response)?;
         match signed_in(web, parts).await {
             Ok(Some(signed_in)) => Ok(signed_in),
-            Ok(None) => Err(sign_in_first(web, parts)),
+            Ok(None) => Err(sign_in_first(web, parts, gateway).await),
             Err(e) => Err(PageError(problem(&e).api_error()).into_response()),
         }
     }
@@ -83,25 +83,46 @@ async fn signed_in(web: &Web, parts: &Parts) -> Result<Option<SignedIn>, Error> 
 }
 
 /// `303` to the sign-in page, which comes back to this page (a `GET`) afterwards; a stale
-/// session cookie is cleared.
-fn sign_in_first(web: &Web, parts: &Parts) -> Response {
+/// session cookie is cleared. A page whose path ends in a mailed token (an invitation to
+/// join an identity) shows the sign-in form itself instead: a redirect would carry the
+/// token in the sign-in page's query (`?next=`), which the access log writes out; the form
+/// carries it in its body, and the log redacts this page's path.
+async fn sign_in_first(web: &Web, parts: &mut Parts, gateway: &Gateway) -> Response {
     let back = if parts.method == axum::http::Method::GET {
-        parts.uri.path_and_query().map(|p| p.as_str())
+        parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .filter(|b| safe_next(b))
     } else {
         None
     };
-    let target = match back.filter(|b| safe_next(b)) {
-        Some(back) => format!(
+    let mut response = match back {
+        Some(back) if holds_token(&back) => {
+            let pre = match PreSession::from_request_parts(parts, gateway).await {
+                Ok(pre) => pre,
+                Err(response) => return response,
+            };
+            let form = super::signin::sign_in_form(&pre.csrf, "", &back, None);
+            pre.finish(web, form)
+        }
+        Some(back) => see_other(&format!(
             "{SIGN_IN}?next={}",
-            percent_encoding::utf8_percent_encode(back, percent_encoding::NON_ALPHANUMERIC)
-        ),
-        None => SIGN_IN.to_owned(),
+            percent_encoding::utf8_percent_encode(&back, percent_encoding::NON_ALPHANUMERIC)
+        )),
+        None => see_other(SIGN_IN),
     };
-    let mut response = see_other(&target);
     if web.cookies.session(&parts.headers).is_some() {
         web.cookies.clear_session(&mut response);
     }
     response
+}
+
+/// Whether `path` is a mailed link's, ending in a token.
+pub fn holds_token(path: &str) -> bool {
+    ::accounts::TOKEN_PATH_PREFIXES
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
 }
 
 /// Whether `next` is a path on this gateway (never `//host` or a scheme: no open redirect).

@@ -44,7 +44,8 @@ pub async fn sign_in_page(
     pre.finish(web, sign_in_form(&pre.csrf, "", &next.next, None))
 }
 
-fn sign_in_form(csrf: &str, email: &str, next: &str, problem: Option<&Problem>) -> Response {
+/// The sign-in form; `next` is where a completed sign-in goes (a path here).
+pub fn sign_in_form(csrf: &str, email: &str, next: &str, problem: Option<&Problem>) -> Response {
     let body = html! {
         h1 { "Sign in" }
         form method="post" action="/account/sign-in" {
