@@ -11,10 +11,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use lettre::address::Envelope;
 use lettre::message::{Mailbox, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{
+    Address, AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
 use tokio::sync::Notify;
 
 use crate::config::{MailConfig, SmtpSecurity};
@@ -149,13 +152,21 @@ impl Mailer {
     }
 
     async fn send_now(&self, mail: Mail) -> Result<()> {
-        let to: Mailbox = mail
+        // A bare address, not parsed as a mailbox (`Name <addr>`): a valid quoted local
+        // part may hold `<` and `>` (`"<b>"@example.org`), which the mailbox parser takes
+        // for the brackets of an address and refuses. The envelope is given for the same
+        // reason (lettre would read it back from the `To:` header). Sign-up accepts such
+        // addresses, so without this no mail would ever reach them.
+        let to: Address = mail
             .to
             .parse()
             .map_err(|e| Error::Mail(format!("recipient: {e}")))?;
+        let envelope = Envelope::new(Some(self.from.email.clone()), vec![to.clone()])
+            .map_err(|e| Error::Mail(e.to_string()))?;
         let message = Message::builder()
             .from(self.from.clone())
-            .to(to)
+            .to(Mailbox::new(None, to))
+            .envelope(envelope)
             .subject(mail.subject)
             .header(ContentType::TEXT_PLAIN)
             .body(mail.body)
@@ -172,5 +183,32 @@ impl Mailer {
                 .map(drop)
                 .map_err(|e| Error::Mail(e.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn addresses_with_markup_in_a_quoted_local_part_get_their_mail() {
+        let outbox = tempfile::tempdir().unwrap();
+        let mailer = Mailer::new(&MailConfig::default(), outbox.path()).unwrap();
+        let to = "\"<svg/onload=alert(1)>\"@example.org";
+        crate::users::normalise_email(to).expect("a valid address");
+        mailer
+            .send_now(Mail {
+                to: to.into(),
+                subject: "Hello".into(),
+                body: "Hello".into(),
+            })
+            .await
+            .unwrap();
+        let sent: Vec<String> = std::fs::read_dir(outbox.path())
+            .unwrap()
+            .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        assert_eq!(sent.len(), 1);
+        assert!(sent[0].contains(to), "{}", sent[0]);
     }
 }

@@ -9,6 +9,7 @@ pub mod fake_node;
 pub mod files;
 pub mod html_check;
 pub mod http;
+pub mod inert;
 pub mod netns;
 pub mod network;
 pub mod node;
