@@ -33,7 +33,7 @@ pub enum Error {
     #[error("the link is invalid, used or expired")]
     InvalidToken,
     /// Too many attempts in the window; try again later.
-    #[error("too many attempts; try again in {retry_after_secs} s")]
+    #[error("too many attempts; try again in {}", wait_in_words(*.retry_after_secs))]
     RateLimited {
         /// Seconds until the oldest counted attempt leaves the window.
         retry_after_secs: u64,
@@ -161,5 +161,39 @@ impl Error {
 
     pub(crate) fn db(op: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
         move |source| Error::Database { op, source }
+    }
+}
+
+/// A wait as a person reads it on a page: seconds under a minute, else whole minutes
+/// rounded up ("1800 s" read as a riddle; "30 minutes" does not).
+fn wait_in_words(secs: u64) -> String {
+    match secs {
+        0 | 1 => "1 second".to_owned(),
+        2..=59 => format!("{secs} seconds"),
+        _ => match secs.div_ceil(60) {
+            1 => "1 minute".to_owned(),
+            minutes => format!("{minutes} minutes"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limit_says_how_long_to_wait_in_words() {
+        let wait = |secs| {
+            Error::RateLimited {
+                retry_after_secs: secs,
+            }
+            .to_string()
+        };
+        assert_eq!(wait(1), "too many attempts; try again in 1 second");
+        assert_eq!(wait(45), "too many attempts; try again in 45 seconds");
+        assert_eq!(wait(60), "too many attempts; try again in 1 minute");
+        assert_eq!(wait(61), "too many attempts; try again in 2 minutes");
+        assert_eq!(wait(1800), "too many attempts; try again in 30 minutes");
+        assert_eq!(wait(3599), "too many attempts; try again in 60 minutes");
     }
 }

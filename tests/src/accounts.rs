@@ -36,20 +36,35 @@ impl AccountsGateway {
 
     /// A node in accounts mode `mode`, with `extra` appended to its TOML config.
     pub fn start_in_mode(mode: &str, extra: &str) -> AccountsGateway {
-        AccountsGateway::start_on(mode, extra, None)
+        AccountsGateway::start_full(mode, "", extra, None)
     }
 
     /// The same on the DHT at `bootstrap` (`None`: a DHT of its own), so that other nodes
     /// of a test can follow the identities it holds.
     pub fn start_on(mode: &str, extra: &str, bootstrap: Option<String>) -> AccountsGateway {
+        AccountsGateway::start_full(mode, "", extra, bootstrap)
+    }
+
+    /// A node in accounts mode `mode` with `accounts_keys` (lines of `key = value`) in its
+    /// `[accounts]` table and `extra` appended to its TOML config.
+    pub fn start_configured(mode: &str, accounts_keys: &str, extra: &str) -> AccountsGateway {
+        AccountsGateway::start_full(mode, accounts_keys, extra, None)
+    }
+
+    fn start_full(
+        mode: &str,
+        accounts_keys: &str,
+        extra: &str,
+        bootstrap: Option<String>,
+    ) -> AccountsGateway {
         let tmp = tempfile::tempdir().expect("temp dir");
         let smtp = SmtpServer::start(&tmp.path().join("spool"));
         let config = tmp.path().join("config.toml");
         std::fs::write(
             &config,
             format!(
-                "[accounts]\nmode = {mode:?}\n\n[accounts.mail.smtp]\nhost = \"127.0.0.1\"\n\
-                 port = {}\nsecurity = \"none\"\n{extra}",
+                "[accounts]\nmode = {mode:?}\n{accounts_keys}\n[accounts.mail.smtp]\n\
+                 host = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n{extra}",
                 smtp.port
             ),
         )

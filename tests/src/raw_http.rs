@@ -3,7 +3,7 @@
 //! wire, head and body apart.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 /// An answer as read off the socket.
@@ -36,6 +36,16 @@ pub fn connect(addr: impl ToSocketAddrs, limit: Duration) -> TcpStream {
         .set_read_timeout(Some(limit))
         .expect("set a read timeout");
     stream
+}
+
+/// A connection to `addr` leaving from `source` (any of 127.0.0.0/8 on Linux), so a server
+/// counting clients by address sees another client.
+pub fn connect_from(addr: SocketAddr, source: IpAddr) -> std::io::Result<TcpStream> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.bind(&SocketAddr::new(source, 0).into())?;
+    socket.connect(&addr.into())?;
+    Ok(socket.into())
 }
 
 /// Writes one `Connection: close` request; `body` of `Some` comes with its `Content-Length`,

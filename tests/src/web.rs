@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use crate::raw_http::RawAnswer;
@@ -16,6 +16,9 @@ pub struct WebClient {
     pub cookies: BTreeMap<String, String>,
     /// Headers sent with every request (e.g. `X-Forwarded-For`).
     pub headers: Vec<(String, String)>,
+    /// The address requests leave from (e.g. 127.0.0.2, to be another client); `None`:
+    /// the system's choice.
+    pub source: Option<IpAddr>,
     /// Every page answered `200` with HTML, for the Nu checker: (path, HTML).
     pub pages: Vec<(String, String)>,
 }
@@ -26,7 +29,16 @@ impl WebClient {
             addr,
             cookies: BTreeMap::new(),
             headers: Vec::new(),
+            source: None,
             pages: Vec::new(),
+        }
+    }
+
+    /// A visitor whose requests leave from `source`.
+    pub fn from_address(addr: SocketAddr, source: IpAddr) -> WebClient {
+        WebClient {
+            source: Some(source),
+            ..WebClient::new(addr)
         }
     }
 
@@ -122,7 +134,11 @@ impl WebClient {
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
     ) -> RawAnswer {
-        let mut stream = TcpStream::connect(self.addr).expect("connect to the gateway");
+        let mut stream = match self.source {
+            Some(source) => crate::raw_http::connect_from(self.addr, source),
+            None => TcpStream::connect(self.addr),
+        }
+        .expect("connect to the gateway");
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .expect("read timeout");

@@ -5,6 +5,7 @@
 //! page with a form; only its post spends the token.
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
@@ -43,8 +44,18 @@ impl Ask {
 }
 
 fn request_form(ask: Ask, csrf: &str, email: &str, problem: Option<&Problem>) -> Response {
+    // Limited or not, the links already mailed still work (an hour each, a newer one not
+    // revoking an older one): an owner whose address a stranger keeps asking for has them.
+    let limited = problem.is_some_and(|p| p.status == StatusCode::TOO_MANY_REQUESTS);
     let body = html! {
         h1 { (ask.title()) }
+        @if limited {
+            p {
+                "If this address has an account, the links already mailed to it are still \
+                 valid for an hour after they were sent: look in your mailbox, and in the spam \
+                 folder."
+            }
+        }
         form method="post" action=(ask.action()) {
             (csrf_field(csrf))
             label { "Email " input type="email" name="email" value=(email) required autocomplete="username"; }

@@ -2,6 +2,7 @@
 //! account overview.
 
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use serde::Deserialize;
@@ -46,8 +47,19 @@ pub async fn sign_in_page(
 
 /// The sign-in form; `next` is where a completed sign-in goes (a path here).
 pub fn sign_in_form(csrf: &str, email: &str, next: &str, problem: Option<&Problem>) -> Response {
+    // A stranger can keep the password limits full for an address or a network; the mailed
+    // link is the way in they cannot hold shut, so a limited page offers it at once.
+    let limited = problem.is_some_and(|p| p.status == StatusCode::TOO_MANY_REQUESTS);
     let body = html! {
         h1 { "Sign in" }
+        @if limited {
+            p { "A sign-in link by mail needs no password, and this limit does not hold it up:" }
+            form method="post" action="/account/sign-in-link" {
+                (csrf_field(csrf))
+                input type="hidden" name="email" value=(email);
+                button type="submit" { "Email me a sign-in link" }
+            }
+        }
         form method="post" action="/account/sign-in" {
             (csrf_field(csrf))
             input type="hidden" name="next" value=(next);
