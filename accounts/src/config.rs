@@ -150,6 +150,12 @@ pub struct AccountsConfig {
     pub upload_quota_bytes: u64,
     /// The largest upload (one form, every file together) the gateway takes in.
     pub max_upload_bytes: u64,
+    /// An upload with no byte for this long is cut (`408`), its files removed and its
+    /// quota given back. Uploads are timed by this and `upload_timeout_secs` instead of
+    /// `[gateway] body_timeout_secs`, so a large file on a slow link arrives.
+    pub upload_idle_secs: u64,
+    /// An upload still arriving this long after its request began is cut, however steady.
+    pub upload_timeout_secs: u64,
     /// Outgoing mail.
     pub mail: MailConfig,
 }
@@ -168,6 +174,9 @@ impl Default for AccountsConfig {
             session_absolute_secs: 90 * 24 * 3600,
             upload_quota_bytes: 1 << 30,
             max_upload_bytes: 1 << 30,
+            upload_idle_secs: 60,
+            // 1 GiB at 50 kB/s.
+            upload_timeout_secs: 6 * 3600,
             mail: MailConfig::default(),
         }
     }
@@ -190,6 +199,11 @@ impl AccountsConfig {
                 "bcrypt_cost {} is outside {MIN_BCRYPT_COST}..=31",
                 self.bcrypt_cost
             )));
+        }
+        if self.upload_idle_secs == 0 || self.upload_timeout_secs < self.upload_idle_secs {
+            return Err(Error::Config(
+                "upload_idle_secs must be at least 1 and at most upload_timeout_secs".into(),
+            ));
         }
         if self.password_hash_threads == 0 {
             return Err(Error::Config(

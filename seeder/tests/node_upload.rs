@@ -313,3 +313,71 @@ async fn only_owners_and_publishers_upload_to_a_held_identity_within_quota_and_l
     assert_eq!(answer.published.seq, 3);
     node.shutdown().await;
 }
+
+/// One file whose first chunks come, then nothing ever again: a client that stalled.
+struct Stalls {
+    sent: usize,
+}
+
+impl UploadParts for Stalls {
+    async fn next_file(&mut self) -> Result<Option<String>, ApiError> {
+        if self.sent > 0 {
+            std::future::pending::<()>().await;
+        }
+        Ok(Some("big.bin".into()))
+    }
+
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
+        if self.sent == 5 {
+            std::future::pending::<()>().await;
+        }
+        self.sent += 1;
+        Ok(Some(Bytes::from(vec![1u8; 1000])))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_cut_midway_leaves_no_file_and_no_charge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    let node = start(&dir).await;
+    let api = node.handle().api();
+    let accounts = api.accounts().unwrap().clone();
+    let owner = user(&accounts, "owner@example.org").await;
+    let seed = zeroize::Zeroizing::new([9u8; 32]);
+    let identity = Keypair::from_seed(&seed).public();
+    accounts
+        .add_identity(owner, &identity.to_string(), Some(seed))
+        .await
+        .unwrap();
+
+    // The request goes away mid-file (its future dropped, as when a client disconnects or
+    // the server cuts a stalled body).
+    let mut parts = Stalls { sent: 0 };
+    let request = UploadRequest {
+        identity: identity.to_string(),
+        feed: "main".into(),
+        title: None,
+        description: None,
+        declared_bytes: 500_000,
+    };
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        api.upload(&Actor::User { user: owner }, request, &mut parts),
+    )
+    .await;
+    assert!(cut.is_err(), "the upload was still waiting for bytes");
+    assert_eq!(parts.sent, 5, "part of the file was written");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while (uploads_in(&dir) > 0 || used(&accounts, owner).await > 0)
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.join("uploads"))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in uploads/: {left:?}");
+    assert_eq!(used(&accounts, owner).await, 0, "the charge is given back");
+    node.shutdown().await;
+}

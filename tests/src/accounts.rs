@@ -21,6 +21,8 @@ pub struct AccountsGateway {
     pub tmp: tempfile::TempDir,
     pub smtp: SmtpServer,
     pub node: NodeProcess,
+    /// How the node was started, for [`AccountsGateway::restart`].
+    options: NodeOptions,
 }
 
 impl AccountsGateway {
@@ -74,7 +76,17 @@ impl AccountsGateway {
             args: vec!["--config".into(), config.to_str().unwrap().into()],
         };
         let node = NodeProcess::start(&tmp.path().join("data"), &options);
-        AccountsGateway { tmp, smtp, node }
+        AccountsGateway {
+            tmp,
+            smtp,
+            node,
+            options,
+        }
+    }
+
+    /// Starts the node again on the same data, config and DHT (after `node.kill()`).
+    pub fn restart(&mut self) {
+        self.node = NodeProcess::start(&self.tmp.path().join("data"), &self.options);
     }
 
     /// `swarmfeed admin ARGS` on this node's config and data: its standard output.

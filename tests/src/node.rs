@@ -138,6 +138,10 @@ impl NodeProcess {
 
     /// Stops the node with SIGTERM and waits for it.
     pub fn stop(&mut self) {
+        // Already gone (killed and reaped): its pid may belong to another process by now.
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())

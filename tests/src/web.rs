@@ -92,29 +92,8 @@ impl WebClient {
         file_field: &str,
         files: &[(&str, &[u8])],
     ) -> RawAnswer {
-        let boundary = "----swarmfeedTestBoundary7MA4YWxkTrZu0gW";
-        let mut body = Vec::new();
-        for (name, value) in fields {
-            body.extend_from_slice(
-                format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
-                )
-                .as_bytes(),
-            );
-        }
-        for (file, bytes) in files {
-            body.extend_from_slice(
-                format!(
-                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-                )
-                .as_bytes(),
-            );
-            body.extend_from_slice(bytes);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let (content_type, body) = multipart(fields, file_field, files);
         let origin = format!("http://{}", self.addr);
-        let content_type = format!("multipart/form-data; boundary={boundary}");
         self.request(
             "POST",
             path,
@@ -127,27 +106,42 @@ impl WebClient {
         )
     }
 
-    fn request(
-        &mut self,
+    /// The bytes of the same post (head, then body), for a test to send at its own pace.
+    pub fn multipart_request(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file_field: &str,
+        files: &[(&str, &[u8])],
+    ) -> (Vec<u8>, Vec<u8>) {
+        let (content_type, body) = multipart(fields, file_field, files);
+        let origin = format!("http://{}", self.addr);
+        let head = self.head(
+            "POST",
+            path,
+            &[
+                ("Content-Type", &content_type),
+                ("Origin", &origin),
+                ("Sec-Fetch-Site", "same-origin"),
+            ],
+            Some(body.len()),
+        );
+        (head.into_bytes(), body)
+    }
+
+    fn head(
+        &self,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
-        body: Option<&[u8]>,
-    ) -> RawAnswer {
-        let mut stream = match self.source {
-            Some(source) => crate::raw_http::connect_from(self.addr, source),
-            None => TcpStream::connect(self.addr),
-        }
-        .expect("connect to the gateway");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .expect("read timeout");
+        body_len: Option<usize>,
+    ) -> String {
         let mut head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nUser-Agent: swarmfeed-tests\r\n",
             self.addr
         );
-        if let Some(body) = body {
-            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        if let Some(len) = body_len {
+            head.push_str(&format!("Content-Length: {len}\r\n"));
         }
         if !self.cookies.is_empty() {
             let jar: Vec<String> = self
@@ -166,6 +160,25 @@ impl WebClient {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");
+        head
+    }
+
+    fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> RawAnswer {
+        let mut stream = match self.source {
+            Some(source) => crate::raw_http::connect_from(self.addr, source),
+            None => TcpStream::connect(self.addr),
+        }
+        .expect("connect to the gateway");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("read timeout");
+        let head = self.head(method, path, headers, body.map(<[u8]>::len));
         let mut bytes = head.into_bytes();
         bytes.extend_from_slice(body.unwrap_or_default());
         stream.write_all(&bytes).expect("send a request");
@@ -217,6 +230,37 @@ impl WebClient {
             }
         }
     }
+}
+
+/// A `multipart/form-data` body: the text `fields` first (in order), then the `files` as
+/// parts of the field `file_field`; with its `Content-Type`.
+fn multipart(
+    fields: &[(&str, &str)],
+    file_field: &str,
+    files: &[(&str, &[u8])],
+) -> (String, Vec<u8>) {
+    let boundary = "----swarmfeedTestBoundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (file, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// The hidden inputs of the form whose `action` is `action` on `page`: (name, value).

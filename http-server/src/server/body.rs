@@ -1,4 +1,5 @@
-//! Request bodies: they must arrive within the body timeout, a wait for bytes that have not
+//! Request bodies: they must arrive within the body timeout (or, on the few routes that take
+//! long uploads, keep coming: [`BodyDeadline::Streaming`]), a wait for bytes that have not
 //! come lets the connection make way at the cap like an idle one, and routes read them with
 //! a limit of their own ([`read_body`]).
 //!
@@ -24,10 +25,38 @@ use tokio::time::{Instant, Sleep};
 use super::slots::Slot;
 use crate::{ApiError, ErrorCode};
 
+/// How long a request body may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyDeadline {
+    /// The whole body within this of the head: every route but uploads, so a client
+    /// trickling a body cannot hold a connection for longer.
+    Whole(Duration),
+    /// An upload: it fails once no byte came for `idle`, or `total` after the head, so a
+    /// large file on a slow but steady link arrives while a stalled one is cut.
+    Streaming { idle: Duration, total: Duration },
+}
+
+impl BodyDeadline {
+    /// What a client is told when its body missed the deadline.
+    fn explain(&self) -> String {
+        match self {
+            BodyDeadline::Whole(timeout) => format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs()
+            ),
+            BodyDeadline::Streaming { idle, total } => format!(
+                "the upload stalled (no byte for {} s) or took longer than {} s",
+                idle.as_secs(),
+                total.as_secs()
+            ),
+        }
+    }
+}
+
 /// The error a [`TimedBody`] ends with when its deadline passed before its end arrived.
 #[derive(Debug, thiserror::Error)]
-#[error("the request body did not arrive within {0:?}")]
-pub struct BodyTimedOut(pub Duration);
+#[error("{}", .0.explain())]
+pub struct BodyTimedOut(pub BodyDeadline);
 
 /// A request body that fails once its deadline has passed, and marks its connection idle
 /// while the route waits on it.
@@ -36,7 +65,9 @@ pub struct TimedBody {
     slot: Arc<Slot>,
     /// Set when the deadline passed first: the connection answers 408 and closes.
     timed_out: Arc<AtomicBool>,
-    timeout: Duration,
+    timeout: BodyDeadline,
+    /// For a streaming body: the latest its end may come.
+    last: Instant,
     deadline: Pin<Box<Sleep>>,
     /// The route waits for bytes that have not come (the connection is idle meanwhile).
     waiting: bool,
@@ -45,24 +76,38 @@ pub struct TimedBody {
 }
 
 impl TimedBody {
-    /// Wraps `inner`, which must end within `timeout` from now; the flag tells whether it
-    /// timed out.
+    /// Wraps `inner`, which must arrive within `timeout` from now; the flag tells whether
+    /// it timed out.
     pub fn new(
         inner: Incoming,
         slot: Arc<Slot>,
-        timeout: Duration,
+        timeout: BodyDeadline,
     ) -> (TimedBody, Arc<AtomicBool>) {
         let timed_out = Arc::new(AtomicBool::new(false));
+        let now = Instant::now();
+        let (first, last) = match timeout {
+            BodyDeadline::Whole(whole) => (now + whole, now + whole),
+            BodyDeadline::Streaming { idle, total } => ((now + idle).min(now + total), now + total),
+        };
         let body = TimedBody {
             inner,
             slot,
             timed_out: timed_out.clone(),
             timeout,
-            deadline: Box::pin(tokio::time::sleep_until(Instant::now() + timeout)),
+            last,
+            deadline: Box::pin(tokio::time::sleep_until(first)),
             waiting: false,
             done: false,
         };
         (body, timed_out)
+    }
+
+    /// Bytes came: a streaming body has `idle` again (never past its total).
+    fn progressed(&mut self) {
+        if let BodyDeadline::Streaming { idle, .. } = self.timeout {
+            let next = (Instant::now() + idle).min(self.last);
+            self.deadline.as_mut().reset(next);
+        }
     }
 
     fn set_waiting(&mut self, waiting: bool) {
@@ -93,6 +138,7 @@ impl HttpBody for TimedBody {
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.set_waiting(false);
+                this.progressed();
                 this.done = frame.is_none() || this.inner.is_end_stream();
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
@@ -127,7 +173,7 @@ impl Drop for TimedBody {
 
 /// The answer to a request whose body did not arrive in time; the connection closes after
 /// it (what is left of the body cannot be told from a next request).
-pub fn timed_out_answer(timeout: Duration) -> axum::response::Response {
+pub fn timed_out_answer(timeout: BodyDeadline) -> axum::response::Response {
     use axum::response::IntoResponse;
     let mut response = body_timeout_error(timeout).into_response();
     response.headers_mut().insert(
@@ -137,14 +183,11 @@ pub fn timed_out_answer(timeout: Duration) -> axum::response::Response {
     response
 }
 
-fn body_timeout_error(timeout: Duration) -> ApiError {
+fn body_timeout_error(timeout: BodyDeadline) -> ApiError {
     ApiError::new(
         StatusCode::REQUEST_TIMEOUT,
         ErrorCode::BodyTimeout,
-        format!(
-            "the request body did not arrive within {} s",
-            timeout.as_secs()
-        ),
+        timeout.explain(),
     )
 }
 
@@ -181,7 +224,7 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
 }
 
 /// The timeout, if `error` (or an error it wraps) is a [`BodyTimedOut`].
-fn timed_out(error: &axum::Error) -> Option<Duration> {
+fn timed_out(error: &axum::Error) -> Option<BodyDeadline> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
         if let Some(BodyTimedOut(timeout)) = e.downcast_ref::<BodyTimedOut>() {

@@ -8,7 +8,9 @@
 //!   keep-alive connections), so a slowloris client sending a byte at a time, or nothing, is
 //!   cut;
 //! - a request's body must arrive within `body_timeout` of its head, or the request is
-//!   answered `408` and its connection closed; while a route waits for body bytes that have
+//!   answered `408` and its connection closed (the routes named in `long_bodies`, uploads,
+//!   instead fail when no byte came for their idle time, or after their total time); while
+//!   a route waits for body bytes that have
 //!   not come, its connection counts as idle (it waits on its client, as one waiting for a
 //!   head does) and makes way at the cap like one ([`body`]). Routes read bodies with a
 //!   limit of their own ([`read_body`]), after their rate limits;
@@ -63,7 +65,7 @@ use tower_service::Service;
 use crate::access_log;
 use crate::config::GatewayConfig;
 use body::TimedBody;
-pub use body::read_body;
+pub use body::{BodyDeadline, read_body};
 use slots::{Slot, Slots};
 pub use stall::StallGuard;
 
@@ -86,6 +88,19 @@ pub struct Limits {
     /// Path prefixes whose rest holds a secret (a mailed token): the access log writes
     /// `[redacted]` instead. The node passes `accounts::TOKEN_PATH_PREFIXES`.
     pub redacted_paths: &'static [&'static str],
+    /// Routes whose bodies are uploads, timed as a stream instead of by `body_timeout`.
+    pub long_bodies: Vec<LongBody>,
+}
+
+/// A route taking uploads: `POST` bodies to exactly this path may take long as long as
+/// bytes keep coming ([`BodyDeadline::Streaming`]).
+#[derive(Clone, Debug)]
+pub struct LongBody {
+    pub path: &'static str,
+    /// No byte for this long fails the body.
+    pub idle: Duration,
+    /// The whole body within this of its head, however steady.
+    pub total: Duration,
 }
 
 impl Limits {
@@ -99,6 +114,18 @@ impl Limits {
                 .unwrap_or(usize::MAX)
                 .max(MIN_HEAD_BYTES),
             redacted_paths: &[],
+            long_bodies: Vec::new(),
+        }
+    }
+
+    /// How long the body of `method path` may take.
+    fn body_deadline(&self, method: &axum::http::Method, path: &str) -> BodyDeadline {
+        match self.long_bodies.iter().find(|l| l.path == path) {
+            Some(long) if method == axum::http::Method::POST => BodyDeadline::Streaming {
+                idle: long.idle,
+                total: long.total,
+            },
+            _ => BodyDeadline::Whole(self.body_timeout),
         }
     }
 }
@@ -116,6 +143,7 @@ pub fn bind(address: SocketAddr) -> io::Result<TcpListener> {
 
 /// Serves `app` on `listener` until `cancel`, then shuts down gracefully.
 pub async fn serve(listener: TcpListener, app: Router, limits: Limits, cancel: CancellationToken) {
+    let limits = Arc::new(limits);
     let slots = Slots::new(limits.max_connections, min_idle(limits.header_timeout));
     let graceful = GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
@@ -147,8 +175,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, cancel: C
             app: app.clone(),
             peer,
             slot: slot.clone(),
-            body_timeout: limits.body_timeout,
-            redacted_paths: limits.redacted_paths,
+            limits: limits.clone(),
         };
         let connection = graceful.watch(http.serve_connection(io, service));
         drop(slot);
@@ -179,8 +206,7 @@ struct Connection {
     app: Router,
     peer: SocketAddr,
     slot: Arc<Slot>,
-    body_timeout: Duration,
-    redacted_paths: &'static [&'static str],
+    limits: Arc<Limits>,
 }
 
 impl hyper::service::Service<hyper::Request<Incoming>> for Connection {
@@ -192,12 +218,13 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Connection {
         self.slot.busy();
         request.extensions_mut().insert(ConnectInfo(self.peer));
         let log = access_log::enabled()
-            .then(|| access_log::Start::new(&request, self.peer, self.redacted_paths));
+            .then(|| access_log::Start::new(&request, self.peer, self.limits.redacted_paths));
         let (parts, incoming) = request.into_parts();
+        let deadline = self.limits.body_deadline(&parts.method, parts.uri.path());
         let (body, timed_out) = if incoming.is_end_stream() {
             (Body::new(incoming), None)
         } else {
-            let (body, timed_out) = TimedBody::new(incoming, self.slot.clone(), self.body_timeout);
+            let (body, timed_out) = TimedBody::new(incoming, self.slot.clone(), deadline);
             (Body::new(body), Some(timed_out))
         };
         // `Router::call` needs `&mut`; its clone is one reference count.
@@ -208,7 +235,7 @@ impl hyper::service::Service<hyper::Request<Incoming>> for Connection {
         ConnectionFuture {
             routed,
             timed_out,
-            body_timeout: self.body_timeout,
+            body_timeout: deadline,
             done: Some((log, self.slot.clone())),
         }
     }
@@ -218,7 +245,7 @@ struct ConnectionFuture {
     routed: axum::routing::future::RouteFuture<Infallible>,
     /// Set when the request's body did not arrive in time.
     timed_out: Option<Arc<AtomicBool>>,
-    body_timeout: Duration,
+    body_timeout: BodyDeadline,
     done: Option<(Option<access_log::Start>, Arc<Slot>)>,
 }
 

@@ -27,6 +27,7 @@ mod schedule;
 mod scrub;
 mod tails;
 mod traffic;
+mod uploads;
 mod verify;
 
 use std::net::SocketAddr;
@@ -236,6 +237,8 @@ impl Node {
             }),
         };
 
+        // Uploads a crash cut are removed and their quota given back before anything serves.
+        uploads::clean_at_start(&handle).await;
         // Own feeds first, so a restarted node seeds everything before it serves.
         own::refuse_all(&handle, checked.changed).await;
         scrub::reseed(&handle, checked.reverified).await;
@@ -250,6 +253,7 @@ impl Node {
         let limits = http_server::server::Limits {
             // Mailed links end in a token; the access log writes `[redacted]` after these.
             redacted_paths: accounts::TOKEN_PATH_PREFIXES,
+            long_bodies: uploads::long_bodies(&handle.config),
             ..http_server::server::Limits::from_config(&handle.config.gateway)
         };
         metrics::check_config(&handle.config.gateway);

@@ -11,8 +11,7 @@
 //! files are seeded from there, like any published file from where it lies.
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use axum::http::StatusCode;
 use hyper::body::Bytes;
@@ -23,6 +22,7 @@ use tokio::io::AsyncWriteExt;
 use super::authorize::Operation;
 use super::types::{PublishAnswer, PublishRequest};
 use super::{Actor, NodeApi};
+use crate::node::uploads::Pending;
 use http_server::{ApiError, ErrorCode};
 
 /// A multipart upload as it arrives. The gateway's form adapter implements it over its
@@ -87,43 +87,45 @@ impl NodeApi {
         if request.declared_bytes > max {
             return Err(too_large(request.declared_bytes, max));
         }
-        accounts
-            .charge_upload(*user, request.declared_bytes)
-            .await
-            .map_err(|e| match e {
-                accounts::Error::QuotaExceeded { .. } => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    ErrorCode::QuotaExceeded,
-                    e.to_string(),
-                ),
-                e => ApiError::internal(e),
-            })?;
-        let refund = async |bytes: u64| {
-            if bytes > 0
-                && let Err(e) = accounts.refund_upload(*user, bytes).await
-            {
-                tracing::warn!(%actor, bytes, "cannot refund an upload: {e}");
-            }
+        // Charged, then its folder and marker made, in a task of its own: a request cut
+        // in between (the client went away) cannot leave a charge with no marker.
+        let begun = {
+            let (node, accounts, user) = (self.node.clone(), accounts.clone(), *user);
+            let declared = request.declared_bytes;
+            tokio::spawn(async move {
+                accounts
+                    .charge_upload(user, declared)
+                    .await
+                    .map_err(|e| match e {
+                        accounts::Error::QuotaExceeded { .. } => ApiError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            ErrorCode::QuotaExceeded,
+                            e.to_string(),
+                        ),
+                        e => ApiError::internal(e),
+                    })?;
+                // From here the upload cleans up after itself however it ends, even when
+                // the request is dropped mid-way (the client went away, or stalled).
+                Pending::begin(&node, &accounts, user, declared)
+                    .await
+                    .map_err(ApiError::internal)
+            })
         };
-        let staging = match new_staging(&self.node.data.root().join("uploads")).await {
-            Ok(dir) => dir,
-            Err(e) => {
-                refund(request.declared_bytes).await;
-                return Err(ApiError::internal(e));
-            }
-        };
-        let folder = staging.join(folder_name(request.title.as_deref()));
+        let mut pending = begun.await.map_err(ApiError::internal)??;
+        let folder = pending.folder().join(folder_name(request.title.as_deref()));
         let received = receive(&folder, request.declared_bytes.min(max), parts).await;
         let files = match received {
             Ok(files) => files,
             Err(e) => {
-                remove(&staging).await;
-                refund(request.declared_bytes).await;
+                pending.abort().await;
                 return Err(e);
             }
         };
         let written: u64 = files.iter().map(|f| f.size).sum();
-        refund(request.declared_bytes - written).await;
+        if let Err(e) = pending.received(written).await {
+            pending.abort().await;
+            return Err(ApiError::internal(e));
+        }
         let path = match files.as_slice() {
             [one] => folder.join(&one.name),
             _ => folder,
@@ -140,19 +142,24 @@ impl NodeApi {
             trackers: Vec::new(),
             force_new_feed: false,
         };
-        let published =
-            match super::publish_files::start(&self.node, &authorized, signer, publish).await {
-                Ok(publishing) => publishing.finish().await,
-                Err(e) => Err(e),
-            };
-        match published {
-            Ok(published) => Ok(UploadAnswer { files, published }),
-            Err(e) => {
-                remove(&staging).await;
-                refund(written).await;
-                Err(e)
+        // Publishing runs to its end (and keeps or removes the files accordingly) even if
+        // the caller goes away now: an entry is committed whole or not at all.
+        let node = self.node.clone();
+        let published = tokio::spawn(async move {
+            let published =
+                match super::publish_files::start(&node, &authorized, signer, publish).await {
+                    Ok(publishing) => publishing.finish().await,
+                    Err(e) => Err(e),
+                };
+            match &published {
+                Ok(_) => pending.finish().await,
+                Err(_) => pending.abort().await,
             }
-        }
+            published
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        Ok(UploadAnswer { files, published })
     }
 }
 
@@ -247,30 +254,6 @@ fn folder_name(title: Option<&str>) -> String {
     match title.map(str::trim) {
         Some(t) if check_name(t).is_ok() && t.len() <= 100 => t.to_owned(),
         _ => "upload".to_owned(),
-    }
-}
-
-/// A new folder of its own under `uploads`.
-async fn new_staging(uploads: &Path) -> std::io::Result<PathBuf> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    tokio::fs::create_dir_all(uploads).await?;
-    loop {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = uploads.join(format!("{nanos:x}-{}-{n}", std::process::id()));
-        match tokio::fs::create_dir(&dir).await {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-async fn remove(dir: &Path) {
-    if let Err(e) = tokio::fs::remove_dir_all(dir).await {
-        tracing::warn!(dir = %dir.display(), "cannot remove a failed upload: {e}");
     }
 }
 
