@@ -156,7 +156,11 @@ impl Accounts {
 
     /// Deletes the account (needs the password). `drop_identities` must name every identity
     /// the user alone owns ([`Error::SoleOwner`] lists them otherwise); those are removed
-    /// from this gateway with their sealed keys. Sessions, codes and tokens go with it.
+    /// from this gateway with their sealed keys, and their other members with them.
+    /// Sessions, codes and tokens go with it. The keys are destroyed, not merely unlinked:
+    /// freed pages are zeroed (`secure_delete`) and the write-ahead log is checkpointed and
+    /// truncated, so neither file keeps the sealed bytes (the node keeps serving what those
+    /// identities signed: docs/accounts.md).
     pub async fn delete_account(
         &self,
         who: &SessionUser,
@@ -195,7 +199,16 @@ impl Accounts {
                     .map_err(Error::db("delete user"))?;
                 Ok(())
             })
-            .await
+            .await?;
+        match self.inner.db.truncate_wal().await {
+            Ok(true) => {}
+            // Emptied at the next checkpoint no reader holds back.
+            Ok(false) => tracing::warn!(
+                "the accounts log could not be truncated after a deletion: a reader holds it"
+            ),
+            Err(e) => tracing::warn!("cannot checkpoint the accounts log after a deletion: {e}"),
+        }
+        Ok(())
     }
 
     /// Grants (or with `admin = false` takes away) the admin role: for the operator's CLI.

@@ -177,6 +177,26 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Checkpoints the write-ahead log into the database file and truncates it: after a
+    /// deletion, the pages `secure_delete` zeroed replace the old ones in the file, and the
+    /// log, whose old frames may still hold what was deleted, is emptied. `Ok(false)` when
+    /// a reader elsewhere (`swarmfeed admin`, a backup) kept the log from being emptied.
+    pub(crate) async fn truncate_wal(&self) -> Result<bool> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let busy = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_err(Error::db("wal checkpoint"));
+            let _ = reply.send(busy.map(|busy| busy == 0));
+        });
+        self.jobs.send(job).map_err(|_| Error::DatabaseGone)?;
+        answer.await.map_err(|_| Error::DatabaseGone)?
+    }
+}
+
 fn migrate(conn: &mut Connection) -> Result<()> {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -89,6 +89,26 @@ impl DataDir {
         self.root.join("node.sqlite")
     }
 
+    /// Every identity this data directory holds feeds of (published here with a key of the
+    /// keystore, a key the gateway holds for its users, or a key since destroyed), sorted.
+    pub fn identities_with_feeds(&self) -> Result<Vec<IdentityKey>> {
+        let dir = self.root.join("feeds");
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io("list", &dir, e)),
+        };
+        let mut identities = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io("list", &dir, e))?;
+            if let Some(identity) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
+                identities.push(identity);
+            }
+        }
+        identities.sort();
+        Ok(identities)
+    }
+
     /// The feeds this data directory holds for `identity`, by name.
     pub fn feeds_of(&self, identity: &IdentityKey) -> Result<Vec<FeedName>> {
         let dir = self.identity_dir(identity);

@@ -241,3 +241,48 @@ pub fn web_csrf(web: &mut WebClient, path: &str) -> String {
         .map(|(_, v)| v)
         .unwrap_or_else(|| panic!("no CSRF token on {path}"))
 }
+
+/// A node config in `dir` with `[accounts] mode = "open"` mailing through `smtp`.
+pub fn open_accounts_config(dir: &Path, smtp: &SmtpServer) -> std::path::PathBuf {
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[accounts]\nmode = \"open\"\n\n[accounts.mail.smtp]\nhost = \"127.0.0.1\"\n\
+             port = {}\nsecurity = \"none\"\n",
+            smtp.port
+        ),
+    )
+    .expect("write the config");
+    config
+}
+
+/// Signs `email` up through the pages (confirmed by the link `smtp` received) and in.
+pub fn sign_up_and_in(web: &mut WebClient, smtp: &SmtpServer, email: &str) {
+    let seen = smtp.mails().len();
+    let page = web.get("/account/sign-up");
+    let done = web.submit(
+        &page.text(),
+        "/account/sign-up",
+        &[("email", email), ("password", PASSWORD)],
+    );
+    assert_eq!(done.status, 200, "{}", done.text());
+    let token = smtp.wait_for_link(seen, email, CONFIRM_PATH);
+    let path = format!("{CONFIRM_PATH}{token}");
+    let landing = web.get(&path);
+    let created = web.submit(&landing.text(), &path, &[]);
+    assert_eq!(created.status, 200, "{}", created.text());
+    let signed_in = sign_in(web, email, PASSWORD);
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text());
+}
+
+/// Creates an identity through `/account/identities` as the signed-in `web` user: its id.
+pub fn create_identity(web: &mut WebClient) -> String {
+    let list = web.get("/account/identities").text();
+    let created = web.submit(&list, "/account/identities", &[]);
+    assert_eq!(created.status, 303, "{}", created.text());
+    location(&created)
+        .strip_prefix("/account/identities/")
+        .expect("to the new identity's page")
+        .to_owned()
+}

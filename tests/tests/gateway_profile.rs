@@ -11,7 +11,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use seeder::node::api::Operation;
-use tests::accounts::{PASSWORD, between, location, sign_in, web_csrf};
+use tests::accounts::{
+    between, create_identity, location, open_accounts_config, sign_up_and_in, web_csrf,
+};
 use tests::html_check::html_problems;
 use tests::http::http_get;
 use tests::network::{Network, follow_until_held};
@@ -19,25 +21,6 @@ use tests::node::{NodeProcess, metric};
 use tests::poll::wait_for;
 use tests::smtp::SmtpServer;
 use tests::web::WebClient;
-
-/// Signs `email` up through the pages, confirmed by the mailed link.
-fn sign_up(web: &mut WebClient, smtp: &SmtpServer, email: &str) {
-    let seen = smtp.mails().len();
-    let page = web.get("/account/sign-up");
-    let done = web.submit(
-        &page.text(),
-        "/account/sign-up",
-        &[("email", email), ("password", PASSWORD)],
-    );
-    assert_eq!(done.status, 200, "{}", done.text());
-    let token = smtp.wait_for_link(seen, email, accounts::CONFIRM_PATH);
-    let path = format!("{}{token}", accounts::CONFIRM_PATH);
-    let landing = web.get(&path);
-    let created = web.submit(&landing.text(), &path, &[]);
-    assert_eq!(created.status, 200, "{}", created.text());
-    let signed_in = sign_in(web, email, PASSWORD);
-    assert_eq!(signed_in.status, 303, "{}", signed_in.text());
-}
 
 fn set_profile_decisions(node: &NodeProcess, outcome: &str) -> f64 {
     let name = format!(
@@ -69,16 +52,7 @@ fn signed_profile(node: &NodeProcess, data: &Path, identity: &str) -> (Vec<u8>, 
 fn an_owner_signs_the_profile_of_a_held_identity_through_the_form_and_a_follower_shows_it() {
     let tmp = tempfile::tempdir().unwrap();
     let smtp = SmtpServer::start(&tmp.path().join("spool"));
-    let config = tmp.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[accounts]\nmode = \"open\"\n\n[accounts.mail.smtp]\nhost = \"127.0.0.1\"\n\
-             port = {}\nsecurity = \"none\"\n",
-            smtp.port
-        ),
-    )
-    .unwrap();
+    let config = open_accounts_config(tmp.path(), &smtp);
     let network = Network::new(4);
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     let node_a = network.start_node(&a, &["--config", config.to_str().unwrap()]);
@@ -89,19 +63,13 @@ fn an_owner_signs_the_profile_of_a_held_identity_through_the_form_and_a_follower
         WebClient::new(node_a.info.http),
         WebClient::new(node_a.info.http),
     );
-    sign_up(&mut owner, &smtp, "owner@example.org");
-    sign_up(&mut member, &smtp, "member@example.org");
-    sign_up(&mut stranger, &smtp, "stranger@example.org");
+    sign_up_and_in(&mut owner, &smtp, "owner@example.org");
+    sign_up_and_in(&mut member, &smtp, "member@example.org");
+    sign_up_and_in(&mut stranger, &smtp, "stranger@example.org");
 
     // The owner creates an identity, invites the member as publisher (accepted from the
     // mail), and publishes a picture through the upload form.
-    let list = owner.get("/account/identities").text();
-    let created = owner.submit(&list, "/account/identities", &[]);
-    assert_eq!(created.status, 303, "{}", created.text());
-    let identity = location(&created)
-        .strip_prefix("/account/identities/")
-        .unwrap()
-        .to_owned();
+    let identity = create_identity(&mut owner);
     let page_path = format!("/account/identities/{identity}");
     // The home page lists it among the identities publishing from this node, by its id
     // while it has no name.

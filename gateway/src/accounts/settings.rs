@@ -311,7 +311,12 @@ async fn delete_form(gateway: &Gateway, user: &SignedIn, problem: Option<&Proble
         h1 { "Delete your account" }
         p { "Your sessions, codes and memberships go with it. This cannot be undone." }
         @if !sole.is_empty() {
-            p { "You alone own these identities. Tick each one to delete it from this gateway with its key (content already published stays signed and replicated elsewhere):" }
+            p { "You alone own these identities. Tick each one to confirm what deleting your account does to it:" }
+            ul {
+                li { "The key this gateway keeps for it is destroyed: nobody can sign as this identity again (no new entry, no retraction, no profile change), and it cannot be recovered or moved, since the gateway never hands keys out. Its other members lose it too." }
+                li { "What it already signed cannot be unsaid: this gateway keeps serving and seeding its feeds as they stand, like any feed it holds, and so do the nodes that follow them." }
+            }
+            p { "To keep publishing as it, make another member an owner first." }
         }
         form method="post" action="/account/delete" {
             (csrf_field(&user.csrf))
@@ -353,7 +358,13 @@ pub async fn delete(
                 "Account deleted",
                 None,
                 None,
-                html! { h1 { "Your account is deleted" } p { a href="/" { "Home" } } },
+                html! {
+                    h1 { "Your account is deleted" }
+                    @if !drop.is_empty() {
+                        p { "The keys of the identities you alone owned are destroyed; their feeds stay as they were signed." }
+                    }
+                    p { a href="/" { "Home" } }
+                },
             );
             web.cookies.clear_session(&mut response);
             response

@@ -29,8 +29,9 @@ pub struct NotTakenIn {
     pub error: Error,
 }
 
-/// Takes in every feed of every identity in the keystore, and of every identity the gateway
-/// holds for its users; returns the feeds it could not. Identities are listed by their
+/// Takes in every feed of every identity in the keystore, of every identity the gateway
+/// holds for its users, and of every identity whose key is gone that published here;
+/// returns the feeds it could not. Identities are listed by their
 /// public keys; a key is loaded only for a record to re-sign (a held identity's record is
 /// re-signed at its members' next publish: the node alone does not unseal its key).
 pub async fn sync_all(node: &NodeHandle) -> Result<Vec<NotTakenIn>> {
@@ -40,6 +41,7 @@ pub async fn sync_all(node: &NodeHandle) -> Result<Vec<NotTakenIn>> {
     for identity in held_identities(node).await {
         identities.push(("(held for users)".to_owned(), identity));
     }
+    let keyless = keyless_identities(node, &identities).await?;
     for (name, identity) in identities {
         // One identity's record that cannot be signed (its key file unreadable, say) does
         // not keep the others, or its own feeds, from being taken in.
@@ -49,7 +51,27 @@ pub async fn sync_all(node: &NodeHandle) -> Result<Vec<NotTakenIn>> {
         super::extensions::sync_own(node, &identity).await;
         failed.extend(sync_feeds(node, &identity).await?);
     }
+    // What an identity whose key is gone signed (an account deletion destroyed the key the
+    // gateway held) stays served, seeded and findable as it stands: its feeds are taken in
+    // and put into the DHT like the others, and nothing is signed (republish_loop then
+    // keeps them alive).
+    for identity in keyless {
+        super::extensions::sync_own(node, &identity).await;
+        failed.extend(sync_feeds(node, &identity).await?);
+    }
     Ok(failed)
+}
+
+/// The identities the data directory holds feeds of that are neither in the keystore nor
+/// held for users (`known`): published here with a key since destroyed.
+async fn keyless_identities(
+    node: &NodeHandle,
+    known: &[(String, IdentityKey)],
+) -> Result<Vec<IdentityKey>> {
+    let data = node.data.clone();
+    let mut published = blocking(move || data.identities_with_feeds()).await??;
+    published.retain(|identity| !known.iter().any(|(_, k)| k == identity));
+    Ok(published)
 }
 
 /// The identities the gateway holds for its users (none without accounts; an unreadable

@@ -86,6 +86,10 @@ pub async fn republish_loop(node: NodeHandle) {
             .map(|stored| stored.public)
             .collect();
         own.extend(super::own::held_identities(&node).await);
+        // Feeds published here whose key is gone (a deleted account's identity) too.
+        own.extend(node.data.identities_with_feeds().unwrap_or_default());
+        own.sort();
+        own.dedup();
         for identity in own {
             for feed in node.data.feeds_of(&identity).unwrap_or_default() {
                 feeds.push((identity, feed));
