@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::feed_writer::FeedWriter;
-use crate::torrent::{BuiltTorrent, SourceTree, TorrentOptions, build_torrent, check_piece_length};
+use crate::torrent::{
+    BuiltTorrent, KnownDigest, SourceTree, TorrentOptions, build_torrent, check_piece_length,
+};
 use data_dir::{DataDir, write_atomic};
 
 /// Metadata keys set by their own options, not by `--meta`.
@@ -264,6 +266,13 @@ impl PreparedPublish {
     /// Symlinks inside the path that are not followed.
     pub fn skipped_symlinks(&self) -> &[PathBuf] {
         self.tree.skipped_symlinks()
+    }
+
+    /// Takes these files' BLAKE3 as computed by their writer (see
+    /// [`crate::torrent::known`]): the pass then reads them for SHA-1 pieces only. Files are
+    /// named by their path inside the torrent.
+    pub fn trust_digests(&mut self, known: &[(Vec<String>, KnownDigest)]) -> Result<()> {
+        self.tree.trust_digests(known)
     }
 
     /// Hashes, stores the torrent and where its files lie, then signs and commits the entry.

@@ -8,7 +8,10 @@
 //! holds at most [`MAX_BUFFERED`] bytes, or two pieces when pieces are larger) whatever the
 //! size of the files. When BLAKE3 is asked for, a dedicated thread receives every chunk in
 //! stream order and feeds each file's hasher; a buffer returns to the pool when both the
-//! SHA-1 worker and the BLAKE3 thread are done with it.
+//! SHA-1 worker and the BLAKE3 thread are done with it. A file whose BLAKE3 its writer
+//! already computed ([`super::known`]) is read for its pieces only: the BLAKE3 thread skips
+//! it (and is not started when every file's digest is known), and the file must still have
+//! the stamp it had when its digest was computed, from open to last byte.
 //!
 //! Files are checked while they are read: the size at open must be the size listed, reads
 //! must not come up short, and size and modification time after the last byte must equal
@@ -25,6 +28,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use sha1::{Digest, Sha1};
 
+use super::known::FileStamp;
 use super::walk::SourceFile;
 use crate::error::{Error, Result};
 
@@ -120,16 +124,18 @@ impl Pipeline<'_> {
         let (pool_tx, pool_rx) = mpsc::sync_channel::<Vec<u8>>(buffers);
         let reader = Mutex::new(Reader::new(self, chunk_len, buffers, pool_tx, pool_rx));
         let (blake_tx, blake_rx) = mpsc::channel::<Arc<Chunk>>();
+        let to_blake3 = self.blake3_to_compute();
 
         let (worker_results, per_file) = std::thread::scope(|threads| {
-            let blake_thread = self
-                .with_blake3
-                .then(|| threads.spawn(move || blake3_per_file(blake_rx, self.files)));
+            let blake_thread =
+                to_blake3.then(|| threads.spawn(move || blake3_per_file(blake_rx, self.files)));
             let (reader, pieces) = (&reader, &pieces);
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     let blake_tx = blake_tx.clone();
-                    threads.spawn(move || self.work(reader, &blake_tx, pieces, piece))
+                    threads.spawn(move || {
+                        self.work(reader, to_blake3.then_some(&blake_tx), pieces, piece)
+                    })
                 })
                 .collect();
             // The BLAKE3 thread ends once the workers' senders are gone too.
@@ -139,10 +145,26 @@ impl Pipeline<'_> {
         });
         worker_results.into_iter().collect::<Result<()>>()?;
         let pieces = pieces.into_inner().unwrap_or_else(PoisonError::into_inner);
-        Ok(Hashes {
-            pieces,
-            blake3: per_file,
-        })
+        let blake3 = self.with_blake3.then(|| {
+            let computed = per_file.unwrap_or_default();
+            self.files
+                .iter()
+                .enumerate()
+                .map(|(i, file)| match &file.known {
+                    Some(known) => blake3::Hash::from_bytes(known.blake3),
+                    None => computed
+                        .get(i)
+                        .copied()
+                        .unwrap_or_else(|| blake3::hash(b"")),
+                })
+                .collect()
+        });
+        Ok(Hashes { pieces, blake3 })
+    }
+
+    /// Whether some file's BLAKE3 must be computed in this pass.
+    fn blake3_to_compute(&self) -> bool {
+        self.with_blake3 && self.files.iter().any(|f| f.known.is_none())
     }
 
     /// One worker: take the next chunk (reading it under the lock keeps reads sequential and
@@ -151,7 +173,7 @@ impl Pipeline<'_> {
     fn work(
         &self,
         reader: &Mutex<Reader<'_, '_>>,
-        blake_tx: &Sender<Arc<Chunk>>,
+        blake_tx: Option<&Sender<Arc<Chunk>>>,
         pieces: &Mutex<Vec<[u8; 20]>>,
         piece: usize,
     ) -> Result<()> {
@@ -164,7 +186,7 @@ impl Pipeline<'_> {
                 match reader.next_chunk() {
                     Ok(Some(chunk)) => {
                         let chunk = Arc::new(chunk);
-                        if self.with_blake3 {
+                        if let Some(blake_tx) = blake_tx {
                             // Fails only if the BLAKE3 thread panicked; joining it reports that.
                             let _ = blake_tx.send(Arc::clone(&chunk));
                         }
@@ -199,13 +221,17 @@ fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
     }
 }
 
-/// Feeds each file's bytes, in order, to its own BLAKE3 hasher.
+/// Feeds each file's bytes, in order, to its own BLAKE3 hasher (files whose digest is known
+/// are skipped).
 fn blake3_per_file(chunks: Receiver<Arc<Chunk>>, files: &[SourceFile]) -> Vec<blake3::Hash> {
     let empty = blake3::hash(b"");
     let mut done = vec![empty; files.len()];
     let mut current: Option<(usize, blake3::Hasher)> = None;
     for chunk in chunks {
         for segment in &chunk.segments {
+            if files[segment.file].known.is_some() {
+                continue;
+            }
             let hasher = match &mut current {
                 Some((file, hasher)) if *file == segment.file => hasher,
                 slot => &mut slot.insert((segment.file, blake3::Hasher::new())).1,
@@ -227,6 +253,8 @@ struct OpenFile {
     file: File,
     remaining: u64,
     opened_as: (u64, i64, i64),
+    /// The whole stamp at open, for a file whose BLAKE3 is known.
+    stamp: Option<FileStamp>,
 }
 
 /// Reads the files in order into pooled buffers.
@@ -352,6 +380,15 @@ impl<'p, 'a> Reader<'p, 'a> {
             if meta.len() != source.length {
                 return Err(self.changed(index, "its size changed after it was listed"));
             }
+            let stamp = source.known.map(|_| FileStamp::of(&meta));
+            if let (Some(known), Some(now)) = (&source.known, stamp)
+                && known.stamp != now
+            {
+                return Err(self.changed(
+                    index,
+                    "it was written, touched or replaced after its BLAKE3 was computed",
+                ));
+            }
             if let Some(hook) = self.job.after_open {
                 hook(&source.fs_path);
             }
@@ -360,6 +397,7 @@ impl<'p, 'a> Reader<'p, 'a> {
                 file,
                 remaining: source.length,
                 opened_as: shape(&meta),
+                stamp,
             };
             if source.length == 0 {
                 self.open = Some(open);
@@ -381,7 +419,7 @@ impl<'p, 'a> Reader<'p, 'a> {
             .file
             .metadata()
             .map_err(|e| Error::io("read", path, e))?;
-        if shape(&meta) != open.opened_as {
+        if shape(&meta) != open.opened_as || open.stamp.is_some_and(|s| s != FileStamp::of(&meta)) {
             return Err(self.changed(open.index, "it was modified while being read"));
         }
         Ok(())

@@ -23,6 +23,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::known::KnownDigest;
 use crate::error::{Error, Result};
 
 /// One regular file to be shared.
@@ -34,6 +35,8 @@ pub struct SourceFile {
     pub fs_path: PathBuf,
     /// Its size when listed; hashing fails if it differs later.
     pub length: u64,
+    /// Its BLAKE3 as its writer computed it, if it is known ([`SourceTree::trust_digests`]).
+    pub known: Option<KnownDigest>,
 }
 
 /// A file or directory listed for sharing: the input of the hasher.
@@ -74,6 +77,7 @@ impl SourceTree {
                 path: vec![name],
                 fs_path: root,
                 length: meta.len(),
+                known: None,
             });
         } else if meta.is_dir() {
             tree.walk_directory()?;
@@ -113,6 +117,7 @@ impl SourceTree {
                         path,
                         fs_path,
                         length: meta.len(),
+                        known: None,
                     });
                 } else {
                     return Err(Error::NotRegularFile(fs_path));
@@ -163,6 +168,33 @@ impl SourceTree {
     /// Symlinks inside the root that were skipped, sorted.
     pub fn skipped_symlinks(&self) -> &[PathBuf] {
         &self.skipped_symlinks
+    }
+
+    /// Takes the BLAKE3 of the files named (by their path inside the torrent) as given,
+    /// instead of computing it again: only for files the caller wrote and hashed itself
+    /// (see [`super::known`]). Each file named must be in the tree with the stamp's length,
+    /// or nothing is taken.
+    pub fn trust_digests(&mut self, known: &[(Vec<String>, KnownDigest)]) -> Result<()> {
+        let mut at = Vec::with_capacity(known.len());
+        for (path, digest) in known {
+            let index = self
+                .files
+                .iter()
+                .position(|f| &f.path == path)
+                .ok_or_else(|| Error::NotFound(self.root.join(path.join("/"))))?;
+            let file = &self.files[index];
+            if file.length != digest.stamp.length {
+                return Err(Error::FileChanged {
+                    path: file.fs_path.clone(),
+                    what: "its size is not the one its BLAKE3 was computed for",
+                });
+            }
+            at.push((index, *digest));
+        }
+        for (index, digest) in at {
+            self.files[index].known = Some(digest);
+        }
+        Ok(())
     }
 
     /// Sum of the file lengths: the bytes the hasher will read.

@@ -17,6 +17,7 @@ use feeds::{IdentityKey, Keypair};
 use hyper::body::Bytes;
 use publisher::TorrentOptions;
 use publisher::publish::{PreparedPublish, prepare_signed};
+use publisher::torrent::KnownDigest;
 use tokio::task::JoinHandle;
 
 use super::authorize::{Authorized, Operation};
@@ -77,7 +78,8 @@ impl NodeApi {
         let (authorized, signer) = self
             .may_sign(actor, Operation::PublishFiles, request.identity.as_deref())
             .await?;
-        start(&self.node, &authorized, signer, request).await
+        // A request names files; it never vouches for their hashes.
+        start(&self.node, &authorized, signer, request, Vec::new()).await
     }
 
     /// The decision to sign as `identity` (publish, retract), and the key that will sign.
@@ -125,11 +127,16 @@ impl NodeApi {
     }
 }
 
+/// The one publish implementation, for the control socket and the upload form alike.
+/// `known`: BLAKE3 digests of files the node itself wrote and hashed as they arrived (the
+/// upload form's), by path inside the torrent; taken while each file keeps its stamp
+/// (publisher's `torrent::known`). Empty for anything a request names.
 pub(super) async fn start(
     node: &NodeHandle,
     _: &Authorized,
     signer: Signer,
     request: PublishRequest,
+    known: Vec<(Vec<String>, KnownDigest)>,
 ) -> Result<Publishing, ApiError> {
     let feed = parse_feed(&request.feed)?;
     if !request.path.is_absolute() {
@@ -167,7 +174,9 @@ pub(super) async fn start(
             Signer::Held(keypair) => keypair,
         };
         publisher::restore::check_may_sign(&data, &keypair.public(), force)?;
-        prepare_signed(&publish_request, keypair)
+        let mut prepared = prepare_signed(&publish_request, keypair)?;
+        prepared.trust_digests(&known)?;
+        Ok(prepared)
     })
     .await?
     .map_err(publisher_error)?;

@@ -16,6 +16,7 @@ use std::path::Path;
 use axum::http::StatusCode;
 use hyper::body::Bytes;
 use publisher::torrent::portable_name::name_problem;
+use publisher::torrent::{FileStamp, KnownDigest};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
@@ -68,6 +69,11 @@ impl NodeApi {
     /// identity named. Refused before anything is written or charged when the user is not
     /// its owner or publisher (`403 forbidden`), the upload is too large (`413 too_large`)
     /// or over the user's quota (`413 quota_exceeded`).
+    ///
+    /// The BLAKE3 of each file, computed as it arrived, is handed to the publish as known
+    /// (the one publish implementation, [`super::publish_files::start`]), which then reads
+    /// the files for their SHA-1 pieces only; only this path makes such a claim, never a
+    /// request from outside the node.
     pub async fn upload(
         &self,
         actor: &Actor,
@@ -121,15 +127,19 @@ impl NodeApi {
                 return Err(e);
             }
         };
-        let written: u64 = files.iter().map(|f| f.size).sum();
+        let written: u64 = files.iter().map(|f| f.file.size).sum();
         if let Err(e) = pending.received(written).await {
             pending.abort().await;
             return Err(ApiError::internal(e));
         }
         let path = match files.as_slice() {
-            [one] => folder.join(&one.name),
+            [one] => folder.join(&one.file.name),
             _ => folder,
         };
+        let known = files
+            .iter()
+            .map(|f| (vec![f.file.name.clone()], f.known))
+            .collect();
         let publish = PublishRequest {
             identity: Some(request.identity),
             feed: request.feed,
@@ -147,7 +157,8 @@ impl NodeApi {
         let node = self.node.clone();
         let published = tokio::spawn(async move {
             let published =
-                match super::publish_files::start(&node, &authorized, signer, publish).await {
+                match super::publish_files::start(&node, &authorized, signer, publish, known).await
+                {
                     Ok(publishing) => publishing.finish().await,
                     Err(e) => Err(e),
                 };
@@ -159,7 +170,10 @@ impl NodeApi {
         })
         .await
         .map_err(ApiError::internal)??;
-        Ok(UploadAnswer { files, published })
+        Ok(UploadAnswer {
+            files: files.into_iter().map(|f| f.file).collect(),
+            published,
+        })
     }
 }
 
@@ -171,20 +185,26 @@ fn too_large(size: u64, max: u64) -> ApiError {
     )
 }
 
+/// A file written, with its BLAKE3 as it arrived and its stamp right after.
+struct Received {
+    file: UploadedFile,
+    known: KnownDigest,
+}
+
 /// Writes every part into `folder` (created), at most `limit` bytes in all.
 async fn receive(
     folder: &Path,
     limit: u64,
     parts: &mut impl UploadParts,
-) -> Result<Vec<UploadedFile>, ApiError> {
+) -> Result<Vec<Received>, ApiError> {
     tokio::fs::create_dir(folder)
         .await
         .map_err(ApiError::internal)?;
-    let mut files: Vec<UploadedFile> = Vec::new();
+    let mut files: Vec<Received> = Vec::new();
     let mut total = 0u64;
     while let Some(name) = parts.next_file().await? {
         check_name(&name)?;
-        if files.iter().any(|f| f.name == name) {
+        if files.iter().any(|f| f.file.name == name) {
             return Err(bad_name(&name, "two files of the upload have this name"));
         }
         // create_new: nothing already there is ever overwritten or followed.
@@ -208,10 +228,19 @@ async fn receive(
             out.write_all(&chunk).await.map_err(ApiError::internal)?;
         }
         out.sync_all().await.map_err(ApiError::internal)?;
-        files.push(UploadedFile {
-            name,
-            size,
-            blake3: hasher.finalize().to_hex().to_string(),
+        // The stamp the publish must still find, or the digest is not taken.
+        let meta = out.metadata().await.map_err(ApiError::internal)?;
+        let blake3 = hasher.finalize();
+        files.push(Received {
+            file: UploadedFile {
+                name,
+                size,
+                blake3: blake3.to_hex().to_string(),
+            },
+            known: KnownDigest {
+                blake3: *blake3.as_bytes(),
+                stamp: FileStamp::of(&meta),
+            },
         });
     }
     if files.is_empty() {
