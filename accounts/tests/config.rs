@@ -64,6 +64,29 @@ fn a_bcrypt_cost_below_12_is_refused_from_config() {
     assert!(Accounts::open(c, dir.path()).is_err());
 }
 
+#[test]
+fn an_upload_idle_time_of_zero_or_over_the_upload_timeout_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (idle, total) in [(0, 60), (61, 60)] {
+        let c = AccountsConfig {
+            upload_idle_secs: idle,
+            upload_timeout_secs: total,
+            ..AccountsConfig::default()
+        };
+        let e = Accounts::open(c, dir.path()).unwrap_err();
+        assert!(
+            matches!(e, Error::Config(ref m) if m.contains("upload_idle_secs")),
+            "{e}"
+        );
+    }
+    let c = AccountsConfig {
+        upload_idle_secs: 60,
+        upload_timeout_secs: 60,
+        ..common::config(Mode::Open)
+    };
+    assert!(Accounts::open(c, dir.path()).is_ok());
+}
+
 #[tokio::test]
 async fn passwords_are_hashed_at_cost_12_by_default_and_a_lower_cost_hash_is_upgraded_at_sign_in() {
     let dir = tempfile::tempdir().unwrap();
