@@ -3,7 +3,8 @@
 //! files, the outbox as mail. Only an owner or publisher of an identity the gateway holds
 //! may publish to it; nothing is written or charged otherwise; the quota and the size limit
 //! hold; a publisher's entry is in the feed, signed by the identity, and seeded from
-//! `uploads/`.
+//! `uploads/`; an upload cut mid-file leaves nothing behind; the BLAKE3 computed while the
+//! bytes arrived is taken only for the very file written (replaced before the publish: 409).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -379,5 +380,92 @@ async fn an_upload_cut_midway_leaves_no_file_and_no_charge() {
         .unwrap_or_default();
     assert!(left.is_empty(), "left in uploads/: {left:?}");
     assert_eq!(used(&accounts, owner).await, 0, "the charge is given back");
+    node.shutdown().await;
+}
+
+/// Files as `Parts` hands them out; once the last one is written, and before the upload
+/// goes on to publish, it is replaced by a file of the same name and bytes (another inode),
+/// as anything else on the machine could.
+struct ReplacedAfterWriting {
+    parts: Parts,
+    uploads: std::path::PathBuf,
+}
+
+impl UploadParts for ReplacedAfterWriting {
+    async fn next_file(&mut self) -> Result<Option<String>, ApiError> {
+        let next = self.parts.next_file().await?;
+        if next.is_none() {
+            for file in walk(&self.uploads) {
+                let bytes = std::fs::read(&file).unwrap();
+                let other = file.with_extension("swap");
+                std::fs::write(&other, &bytes).unwrap();
+                std::fs::rename(&other, &file).unwrap();
+            }
+        }
+        Ok(next)
+    }
+
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, ApiError> {
+        self.parts.next_chunk().await
+    }
+}
+
+/// Every regular file under `dir` but upload markers.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.extension().is_none_or(|x| x != "pending") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_whose_file_is_replaced_before_the_publish_is_refused_not_published_on_a_stale_digest()
+ {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("node");
+    let node = start(&dir).await;
+    let api = node.handle().api();
+    let accounts = api.accounts().unwrap().clone();
+    let owner = user(&accounts, "owner@example.org").await;
+    let seed = zeroize::Zeroizing::new([11u8; 32]);
+    let identity = Keypair::from_seed(&seed).public();
+    accounts
+        .add_identity(owner, &identity.to_string(), Some(seed))
+        .await
+        .unwrap();
+
+    // The publish takes the BLAKE3 computed while the bytes arrived only for the file it
+    // wrote: the same bytes in another file are refused as changed.
+    let song: Vec<u8> = (0..30_000u32).map(|i| (i % 241) as u8).collect();
+    let mut parts = ReplacedAfterWriting {
+        parts: Parts::new(&[("song.flac", &song)]),
+        uploads: dir.join("uploads"),
+    };
+    let replaced = request(&identity, &parts.parts);
+    let e = api
+        .upload(&Actor::User { user: owner }, replaced, &mut parts)
+        .await
+        .unwrap_err();
+    assert_eq!((e.status().as_u16(), e.name()), (409, "file_changed"));
+    assert_eq!(uploads_in(&dir), 0, "nothing left in uploads/");
+    assert_eq!(used(&accounts, owner).await, 0, "the charge is given back");
+    // Untouched, the same upload is published, as the feed's first entry: nothing was
+    // published before.
+    let mut parts = Parts::new(&[("song.flac", &song)]);
+    let answer = api
+        .upload(
+            &Actor::User { user: owner },
+            request(&identity, &parts),
+            &mut parts,
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.published.seq, 1);
     node.shutdown().await;
 }
