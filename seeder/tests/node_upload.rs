@@ -469,3 +469,61 @@ async fn an_upload_whose_file_is_replaced_before_the_publish_is_refused_not_publ
     assert_eq!(answer.published.seq, 1);
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_committed_just_before_a_crash_stays_published_and_charged_at_the_next_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The data directory is reached through a symbolic link, as /var/lib often is.
+    std::fs::create_dir(tmp.path().join("real")).unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("real"), tmp.path().join("link")).unwrap();
+    let dir = tmp.path().join("link").join("node");
+    let node = start(&dir).await;
+    let api = node.handle().api();
+    let accounts = api.accounts().unwrap().clone();
+    let owner = user(&accounts, "owner@example.org").await;
+    let seed = zeroize::Zeroizing::new([12u8; 32]);
+    let identity = Keypair::from_seed(&seed).public();
+    accounts
+        .add_identity(owner, &identity.to_string(), Some(seed))
+        .await
+        .unwrap();
+    let song: Vec<u8> = (0..30_000u32).map(|i| (i % 239) as u8).collect();
+    let mut parts = Parts::new(&[("song.flac", &song)]);
+    let answer = api
+        .upload(
+            &Actor::User { user: owner },
+            request(&identity, &parts),
+            &mut parts,
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.published.seq, 1);
+    let charged = used(&accounts, owner).await;
+    assert_eq!(charged, song.len() as u64);
+    node.shutdown().await;
+
+    // The entry was committed, then the node died before the upload's marker went.
+    let folders: Vec<_> = std::fs::read_dir(dir.join("uploads"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let [folder] = folders.as_slice() else {
+        panic!("one upload: {folders:?}")
+    };
+    let marker = format!("{}.pending", folder.display());
+    std::fs::write(
+        &marker,
+        format!("{{\"user\":{},\"charged\":{charged}}}", owner.0),
+    )
+    .unwrap();
+
+    let node = start(&dir).await;
+    let accounts = node.handle().api().accounts().unwrap().clone();
+    assert!(!Path::new(&marker).exists(), "the marker goes");
+    assert!(
+        folder.join("Field recordings").join("song.flac").exists(),
+        "the published file stays"
+    );
+    assert_eq!(used(&accounts, owner).await, charged, "still charged");
+    node.shutdown().await;
+}
