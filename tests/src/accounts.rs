@@ -114,38 +114,45 @@ impl AccountsGateway {
         WebClient::new(self.addr())
     }
 
-    /// Signs `email` up and confirms it through the mailed link (one hash); the tokens
-    /// mailed.
+    /// Signs `email` up and confirms it through the mailed link (one hash), whose address
+    /// starts with the node's own public URL; the token mailed.
     pub fn sign_up(&self, web: &mut WebClient, email: &str) -> String {
-        let seen = self.smtp.mails().len();
-        let page = web.get("/account/sign-up");
-        assert_eq!(page.status, 200);
-        let done = web.submit(
-            &page.text(),
-            "/account/sign-up",
-            &[("email", email), ("password", PASSWORD)],
-        );
-        assert_eq!(done.status, 200, "{}", done.text());
-        assert!(done.text().contains("Check your mail"), "{}", done.text());
-        assert!(done.text().contains("spam folder"), "{}", done.text());
-        let token = self.smtp.wait_for_link(seen, email, CONFIRM_PATH);
-        let path = format!("{CONFIRM_PATH}{token}");
+        let token = sign_up(web, &self.smtp, email);
         // With no [accounts] public_url, links start with the node's own public URL.
-        let link = format!("{}{path}", self.node.info.public_url);
+        let link = format!("{}{CONFIRM_PATH}{token}", self.node.info.public_url);
         assert!(
             self.smtp.mails().iter().any(|mail| mail.contains(&link)),
             "no mail holds {link}"
         );
-        let landing = web.get(&path);
-        assert_eq!(
-            landing.status, 200,
-            "a scanner fetching the link spends nothing"
-        );
-        let created = web.submit(&landing.text(), &path, &[]);
-        assert_eq!(created.status, 200, "{}", created.text());
-        assert!(created.text().contains("Your account is ready"));
         token
     }
+}
+
+/// Signs `email` up through the pages and confirms it through the link `smtp` received
+/// (one hash); the token mailed.
+pub fn sign_up(web: &mut WebClient, smtp: &SmtpServer, email: &str) -> String {
+    let seen = smtp.mails().len();
+    let page = web.get("/account/sign-up");
+    assert_eq!(page.status, 200);
+    let done = web.submit(
+        &page.text(),
+        "/account/sign-up",
+        &[("email", email), ("password", PASSWORD)],
+    );
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert!(done.text().contains("Check your mail"), "{}", done.text());
+    assert!(done.text().contains("spam folder"), "{}", done.text());
+    let token = smtp.wait_for_link(seen, email, CONFIRM_PATH);
+    let path = format!("{CONFIRM_PATH}{token}");
+    let landing = web.get(&path);
+    assert_eq!(
+        landing.status, 200,
+        "a scanner fetching the link spends nothing"
+    );
+    let created = web.submit(&landing.text(), &path, &[]);
+    assert_eq!(created.status, 200, "{}", created.text());
+    assert!(created.text().contains("Your account is ready"));
+    token
 }
 
 /// Starts a node on `data` with extra `serve` arguments.
@@ -259,19 +266,7 @@ pub fn open_accounts_config(dir: &Path, smtp: &SmtpServer) -> std::path::PathBuf
 
 /// Signs `email` up through the pages (confirmed by the link `smtp` received) and in.
 pub fn sign_up_and_in(web: &mut WebClient, smtp: &SmtpServer, email: &str) {
-    let seen = smtp.mails().len();
-    let page = web.get("/account/sign-up");
-    let done = web.submit(
-        &page.text(),
-        "/account/sign-up",
-        &[("email", email), ("password", PASSWORD)],
-    );
-    assert_eq!(done.status, 200, "{}", done.text());
-    let token = smtp.wait_for_link(seen, email, CONFIRM_PATH);
-    let path = format!("{CONFIRM_PATH}{token}");
-    let landing = web.get(&path);
-    let created = web.submit(&landing.text(), &path, &[]);
-    assert_eq!(created.status, 200, "{}", created.text());
+    sign_up(web, smtp, email);
     let signed_in = sign_in(web, email, PASSWORD);
     assert_eq!(signed_in.status, 303, "{}", signed_in.text());
 }

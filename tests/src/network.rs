@@ -48,6 +48,19 @@ impl Network {
     pub fn start_node(&self, data: &Path, args: &[&str]) -> NodeProcess {
         NodeProcess::start(data, &self.options(args))
     }
+
+    /// `swarmfeed verify FEED` with a scratch node of its own on `scratch`, finding the feed
+    /// through this DHT: its output.
+    pub fn verify(&self, scratch: &Path, feed: &str) -> String {
+        crate::binary::swarmfeed_ok(&[
+            "--data",
+            scratch.to_str().expect("a UTF-8 path"),
+            "verify",
+            feed,
+            "--dht-bootstrap",
+            &self.bootstrap(),
+        ])
+    }
 }
 
 /// The first follow of the node on DATA when it holds `entries` entries, each one's torrent

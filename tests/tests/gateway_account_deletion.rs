@@ -147,14 +147,7 @@ fn deleting_the_sole_owner_destroys_the_key_and_the_signed_feed_stays_served() {
     let _node_b = network.start_node(&b, &[]);
     let status = follow_until_held(&b, &identity, 1, Duration::from_secs(60));
     assert_eq!(status["entries"], 1, "{status}");
-    let out = tests::binary::swarmfeed_ok(&[
-        "--data",
-        tmp.path().join("verifier").to_str().unwrap(),
-        "verify",
-        &format!("{identity}/main"),
-        "--dht-bootstrap",
-        &network.bootstrap(),
-    ]);
+    let out = network.verify(&tmp.path().join("verifier"), &format!("{identity}/main"));
     assert!(
         out.starts_with(&format!("valid: {identity}/main: 1 ")),
         "{out}"

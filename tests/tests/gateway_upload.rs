@@ -10,38 +10,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use accounts::{Accounts, AccountsConfig};
+use tests::accounts::{create_identity, open_accounts_config, sign_up_and_in};
 use tests::html_check::html_problems;
 use tests::network::{Network, follow_until_held};
 use tests::smtp::SmtpServer;
 use tests::web::WebClient;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-fn sign_up(web: &mut WebClient, smtp: &SmtpServer, email: &str) {
-    let seen = smtp.mails().len();
-    let page = web.get("/account/sign-up");
-    let done = web.submit(
-        &page.text(),
-        "/account/sign-up",
-        &[("email", email), ("password", PASSWORD)],
-    );
-    assert_eq!(done.status, 200, "{}", done.text());
-    let token = smtp.wait_for_link(seen, email, accounts::CONFIRM_PATH);
-    let path = format!("{}{token}", accounts::CONFIRM_PATH);
-    let landing = web.get(&path);
-    let created = web.submit(&landing.text(), &path, &[]);
-    assert_eq!(created.status, 200, "{}", created.text());
-}
-
-fn sign_in(web: &mut WebClient, email: &str) {
-    let page = web.get("/account/sign-in");
-    let answer = web.submit(
-        &page.text(),
-        "/account/sign-in",
-        &[("email", email), ("password", PASSWORD)],
-    );
-    assert_eq!(answer.status, 303, "{}", answer.text());
-}
 
 /// The accounts service on the node's own files (SQLite WAL: the node keeps running).
 fn accounts_of(config: &Path, data: &Path) -> Accounts {
@@ -65,16 +38,7 @@ fn csrf_of(page: &str) -> String {
 async fn an_owner_creates_an_identity_invites_a_publisher_whose_upload_a_following_node_verifies() {
     let tmp = tempfile::tempdir().unwrap();
     let smtp = SmtpServer::start(&tmp.path().join("spool"));
-    let config = tmp.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[accounts]\nmode = \"open\"\n\n[accounts.mail.smtp]\nhost = \"127.0.0.1\"\n\
-             port = {}\nsecurity = \"none\"\n",
-            smtp.port
-        ),
-    )
-    .unwrap();
+    let config = open_accounts_config(tmp.path(), &smtp);
     let network = Network::new(4);
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     let node_a = network.start_node(&a, &["--config", config.to_str().unwrap()]);
@@ -84,24 +48,13 @@ async fn an_owner_creates_an_identity_invites_a_publisher_whose_upload_a_followi
         WebClient::new(node_a.info.http),
         WebClient::new(node_a.info.http),
     );
-    sign_up(&mut owner, &smtp, "owner@example.org");
-    sign_up(&mut member, &smtp, "member@example.org");
-    sign_up(&mut stranger, &smtp, "stranger@example.org");
-    sign_in(&mut owner, "owner@example.org");
-    sign_in(&mut member, "member@example.org");
-    sign_in(&mut stranger, "stranger@example.org");
+    sign_up_and_in(&mut owner, &smtp, "owner@example.org");
+    sign_up_and_in(&mut member, &smtp, "member@example.org");
+    sign_up_and_in(&mut stranger, &smtp, "stranger@example.org");
 
     // The owner creates an identity (its key kept by the gateway) and invites the member as
     // publisher; the member accepts through the mailed link.
-    let list = owner.get("/account/identities").text();
-    let created = owner.submit(&list, "/account/identities", &[]);
-    assert_eq!(created.status, 303, "{}", created.text());
-    let identity = created
-        .header("location")
-        .unwrap()
-        .strip_prefix("/account/identities/")
-        .unwrap()
-        .to_owned();
+    let identity = create_identity(&mut owner);
     let page_path = format!("/account/identities/{identity}");
     let seen = smtp.mails().len();
     let page = owner.get(&page_path).text();
@@ -200,14 +153,7 @@ async fn an_owner_creates_an_identity_invites_a_publisher_whose_upload_a_followi
     let _node_b = network.start_node(&b, &[]);
     let status = follow_until_held(&b, &identity, 1, Duration::from_secs(120));
     assert_eq!(status["entries"], 1, "{status}");
-    let out = tests::binary::swarmfeed_ok(&[
-        "--data",
-        tmp.path().join("verifier").to_str().unwrap(),
-        "verify",
-        &format!("{identity}/main"),
-        "--dht-bootstrap",
-        &network.bootstrap(),
-    ]);
+    let out = network.verify(&tmp.path().join("verifier"), &format!("{identity}/main"));
     assert!(
         out.starts_with(&format!("valid: {identity}/main: 1 entries verified"))
             || out.starts_with(&format!("valid: {identity}/main: 1 entry verified")),

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use accounts::{Accounts, AccountsConfig};
-use tests::accounts::{AccountsGateway, PASSWORD, sign_in};
+use tests::accounts::{AccountsGateway, create_identity, sign_up_and_in};
 use tests::raw_http::{connect, read_answer};
 use tests::web::WebClient;
 
@@ -97,18 +97,8 @@ fn slow_uploads_arrive_stalled_or_killed_ones_leave_nothing_and_other_routes_kee
     );
     let data = gateway.tmp.path().join("data");
     let mut web = gateway.client();
-    gateway.sign_up(&mut web, EMAIL);
-    let signed_in = sign_in(&mut web, EMAIL, PASSWORD);
-    assert_eq!(signed_in.status, 303, "{}", signed_in.text());
-    let list = web.get("/account/identities").text();
-    let created = web.submit(&list, "/account/identities", &[]);
-    assert_eq!(created.status, 303, "{}", created.text());
-    let identity = created
-        .header("location")
-        .unwrap()
-        .strip_prefix("/account/identities/")
-        .unwrap()
-        .to_owned();
+    sign_up_and_in(&mut web, &gateway.smtp, EMAIL);
+    let identity = create_identity(&mut web);
 
     // A slow but steady upload: 10 parts 350 ms apart, 3.5 s in all (the body timeout is
     // 1 s). Meanwhile another route's stalled body is cut by the body timeout, and a page

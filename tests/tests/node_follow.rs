@@ -5,7 +5,6 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tests::binary::swarmfeed_ok;
 use tests::commands::publish;
 use tests::files::{same_tree, test_root, write_pattern_file};
 use tests::network::{Network, follow_until_held};
@@ -82,14 +81,7 @@ fn a_follower_given_only_an_identity_id_holds_every_file_verified_and_seeds_it()
 
     // `verify` fetches the feed from wherever it can be found, with a scratch node of its own.
     let scratch = root.join("verifier");
-    let out = swarmfeed_ok(&[
-        "--data",
-        scratch.to_str().unwrap(),
-        "verify",
-        &format!("{identity}/main"),
-        "--dht-bootstrap",
-        &network.bootstrap(),
-    ]);
+    let out = network.verify(&scratch, &format!("{identity}/main"));
     assert!(
         out.starts_with(&format!("valid: {identity}/main: 5 entries verified")),
         "{out}"
