@@ -294,6 +294,17 @@ pub fn current_identity_record(
     })
 }
 
+/// The identity record on disk as it stands, current or not, and whether it is current (as
+/// [`current_identity_record`] decides): for a node that holds no key to re-sign it with.
+pub fn stored_identity_record(
+    data: &DataDir,
+    identity: &IdentityKey,
+    node: Option<&str>,
+) -> Result<Option<(SignedIdentityRecord, bool)>> {
+    let (stored, wanted) = identity_record_check(data, identity, node)?;
+    Ok(stored.map(|record| (record, wanted.is_none())))
+}
+
 /// The record on disk, and the feeds and nodes a new one must list (`None`: it is current).
 #[allow(clippy::type_complexity)]
 fn identity_record_check(

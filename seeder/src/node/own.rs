@@ -10,9 +10,10 @@
 use std::path::PathBuf;
 
 use feeds::layout::{segment_name, tail_name};
-use feeds::{FeedName, IdentityKey, Keypair, Kind, SignedEntry, SignedHead};
+use feeds::{FeedName, IdentityKey, Keypair, Kind, SignedEntry, SignedHead, SignedIdentityRecord};
 use publisher::feed_writer::{
-    FeedState, current_identity_record, read_committed, update_identity_record,
+    FeedState, current_identity_record, read_committed, stored_identity_record,
+    update_identity_record,
 };
 use publisher::publish::ContentRecord;
 
@@ -37,12 +38,10 @@ pub struct NotTakenIn {
 pub async fn sync_all(node: &NodeHandle) -> Result<Vec<NotTakenIn>> {
     let mut failed = Vec::new();
     let data = node.data.clone();
-    let mut identities = blocking(move || data.keystore().list_public()).await??;
-    for identity in held_identities(node).await {
-        identities.push(("(held for users)".to_owned(), identity));
-    }
-    let keyless = keyless_identities(node, &identities).await?;
-    for (name, identity) in identities {
+    let keys = blocking(move || data.keystore().list_public()).await??;
+    let held = held_identities(node).await;
+    let keyless = keyless_identities(node, &keys, &held).await?;
+    for (name, identity) in keys {
         // One identity's record that cannot be signed (its key file unreadable, say) does
         // not keep the others, or its own feeds, from being taken in.
         if let Err(e) = sync_identity_record(node, &identity, None).await {
@@ -51,26 +50,38 @@ pub async fn sync_all(node: &NodeHandle) -> Result<Vec<NotTakenIn>> {
         super::extensions::sync_own(node, &identity).await;
         failed.extend(sync_feeds(node, &identity).await?);
     }
-    // What an identity whose key is gone signed (an account deletion destroyed the key the
-    // gateway held) stays served, seeded and findable as it stands: its feeds are taken in
-    // and put into the DHT like the others, and nothing is signed (republish_loop then
-    // keeps them alive).
+    // The node alone does not unseal a key it holds for users, and an identity whose key is
+    // gone (an account deletion destroyed the key the gateway held) has none: what they
+    // signed stays served, seeded and findable as it stands. Their records are taken in as
+    // signed, their feeds like the others (republish_loop then keeps them alive).
+    for identity in held {
+        take_in_record_as_signed(
+            node,
+            &identity,
+            "when a member next publishes or sets the profile",
+        )
+        .await;
+        super::extensions::sync_own(node, &identity).await;
+        failed.extend(sync_feeds(node, &identity).await?);
+    }
     for identity in keyless {
+        take_in_record_as_signed(node, &identity, "never: its key is gone").await;
         super::extensions::sync_own(node, &identity).await;
         failed.extend(sync_feeds(node, &identity).await?);
     }
     Ok(failed)
 }
 
-/// The identities the data directory holds feeds of that are neither in the keystore nor
-/// held for users (`known`): published here with a key since destroyed.
+/// The identities the data directory holds feeds of that are neither in the keystore
+/// (`keys`) nor `held` for users: published here with a key since destroyed.
 async fn keyless_identities(
     node: &NodeHandle,
-    known: &[(String, IdentityKey)],
+    keys: &[(String, IdentityKey)],
+    held: &[IdentityKey],
 ) -> Result<Vec<IdentityKey>> {
     let data = node.data.clone();
     let mut published = blocking(move || data.identities_with_feeds()).await??;
-    published.retain(|identity| !known.iter().any(|(_, k)| k == identity));
+    published.retain(|id| !held.contains(id) && !keys.iter().any(|(_, k)| k == id));
     Ok(published)
 }
 
@@ -105,6 +116,25 @@ pub async fn sync_feeds(node: &NodeHandle, identity: &IdentityKey) -> Result<Vec
     Ok(failed)
 }
 
+/// Takes in `identity`'s record as it was signed, signing nothing (the node holds no key it
+/// may use alone). A record that no longer names this node first (its public URL changed)
+/// or misses a feed is still served; it is re-signed `when`.
+async fn take_in_record_as_signed(node: &NodeHandle, identity: &IdentityKey, when: &str) {
+    let (data, url, id) = (node.data.clone(), node.public_url.clone(), *identity);
+    let stored = blocking(move || stored_identity_record(&data, &id, Some(&url))).await;
+    match stored {
+        Ok(Ok(Some((record, current)))) => {
+            if !current {
+                tracing::info!(%identity, "identity record taken in as signed, though it does not name this node's URL first or list every feed: re-signed {when}");
+            }
+            take_in_record(node, record).await;
+        }
+        Ok(Ok(None)) => tracing::warn!(%identity, "no identity record in the data directory"),
+        Ok(Err(e)) => tracing::warn!(%identity, "cannot read the identity record: {e}"),
+        Err(e) => tracing::warn!(%identity, "cannot read the identity record: {e}"),
+    }
+}
+
 /// Brings `identity`'s record up to date (naming this node first, listing every feed) and
 /// hands it to the store and the DHT. The record is re-signed only if its content changes,
 /// with `keypair` or else the keystore's key of that identity (no other key is read).
@@ -132,13 +162,27 @@ pub async fn sync_identity_record(
     })
     .await??;
     node.store.put_identity_record(&record).await?;
+    put_record_into_dht(node, record);
+    Ok(())
+}
+
+/// Stores `record` and puts it into the DHT; a refusal is logged.
+async fn take_in_record(node: &NodeHandle, record: SignedIdentityRecord) {
+    match node.store.put_identity_record(&record).await {
+        Ok(_) => put_record_into_dht(node, record),
+        Err(e) => {
+            tracing::warn!(identity = %record.identity(), "cannot store the identity record: {e}")
+        }
+    }
+}
+
+fn put_record_into_dht(node: &NodeHandle, record: SignedIdentityRecord) {
     let dht_node = node.clone();
     tokio::spawn(async move {
         if let Err(e) = dht_node.dht.put_item(record.item()).await {
             tracing::debug!("DHT put of identity record: {e}");
         }
     });
-    Ok(())
 }
 
 /// Takes in one own feed: new entries, head, log torrents, content.
