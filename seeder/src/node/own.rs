@@ -58,14 +58,14 @@ pub async fn sync_all(node: &NodeHandle) -> Result<Vec<NotTakenIn>> {
         take_in_record_as_signed(
             node,
             &identity,
-            "when a member next publishes or sets the profile",
+            "it is re-signed when a member next publishes or sets the profile",
         )
         .await;
         super::extensions::sync_own(node, &identity).await;
         failed.extend(sync_feeds(node, &identity).await?);
     }
     for identity in keyless {
-        take_in_record_as_signed(node, &identity, "never: its key is gone").await;
+        take_in_record_as_signed(node, &identity, "its key is gone, so it stays as signed").await;
         super::extensions::sync_own(node, &identity).await;
         failed.extend(sync_feeds(node, &identity).await?);
     }
@@ -118,19 +118,20 @@ pub async fn sync_feeds(node: &NodeHandle, identity: &IdentityKey) -> Result<Vec
 
 /// Takes in `identity`'s record as it was signed, signing nothing (the node holds no key it
 /// may use alone). A record that no longer names this node first (its public URL changed)
-/// or misses a feed is still served; it is re-signed `when`.
-async fn take_in_record_as_signed(node: &NodeHandle, identity: &IdentityKey, when: &str) {
+/// or misses a feed is still served; `why` says when, if ever, it is re-signed.
+async fn take_in_record_as_signed(node: &NodeHandle, identity: &IdentityKey, why: &str) {
     let (data, url, id) = (node.data.clone(), node.public_url.clone(), *identity);
-    let stored = blocking(move || stored_identity_record(&data, &id, Some(&url))).await;
+    let stored = blocking(move || stored_identity_record(&data, &id, Some(&url)))
+        .await
+        .and_then(|read| read.map_err(Error::from));
     match stored {
-        Ok(Ok(Some((record, current)))) => {
+        Ok(Some((record, current))) => {
             if !current {
-                tracing::info!(%identity, "identity record taken in as signed, though it does not name this node's URL first or list every feed: re-signed {when}");
+                tracing::info!(%identity, "identity record taken in as signed, though it does not name this node's URL first or list every feed: {why}");
             }
             take_in_record(node, record).await;
         }
-        Ok(Ok(None)) => tracing::warn!(%identity, "no identity record in the data directory"),
-        Ok(Err(e)) => tracing::warn!(%identity, "cannot read the identity record: {e}"),
+        Ok(None) => tracing::warn!(%identity, "no identity record in the data directory"),
         Err(e) => tracing::warn!(%identity, "cannot read the identity record: {e}"),
     }
 }
