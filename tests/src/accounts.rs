@@ -13,6 +13,9 @@ use crate::web::WebClient;
 /// do check it is the same).
 pub const CONFIRM_PATH: &str = "/account/confirm/";
 
+/// `accounts::MEMBER_INVITE_PATH`, likewise.
+pub const MEMBER_INVITE_PATH: &str = "/identities/join/";
+
 /// The password of every account the tests make.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -280,4 +283,31 @@ pub fn create_identity(web: &mut WebClient) -> String {
         .strip_prefix("/account/identities/")
         .expect("to the new identity's page")
         .to_owned()
+}
+
+/// The signed-in `owner` invites `email` (signed in as `member`) to `identity` as `role` on
+/// its page; the member joins through the link `smtp` received and lands on that page.
+pub fn invite_and_join(
+    owner: &mut WebClient,
+    member: &mut WebClient,
+    smtp: &SmtpServer,
+    identity: &str,
+    email: &str,
+    role: &str,
+) {
+    let page_path = format!("/account/identities/{identity}");
+    let seen = smtp.mails().len();
+    let page = owner.get(&page_path).text();
+    let invited = owner.submit(
+        &page,
+        &format!("{page_path}/invite"),
+        &[("email", email), ("role", role)],
+    );
+    assert_eq!(invited.status, 303, "{}", invited.text());
+    let token = smtp.wait_for_link(seen, email, MEMBER_INVITE_PATH);
+    let join = format!("{MEMBER_INVITE_PATH}{token}");
+    let landing = member.get(&join);
+    assert_eq!(landing.status, 200, "{}", landing.text());
+    let joined = member.submit(&landing.text(), &join, &[]);
+    assert_eq!((joined.status, location(&joined)), (303, page_path));
 }

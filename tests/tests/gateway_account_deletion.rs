@@ -9,7 +9,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tests::accounts::{create_identity, open_accounts_config, sign_up_and_in, web_csrf};
+use tests::accounts::{
+    AccountsGateway, PASSWORD, create_identity, invite_and_join, open_accounts_config,
+    sign_up_and_in, signed_in, web_csrf,
+};
 use tests::http::{control_request, http_get};
 use tests::network::{Network, follow_until_held};
 use tests::smtp::SmtpServer;
@@ -152,4 +155,91 @@ fn deleting_the_sole_owner_destroys_the_key_and_the_signed_feed_stays_served() {
         out.starts_with(&format!("valid: {identity}/main: 1 ")),
         "{out}"
     );
+}
+
+/// The sole owner of an identity with a publisher member deletes their account: the
+/// identity goes from the member too (as the page says), and what the member published as
+/// it stays served.
+#[test]
+fn deleting_the_sole_owner_takes_the_identity_from_its_other_members() {
+    let gateway = AccountsGateway::start();
+    let (mut owner, mut member) = (gateway.client(), gateway.client());
+    sign_up_and_in(&mut owner, &gateway.smtp, "owner@example.org");
+    sign_up_and_in(&mut member, &gateway.smtp, "member@example.org");
+    let identity = create_identity(&mut owner);
+    invite_and_join(
+        &mut owner,
+        &mut member,
+        &gateway.smtp,
+        &identity,
+        "member@example.org",
+        "publisher",
+    );
+    // The member's form token (their session outlives the identity; the form, offering no
+    // identity then, shows none).
+    let member_csrf = web_csrf(&mut member, "/account/upload");
+    let upload = |member: &mut WebClient, title: &str| {
+        member.post_multipart(
+            "/account/upload",
+            &[
+                ("csrf", &member_csrf),
+                ("identity", &identity),
+                ("feed", "main"),
+                ("title", title),
+            ],
+            "files",
+            &[("note.txt", title.as_bytes())],
+        )
+    };
+    let published = upload(&mut member, "From the member");
+    assert_eq!(published.status, 303, "{}", published.text());
+    let entry_path = format!("/{identity}/main/1");
+
+    // A publisher is no owner: the owner alone owns it, and must tick it to delete.
+    let page = owner.get("/account/delete").text();
+    assert!(page.contains("Its other members lose it too."), "{page}");
+    assert!(
+        page.contains(&format!("name=\"drop\" value=\"{identity}\"")),
+        "{page}"
+    );
+    let csrf = web_csrf(&mut owner, "/account/delete");
+    let unticked = owner.post(
+        "/account/delete",
+        &[("csrf", &csrf), ("password", PASSWORD)],
+    );
+    assert_eq!(unticked.status, 400, "{}", unticked.text());
+    assert!(member_lists(&mut member, &identity), "nothing deleted yet");
+    let csrf = web_csrf(&mut owner, "/account/delete");
+    let deleted = owner.post(
+        "/account/delete",
+        &[("csrf", &csrf), ("drop", &identity), ("password", PASSWORD)],
+    );
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+
+    // The member is still signed in, and the identity is gone from every page of theirs.
+    assert!(signed_in(&mut member));
+    assert!(!member_lists(&mut member, &identity));
+    let form = member.get("/account/upload").text();
+    assert!(!form.contains(&identity), "{form}");
+    let refused = upload(&mut member, "After the owner left");
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    assert_eq!(
+        gateway.client().get(&format!("/{identity}/main/2")).status,
+        404,
+        "nothing published after"
+    );
+    // What the member published stays served.
+    let entry = gateway.client().get(&entry_path);
+    assert_eq!(entry.status, 200);
+    assert!(entry.text().contains("From the member"), "{}", entry.text());
+}
+
+/// Whether the member's identity list shows `identity`, and its page answers.
+fn member_lists(member: &mut WebClient, identity: &str) -> bool {
+    let list = member.get("/account/identities").text();
+    let page = member
+        .get(&format!("/account/identities/{identity}"))
+        .status;
+    assert_eq!(list.contains(identity), page == 200, "list and page agree");
+    page == 200
 }

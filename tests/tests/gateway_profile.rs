@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use seeder::node::api::Operation;
 use tests::accounts::{
-    between, create_identity, location, open_accounts_config, sign_up_and_in, web_csrf,
+    between, create_identity, invite_and_join, location, open_accounts_config, sign_up_and_in,
+    web_csrf,
 };
 use tests::html_check::html_problems;
 use tests::http::http_get;
@@ -78,18 +79,14 @@ fn an_owner_signs_the_profile_of_a_held_identity_through_the_form_and_a_follower
         "<a href=\"/{identity}\"><span class=\"id\">{identity}</span></a> (held for its members by this gateway)"
     );
     assert!(home.contains(&listed), "{home}");
-    let seen = smtp.mails().len();
-    let detail = owner.get(&page_path).text();
-    let invited = owner.submit(
-        &detail,
-        &format!("{page_path}/invite"),
-        &[("email", "member@example.org"), ("role", "publisher")],
+    invite_and_join(
+        &mut owner,
+        &mut member,
+        &smtp,
+        &identity,
+        "member@example.org",
+        "publisher",
     );
-    assert_eq!(invited.status, 303, "{}", invited.text());
-    let token = smtp.wait_for_link(seen, "member@example.org", accounts::MEMBER_INVITE_PATH);
-    let join = format!("{}{token}", accounts::MEMBER_INVITE_PATH);
-    let landing = member.get(&join).text();
-    assert_eq!(member.submit(&landing, &join, &[]).status, 303);
     let picture = [0x89, b'P', b'N', b'G', 13, 10, 26, 10, 1, 2, 3];
     let csrf = web_csrf(&mut owner, "/account/upload");
     let uploaded = owner.post_multipart(

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use accounts::{Accounts, AccountsConfig};
-use tests::accounts::{create_identity, open_accounts_config, sign_up_and_in};
+use tests::accounts::{create_identity, invite_and_join, open_accounts_config, sign_up_and_in};
 use tests::html_check::html_problems;
 use tests::network::{Network, follow_until_held};
 use tests::smtp::SmtpServer;
@@ -56,22 +56,13 @@ async fn an_owner_creates_an_identity_invites_a_publisher_whose_upload_a_followi
     // publisher; the member accepts through the mailed link.
     let identity = create_identity(&mut owner);
     let page_path = format!("/account/identities/{identity}");
-    let seen = smtp.mails().len();
-    let page = owner.get(&page_path).text();
-    let invited = owner.submit(
-        &page,
-        &format!("{page_path}/invite"),
-        &[("email", "member@example.org"), ("role", "publisher")],
-    );
-    assert_eq!(invited.status, 303, "{}", invited.text());
-    let token = smtp.wait_for_link(seen, "member@example.org", accounts::MEMBER_INVITE_PATH);
-    let join = format!("{}{token}", accounts::MEMBER_INVITE_PATH);
-    let landing = member.get(&join);
-    assert_eq!(landing.status, 200, "{}", landing.text());
-    let joined = member.submit(&landing.text(), &join, &[]);
-    assert_eq!(
-        (joined.status, joined.header("location")),
-        (303, Some(page_path.clone()))
+    invite_and_join(
+        &mut owner,
+        &mut member,
+        &smtp,
+        &identity,
+        "member@example.org",
+        "publisher",
     );
     let members = owner.get(&page_path).text();
     assert!(members.contains("member@example.org"), "{members}");
