@@ -155,7 +155,8 @@ impl Accounts {
     }
 
     /// Deletes the account (needs the password). `drop_identities` must name every identity
-    /// the user alone owns ([`Error::SoleOwner`] lists them otherwise); those are removed
+    /// the user alone owns ([`Error::SoleOwner`] lists them otherwise), and nothing else
+    /// ([`Error::Forbidden`]); those are removed
     /// from this gateway with their sealed keys, and their other members with them.
     /// Sessions, codes and tokens go with it. The keys are destroyed, not merely unlinked:
     /// freed pages are zeroed (`secure_delete`) and the write-ahead log is checkpointed and
@@ -190,6 +191,13 @@ impl Accounts {
                     sole.iter().filter(|i| !drop.contains(i)).cloned().collect();
                 if !missing.is_empty() {
                     return Err(Error::SoleOwner(missing));
+                }
+                // Only what the user alone owns is dropped: asking for more is refused, not
+                // half done (the page would say a key was destroyed that is not).
+                if drop.iter().any(|i| !sole.contains(i)) {
+                    return Err(Error::Forbidden(
+                        "only identities you alone own are dropped with your account",
+                    ));
                 }
                 for id in &sole {
                     tx.execute("DELETE FROM identities WHERE id = ?1", params![id])

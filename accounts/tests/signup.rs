@@ -334,6 +334,17 @@ async fn deleting_an_account_names_the_identities_it_alone_owns_first() {
         matches!(&e, Error::SoleOwner(ids) if ids == &vec![solo.clone()]),
         "{e}"
     );
+    // The shared identity is not hers alone to drop: refused, nothing deleted.
+    let e = h
+        .accounts
+        .delete_account(&who, &PASSWORD.into(), &[solo.clone(), shared.clone()])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Forbidden(_)), "{e}");
+    assert_eq!(
+        h.accounts.role(alice, &solo).await.unwrap(),
+        Some(Role::Owner)
+    );
     h.accounts
         .delete_account(&who, &PASSWORD.into(), std::slice::from_ref(&solo))
         .await

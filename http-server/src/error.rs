@@ -223,6 +223,11 @@ impl ApiError {
         &self.message
     }
 
+    /// Seconds the client is told to wait (`Retry-After`), if any.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     /// A 500 whose details go to the log, not to the client.
     pub fn internal(error: impl std::fmt::Display) -> ApiError {
         tracing::error!("internal error: {error}");

@@ -195,6 +195,16 @@ fn deleting_the_sole_owner_takes_the_identity_from_its_other_members() {
     assert_eq!(published.status, 303, "{}", published.text());
     let entry_path = format!("/{identity}/main/1");
 
+    // A member cannot drop an identity it does not own, even along with its own account
+    // (decided by the node: 403, and nothing deleted).
+    let csrf = web_csrf(&mut member, "/account/delete");
+    let not_theirs = member.post(
+        "/account/delete",
+        &[("csrf", &csrf), ("drop", &identity), ("password", PASSWORD)],
+    );
+    assert_eq!(not_theirs.status, 403, "{}", not_theirs.text());
+    assert!(signed_in(&mut member) && member_lists(&mut member, &identity));
+
     // A publisher is no owner: the owner alone owns it, and must tick it to delete.
     let page = owner.get("/account/delete").text();
     assert!(page.contains("Its other members lose it too."), "{page}");

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use feeds::{EntryHash, FeedHead, FeedName, InfoHash, Keypair};
 use seeder::node::api::{Operation, STATE_CHANGING, StateChanging, Surface};
+use tests::accounts::PASSWORD;
 use tests::commands::new_identity;
 use tests::node::{NodeOptions, NodeProcess, http_request, metric, publish, test_root};
 use tests::web::{WebClient, hidden_fields};
@@ -109,7 +110,8 @@ fn request_for(operation: Operation, keypair: &Keypair) -> (Vec<u8>, Vec<(&'stat
         | Operation::RemoveMember
         | Operation::LeaveIdentity
         | Operation::SetRole
-        | Operation::JoinIdentity => (Vec::new(), Vec::new()),
+        | Operation::JoinIdentity
+        | Operation::DeleteAccount => (Vec::new(), Vec::new()),
     }
 }
 
@@ -359,6 +361,11 @@ fn account_form(
         Operation::CreateIdentity | Operation::LeaveIdentity | Operation::JoinIdentity => {
             web.post(&path, &[("csrf", csrf)])
         }
+        // Deleted, with the identity it alone owns (the table's last row).
+        Operation::DeleteAccount => web.post(
+            &path,
+            &[("csrf", csrf), ("password", PASSWORD), ("drop", identity)],
+        ),
         other => panic!("{other:?} has no account form"),
     };
     let location = answer.header("location").unwrap_or_default();
@@ -407,6 +414,9 @@ fn every_account_form_that_changes_state_passes_the_authorization_point_as_the_u
             total + 1.0,
             "one decision per request"
         );
+        if route.operation == Operation::DeleteAccount {
+            assert_eq!(status, 200, "the account is deleted");
+        }
         if route.operation == Operation::CreateIdentity {
             assert_eq!(status, 303);
             identity = location
@@ -420,7 +430,6 @@ fn every_account_form_that_changes_state_passes_the_authorization_point_as_the_u
 
 /// Signs up through the pages (the confirmation link read from the outbox) and signs in.
 fn sign_up_and_in(web: &mut WebClient, data: &Path, email: &str) {
-    const PASSWORD: &str = "correct horse battery staple";
     let page = web.get("/account/sign-up");
     let done = web.submit(
         &page.text(),

@@ -77,7 +77,8 @@ pub struct Done {
     done: String,
 }
 
-fn actor(user: &SignedIn) -> Actor {
+/// The signed-in user as the node API's actor.
+pub(super) fn actor(user: &SignedIn) -> Actor {
     Actor::User {
         user: user.user.user,
     }
@@ -88,15 +89,6 @@ fn role_of(name: &str) -> Role {
         Role::Owner
     } else {
         Role::Publisher
-    }
-}
-
-fn as_problem(error: &ApiError) -> Problem {
-    Problem {
-        status: error.status(),
-        name: "identity",
-        message: error.message().to_owned(),
-        retry_after: None,
     }
 }
 
@@ -143,7 +135,7 @@ pub async fn create(
 ) -> Response {
     match gateway.node.create_identity(&actor(&user)).await {
         Ok(identity) => see_other(&format!("/account/identities/{identity}")),
-        Err(e) => list(&gateway, &user, Some(&as_problem(&e))).await,
+        Err(e) => list(&gateway, &user, Some(&Problem::of_api(&e))).await,
     }
 }
 
@@ -319,7 +311,7 @@ async fn after(
 ) -> Response {
     match result {
         Ok(()) => see_other(&format!("/account/identities/{identity}?done={done}")),
-        Err(e) => detail(gateway, user, identity, None, Some(&as_problem(&e))).await,
+        Err(e) => detail(gateway, user, identity, None, Some(&Problem::of_api(&e))).await,
     }
 }
 
@@ -398,7 +390,7 @@ pub async fn leave(
 ) -> Response {
     match gateway.node.leave_identity(&actor(&user), &identity).await {
         Ok(()) => see_other("/account/identities"),
-        Err(e) => detail(&gateway, &user, &identity, None, Some(&as_problem(&e))).await,
+        Err(e) => detail(&gateway, &user, &identity, None, Some(&Problem::of_api(&e))).await,
     }
 }
 
@@ -439,7 +431,7 @@ pub async fn join(
         Err(e) => account_page(
             "Join an identity",
             Some(&user),
-            Some(&as_problem(&e)),
+            Some(&Problem::of_api(&e)),
             html! { p { a href="/account/identities" { "Your identities" } } },
         ),
     }

@@ -115,10 +115,6 @@ pub fn routes(on: bool) -> Router<Gateway> {
         .route("/account/sessions/end", post(settings::end_session))
         .route("/account/sessions/end-all", post(settings::end_all))
         .route(
-            "/account/delete",
-            get(settings::delete_page).post(settings::delete),
-        )
-        .route(
             "/account/identities/{identity}",
             get(identities::identity_page),
         )
@@ -153,6 +149,7 @@ fn state_changing() -> Router<Gateway> {
             Operation::RemoveMember => post(identities::remove),
             Operation::LeaveIdentity => post(identities::leave),
             Operation::JoinIdentity => get(identities::join_page).post(identities::join),
+            Operation::DeleteAccount => get(settings::delete_page).post(settings::delete),
             Operation::PushHead
             | Operation::RegisterFollower
             | Operation::Publish

@@ -36,57 +36,40 @@ impl Problem {
     }
 }
 
-/// Seconds a busy answer asks the client to wait.
-const BUSY_RETRY_SECS: u64 = 2;
-
-/// How an accounts error is answered.
+/// How an accounts error is answered (the node API's mapping: the same status, name and
+/// wait as its JSON answers).
 pub fn problem(error: &Error) -> Problem {
-    let status = match error {
-        Error::InvalidCredentials | Error::NotSignedIn => StatusCode::UNAUTHORIZED,
-        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::Busy => StatusCode::SERVICE_UNAVAILABLE,
-        Error::SignUpClosed | Error::AwaitingApproval | Error::Forbidden(_) => {
-            StatusCode::FORBIDDEN
-        }
-        Error::UnknownUser(_) | Error::UnknownIdentity(_) => StatusCode::NOT_FOUND,
-        Error::QuotaExceeded { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        Error::InvitationInvalid
-        | Error::InvalidEmail
-        | Error::Password(_)
-        | Error::InvalidCode
-        | Error::InvalidToken
-        | Error::InvalidIdentity(_)
-        | Error::IdentityKeyMismatch(_)
-        | Error::IdentityExists(_)
-        | Error::LastOwner
-        | Error::InvitationForAnotherAddress
-        | Error::SoleOwner(_)
-        | Error::SecondFactorState(_) => StatusCode::BAD_REQUEST,
-        Error::Config(_)
-        | Error::SecretsKey(_)
-        | Error::Unseal
-        | Error::Database { .. }
-        | Error::DatabaseGone
-        | Error::Io { .. }
-        | Error::Mail(_)
-        | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    let status = seeder::node::api::accounts_status(error);
     let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(error = %error, "accounts");
-        "something went wrong on the gateway; try again later".to_owned()
+        INTERNAL_MESSAGE.to_owned()
     } else {
         error.to_string()
-    };
-    let retry_after = match error {
-        Error::RateLimited { retry_after_secs } => Some((*retry_after_secs).max(1)),
-        Error::Busy => Some(BUSY_RETRY_SECS),
-        _ => None,
     };
     Problem {
         status,
         name: error.name(),
         message,
-        retry_after,
+        retry_after: seeder::node::api::accounts_retry_after(error),
+    }
+}
+
+/// What a page says of a 500 (its details are in the log).
+const INTERNAL_MESSAGE: &str = "something went wrong on the gateway; try again later";
+
+impl Problem {
+    /// How a node API error is shown on a form.
+    pub fn of_api(error: &ApiError) -> Problem {
+        let status = error.status();
+        Problem {
+            status,
+            name: error.name(),
+            message: match status {
+                StatusCode::INTERNAL_SERVER_ERROR => INTERNAL_MESSAGE.to_owned(),
+                _ => error.message().to_owned(),
+            },
+            retry_after: error.retry_after_secs(),
+        }
     }
 }
 

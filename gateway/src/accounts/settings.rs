@@ -348,9 +348,10 @@ pub async fn delete(
             _ => {}
         }
     }
-    match web
-        .accounts
-        .delete_account(&user.user, &password, &drop)
+    let actor = super::identities::actor(&user);
+    match gateway
+        .node
+        .delete_account(&actor, &user.user, &password, &drop)
         .await
     {
         Ok(()) => {
@@ -369,6 +370,6 @@ pub async fn delete(
             web.cookies.clear_session(&mut response);
             response
         }
-        Err(e) => delete_form(&gateway, &user, Some(&problem(&e))).await,
+        Err(e) => delete_form(&gateway, &user, Some(&Problem::of_api(&e))).await,
     }
 }

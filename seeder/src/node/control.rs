@@ -172,6 +172,7 @@ fn handler(operation: Operation) -> Option<MethodRouter<NodeHandle>> {
         | Operation::RemoveMember
         | Operation::LeaveIdentity
         | Operation::SetRole
-        | Operation::JoinIdentity => None,
+        | Operation::JoinIdentity
+        | Operation::DeleteAccount => None,
     }
 }

@@ -59,7 +59,8 @@ fn handler(operation: Operation) -> Option<MethodRouter<NodeHandle>> {
         | Operation::RemoveMember
         | Operation::LeaveIdentity
         | Operation::SetRole
-        | Operation::JoinIdentity => None,
+        | Operation::JoinIdentity
+        | Operation::DeleteAccount => None,
     }
 }
 

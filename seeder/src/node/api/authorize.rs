@@ -54,10 +54,13 @@ pub enum Operation {
     SetRole,
     /// Accepting an invitation to an identity (the invited user).
     JoinIdentity,
+    /// Deleting the user's own account, and with it the identities it alone owns (their
+    /// keys destroyed): the user must own every identity it drops.
+    DeleteAccount,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 15] = [
+    pub const ALL: [Operation; 16] = [
         Operation::PushHead,
         Operation::RegisterFollower,
         Operation::Publish,
@@ -73,6 +76,7 @@ impl Operation {
         Operation::LeaveIdentity,
         Operation::SetRole,
         Operation::JoinIdentity,
+        Operation::DeleteAccount,
     ];
 
     /// The metrics label.
@@ -93,6 +97,7 @@ impl Operation {
             Operation::LeaveIdentity => "leave_identity",
             Operation::SetRole => "set_role",
             Operation::JoinIdentity => "join_identity",
+            Operation::DeleteAccount => "delete_account",
         }
     }
 
@@ -106,8 +111,10 @@ impl Operation {
 /// acted on: may create an identity and accept an invitation; with the role owner or
 /// publisher, publish files and retract; as any member, leave; as owner, invite, remove
 /// members, change roles and set the identity's public profile (a claim every gateway
-/// shows for all its members: publishers may not change it); nothing else. (Rate limits
-/// act where they always did, in the methods.)
+/// shows for all its members: publishers may not change it); delete its own account when
+/// it owns every identity that drops (`role` is then the weakest of its roles in them,
+/// owner when it drops none); nothing else. (Rate limits act where they always did, in the
+/// methods.)
 fn allowed(actor: &Actor, operation: Operation, role: Option<Role>) -> bool {
     match actor {
         Actor::Operator => true,
@@ -122,7 +129,8 @@ fn allowed(actor: &Actor, operation: Operation, role: Option<Role>) -> bool {
             Operation::InviteMember
             | Operation::RemoveMember
             | Operation::SetRole
-            | Operation::SetProfile => role == Some(Role::Owner),
+            | Operation::SetProfile
+            | Operation::DeleteAccount => role == Some(Role::Owner),
             Operation::PushHead
             | Operation::RegisterFollower
             | Operation::Publish
@@ -219,20 +227,35 @@ impl NodeApi {
         operation: Operation,
         identity: &IdentityKey,
     ) -> Result<Authorized, ApiError> {
-        let role = match (actor, self.accounts()) {
-            (Actor::User { user }, Some(accounts)) => {
-                match accounts.role(*user, &identity.to_string()).await {
-                    Ok(role) => role,
-                    Err(e) => {
-                        // Refused (and counted) rather than decided on a guess.
-                        tracing::warn!(%actor, %identity, "cannot read the role: {e}");
-                        None
-                    }
-                }
-            }
-            _ => None,
-        };
+        let role = self.role_in(actor, identity).await;
+        self.authorize_as(actor, operation, role)
+    }
+
+    /// Decides whether `actor` may do `operation` with `role`, the user's role in what it
+    /// acts on (see [`allowed`]).
+    pub(super) fn authorize_as(
+        &self,
+        actor: &Actor,
+        operation: Operation,
+        role: Option<Role>,
+    ) -> Result<Authorized, ApiError> {
         decide(self.node.metrics.authorizations(), actor, operation, role)
+    }
+
+    /// A user's role in `identity` (none for other actors, without accounts, or without a
+    /// membership).
+    pub(super) async fn role_in(&self, actor: &Actor, identity: &IdentityKey) -> Option<Role> {
+        let (Actor::User { user }, Some(accounts)) = (actor, self.accounts()) else {
+            return None;
+        };
+        match accounts.role(*user, &identity.to_string()).await {
+            Ok(role) => role,
+            Err(e) => {
+                // Refused (and counted) rather than decided on a guess.
+                tracing::warn!(%actor, %identity, "cannot read the role: {e}");
+                None
+            }
+        }
     }
 }
 
@@ -316,7 +339,8 @@ mod tests {
                 RemoveMember,
                 LeaveIdentity,
                 SetRole,
-                JoinIdentity
+                JoinIdentity,
+                DeleteAccount
             ]
         );
         let decisions = Decisions::default();

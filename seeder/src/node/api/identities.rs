@@ -6,10 +6,10 @@
 //! record is signed, stored and put into the DHT at once, like one made with `identity new`.
 
 use accounts::{Role, Secret, UserId};
-use axum::http::StatusCode;
 use feeds::{IdentityKey, Keypair};
 use zeroize::Zeroizing;
 
+use super::account::accounts_error;
 use super::authorize::Operation;
 use super::parse::parse_identity;
 use super::{Actor, NodeApi};
@@ -142,27 +142,5 @@ impl NodeApi {
                 "identities held for users are managed by their users",
             )),
         }
-    }
-}
-
-/// An accounts error as the API answers it, with the accounts crate's stable name.
-pub fn accounts_error(e: accounts::Error) -> ApiError {
-    use accounts::Error as E;
-    let status = match &e {
-        E::Forbidden(_) | E::InvitationForAnotherAddress => StatusCode::FORBIDDEN,
-        E::UnknownIdentity(_) | E::UnknownUser(_) => StatusCode::NOT_FOUND,
-        E::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        E::InvalidEmail
-        | E::InvalidToken
-        | E::InvalidIdentity(_)
-        | E::IdentityExists(_)
-        | E::IdentityKeyMismatch(_)
-        | E::LastOwner => StatusCode::BAD_REQUEST,
-        _ => return ApiError::internal(e),
-    };
-    let error = ApiError::new(status, ErrorCode::Account(e.name()), e.to_string());
-    match e {
-        E::RateLimited { retry_after_secs } => error.retry_after(retry_after_secs.max(1)),
-        _ => error,
     }
 }

@@ -8,6 +8,7 @@
 //! changes state; the routers are built from it, and a test sends each one and checks that
 //! the decision was made (tests/tests/node_api.rs).
 
+mod account;
 mod actor;
 mod authorize;
 pub mod files;
@@ -29,6 +30,7 @@ pub mod types;
 mod upload;
 mod verify;
 
+pub use account::{accounts_error, accounts_retry_after, accounts_status};
 pub use actor::{Actor, ActorKind};
 pub use authorize::{Authorized, Decisions, Operation};
 pub(crate) use followers::Registrations;
@@ -89,7 +91,7 @@ pub struct StateChanging {
 
 /// Every route and control command that changes the node's state; the routers add exactly
 /// these as their non-`GET` routes.
-pub const STATE_CHANGING: [StateChanging; 17] = [
+pub const STATE_CHANGING: [StateChanging; 18] = [
     StateChanging {
         surface: Surface::Http,
         method: "POST",
@@ -192,6 +194,13 @@ pub const STATE_CHANGING: [StateChanging; 17] = [
         method: "POST",
         path: "/identities/join/{token}",
         operation: Operation::JoinIdentity,
+    },
+    // Last: the table test's user is gone after it.
+    StateChanging {
+        surface: Surface::Account,
+        method: "POST",
+        path: "/account/delete",
+        operation: Operation::DeleteAccount,
     },
 ];
 
