@@ -92,44 +92,34 @@ impl DataDir {
     /// Every identity this data directory holds feeds of (published here with a key of the
     /// keystore, a key the gateway holds for its users, or a key since destroyed), sorted.
     pub fn identities_with_feeds(&self) -> Result<Vec<IdentityKey>> {
-        let dir = self.root.join("feeds");
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io("list", &dir, e)),
-        };
-        let mut identities = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| io("list", &dir, e))?;
-            if let Some(identity) = entry.file_name().to_str().and_then(|n| n.parse().ok()) {
-                identities.push(identity);
-            }
-        }
-        identities.sort();
-        Ok(identities)
+        sorted_entries(&self.root.join("feeds"), |entry| {
+            entry.file_name().to_str()?.parse().ok()
+        })
     }
 
     /// The feeds this data directory holds for `identity`, by name.
     pub fn feeds_of(&self, identity: &IdentityKey) -> Result<Vec<FeedName>> {
-        let dir = self.identity_dir(identity);
-        let entries = match fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io("list", &dir, e)),
-        };
-        let mut feeds = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| io("list", &dir, e))?;
-            let name = entry.file_name();
-            if let Some(feed) = name.to_str().and_then(|n| FeedName::new(n).ok())
-                && entry.path().join("state.json").exists()
-            {
-                feeds.push(feed);
-            }
-        }
-        feeds.sort();
-        Ok(feeds)
+        sorted_entries(&self.identity_dir(identity), |entry| {
+            let feed = FeedName::new(entry.file_name().to_str()?).ok()?;
+            entry.path().join("state.json").exists().then_some(feed)
+        })
     }
+}
+
+/// What `pick` makes of the entries of `dir` (none if it does not exist), sorted.
+fn sorted_entries<T: Ord>(dir: &Path, pick: impl Fn(&fs::DirEntry) -> Option<T>) -> Result<Vec<T>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io("list", dir, e)),
+    };
+    let mut picked = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io("list", dir, e))?;
+        picked.extend(pick(&entry));
+    }
+    picked.sort();
+    Ok(picked)
 }
 
 /// Written by a running node to `node.json`: the ports it bound and its public URL.

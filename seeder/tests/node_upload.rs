@@ -119,6 +119,18 @@ async fn user(accounts: &Accounts, email: &str) -> UserId {
     accounts.confirm_sign_up(&t, &client).await.unwrap().user
 }
 
+/// An identity the gateway holds (its key sealed in the accounts database, from `seed`
+/// bytes), owned by `owner`.
+async fn held_identity(accounts: &Accounts, owner: UserId, seed: u8) -> IdentityKey {
+    let seed = zeroize::Zeroizing::new([seed; 32]);
+    let identity = Keypair::from_seed(&seed).public();
+    accounts
+        .add_identity(owner, &identity.to_string(), Some(seed))
+        .await
+        .unwrap();
+    identity
+}
+
 fn uploads_in(dir: &Path) -> usize {
     std::fs::read_dir(dir.join("uploads")).map_or(0, |d| d.count())
 }
@@ -160,12 +172,7 @@ async fn only_owners_and_publishers_upload_to_a_held_identity_within_quota_and_l
     let owner = user(&accounts, "owner@example.org").await;
     let member = user(&accounts, "member@example.org").await;
     let stranger = user(&accounts, "stranger@example.org").await;
-    let seed = zeroize::Zeroizing::new([42u8; 32]);
-    let identity = Keypair::from_seed(&seed).public();
-    accounts
-        .add_identity(owner, &identity.to_string(), Some(seed))
-        .await
-        .unwrap();
+    let identity = held_identity(&accounts, owner, 42).await;
     accounts
         .invite_member(
             owner,
@@ -345,12 +352,7 @@ async fn an_upload_cut_midway_leaves_no_file_and_no_charge() {
     let api = node.handle().api();
     let accounts = api.accounts().unwrap().clone();
     let owner = user(&accounts, "owner@example.org").await;
-    let seed = zeroize::Zeroizing::new([9u8; 32]);
-    let identity = Keypair::from_seed(&seed).public();
-    accounts
-        .add_identity(owner, &identity.to_string(), Some(seed))
-        .await
-        .unwrap();
+    let identity = held_identity(&accounts, owner, 9).await;
 
     // The request goes away mid-file (its future dropped, as when a client disconnects or
     // the server cuts a stalled body).
@@ -433,12 +435,7 @@ async fn an_upload_whose_file_is_replaced_before_the_publish_is_refused_not_publ
     let api = node.handle().api();
     let accounts = api.accounts().unwrap().clone();
     let owner = user(&accounts, "owner@example.org").await;
-    let seed = zeroize::Zeroizing::new([11u8; 32]);
-    let identity = Keypair::from_seed(&seed).public();
-    accounts
-        .add_identity(owner, &identity.to_string(), Some(seed))
-        .await
-        .unwrap();
+    let identity = held_identity(&accounts, owner, 11).await;
 
     // The publish takes the BLAKE3 computed while the bytes arrived only for the file it
     // wrote: the same bytes in another file are refused as changed.
@@ -481,12 +478,7 @@ async fn an_upload_committed_just_before_a_crash_stays_published_and_charged_at_
     let api = node.handle().api();
     let accounts = api.accounts().unwrap().clone();
     let owner = user(&accounts, "owner@example.org").await;
-    let seed = zeroize::Zeroizing::new([12u8; 32]);
-    let identity = Keypair::from_seed(&seed).public();
-    accounts
-        .add_identity(owner, &identity.to_string(), Some(seed))
-        .await
-        .unwrap();
+    let identity = held_identity(&accounts, owner, 12).await;
     let song: Vec<u8> = (0..30_000u32).map(|i| (i % 239) as u8).collect();
     let mut parts = Parts::new(&[("song.flac", &song)]);
     let answer = api

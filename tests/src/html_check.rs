@@ -19,7 +19,7 @@ pub fn vnu_jar() -> PathBuf {
 
 /// Every error and warning the checker reports on `pages` (name, HTML), one line each as
 /// `name:line: message`. Panics when the checker cannot run (a missing check must fail).
-pub fn html_problems(pages: &[(&str, &str)]) -> Vec<String> {
+pub fn html_problems<N: AsRef<str>, H: AsRef<str>>(pages: &[(N, H)]) -> Vec<String> {
     let jar = vnu_jar();
     assert!(
         jar.is_file(),
@@ -30,7 +30,7 @@ pub fn html_problems(pages: &[(&str, &str)]) -> Vec<String> {
     let mut files = Vec::new();
     for (index, (_, html)) in pages.iter().enumerate() {
         let path = dir.path().join(format!("page-{index}.html"));
-        std::fs::write(&path, html).expect("write page");
+        std::fs::write(&path, html.as_ref()).expect("write page");
         files.push(path);
     }
     let output = Command::new("java")
@@ -55,7 +55,7 @@ pub fn html_problems(pages: &[(&str, &str)]) -> Vec<String> {
             let name = files
                 .iter()
                 .position(|f| url.ends_with(&*f.to_string_lossy()))
-                .map_or(url, |i| pages[i].0);
+                .map_or(url, |i| pages[i].0.as_ref());
             let kind = m["subType"].as_str().or(m["type"].as_str()).unwrap_or("?");
             format!(
                 "{name}:{}: {kind}: {} [{}]",

@@ -27,8 +27,8 @@ pub struct NodeProcess {
 
 /// How a test node starts. Like a public node, it sends no request to a loopback or other
 /// private address (the nodes of a test all live on 127.0.0.1): a test whose nodes must
-/// talk HTTP to each other passes `--allow-private-fetch` (or `--fetch-allow 127.0.0.0/8`)
-/// in `args` and says why. It runs on the default poll (300 s) and republish (1800 s)
+/// talk HTTP to each other allows loopback itself in `args` (`--fetch-allow 127.0.0.0/8`)
+/// and says why; the harness never does. It runs on the default poll (300 s) and republish (1800 s)
 /// intervals, as users run nodes: new heads reach followers by push, by the DHT puts that
 /// land on them, and by retries within seconds while a follow cannot resolve; a test that
 /// needs shorter intervals passes them in `args` and says why.

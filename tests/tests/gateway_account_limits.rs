@@ -278,11 +278,7 @@ fn a_sign_in_flood_gets_429_before_any_hash_and_the_owner_still_gets_in_with_a_m
     assert!(log.contains("sign_in_link_used"), "{log}");
     assert!(log.contains("sign_in_failed"), "{log}");
 
-    let named: Vec<(&str, &str)> = pages
-        .iter()
-        .map(|(n, h)| (n.as_str(), h.as_str()))
-        .collect();
-    let problems = html_problems(&named);
+    let problems = html_problems(&pages);
     assert!(problems.is_empty(), "{problems:#?}");
 }
 

@@ -167,10 +167,6 @@ fn a_user_ends_a_session_changes_password_and_address_signs_in_by_link_and_delet
     for other in [&laptop, &phone, &stale] {
         pages.extend(other.pages.clone());
     }
-    let named: Vec<(&str, &str)> = pages
-        .iter()
-        .map(|(n, h)| (n.as_str(), h.as_str()))
-        .collect();
-    let problems = html_problems(&named);
+    let problems = html_problems(&pages);
     assert!(problems.is_empty(), "{problems:#?}");
 }

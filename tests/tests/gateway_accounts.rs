@@ -145,11 +145,7 @@ fn a_user_signs_up_enrols_totp_signs_in_with_codes_and_a_reset_by_mail_ends_ever
     // Every page is valid HTML.
     let mut pages = web.pages.clone();
     pages.extend(other.pages.clone());
-    let named: Vec<(&str, &str)> = pages
-        .iter()
-        .map(|(n, h)| (n.as_str(), h.as_str()))
-        .collect();
-    let problems = html_problems(&named);
+    let problems = html_problems(&pages);
     assert!(problems.is_empty(), "{problems:#?}");
 
     // No secret in the node's log (the access log included, which did see the links).

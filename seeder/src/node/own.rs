@@ -54,18 +54,11 @@ pub async fn sync_all(node: &NodeHandle) -> Result<Vec<NotTakenIn>> {
     // gone (an account deletion destroyed the key the gateway held) has none: what they
     // signed stays served, seeded and findable as it stands. Their records are taken in as
     // signed, their feeds like the others (republish_loop then keeps them alive).
-    for identity in held {
-        take_in_record_as_signed(
-            node,
-            &identity,
-            "it is re-signed when a member next publishes or sets the profile",
-        )
-        .await;
-        super::extensions::sync_own(node, &identity).await;
-        failed.extend(sync_feeds(node, &identity).await?);
-    }
-    for identity in keyless {
-        take_in_record_as_signed(node, &identity, "its key is gone, so it stays as signed").await;
+    const HELD: &str = "it is re-signed when a member next publishes or sets the profile";
+    const KEYLESS: &str = "its key is gone, so it stays as signed";
+    let unsigned = held.into_iter().map(|id| (id, HELD));
+    for (identity, why) in unsigned.chain(keyless.into_iter().map(|id| (id, KEYLESS))) {
+        take_in_record_as_signed(node, &identity, why).await;
         super::extensions::sync_own(node, &identity).await;
         failed.extend(sync_feeds(node, &identity).await?);
     }

@@ -20,6 +20,7 @@ use publisher::torrent::{FileStamp, KnownDigest};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
+use super::account::accounts_error;
 use super::authorize::Operation;
 use super::types::{PublishAnswer, PublishRequest};
 use super::{Actor, NodeApi};
@@ -102,14 +103,7 @@ impl NodeApi {
                 accounts
                     .charge_upload(user, declared)
                     .await
-                    .map_err(|e| match e {
-                        accounts::Error::QuotaExceeded { .. } => ApiError::new(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            ErrorCode::QuotaExceeded,
-                            e.to_string(),
-                        ),
-                        e => ApiError::internal(e),
-                    })?;
+                    .map_err(accounts_error)?;
                 // From here the upload cleans up after itself however it ends, even when
                 // the request is dropped mid-way (the client went away, or stalled).
                 Pending::begin(&node, &accounts, user, declared)
